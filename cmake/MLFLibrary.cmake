@@ -1,0 +1,311 @@
+# add_mlf_library(): a TVM Model Library Format archive as an ordinary static library.
+#
+#   add_mlf_library(<target> <model>
+#       [MODULE <name>]
+#       [RUNTIME builtin|tvm_crt]
+#       [WORKSPACE static|caller]
+#       [ALIGN <bytes>]
+#       [WEIGHTS_SECTION <section>]
+#       [ARENA_SECTION <section>]
+#       [MAX_RAM <bytes>]
+#       [MAX_FLASH <bytes>]
+#       [HIDE_SYMBOLS ON|OFF]
+#       [LINK_LIBRARIES <item>...]
+#       [OUTPUT_DIR <dir>]
+#       [TEST])
+#
+#   <target>         name of the STATIC library to create (also available as mlf::<target>).
+#                    Its C form is the API prefix: #include "<target>.h", <target>_run(), ...
+#   <model>          MLF tarball (.tar, .tar.gz, .tgz) or extracted MLF directory; relative
+#                    paths are relative to CMAKE_CURRENT_SOURCE_DIR. Format versions 1-7.
+#   MODULE           module to build from a multi-module (version 7) archive. Default: the
+#                    only module.
+#   RUNTIME          builtin (default): mlf_build's own runtime (mlf::runtime), shared by all
+#                    models. tvm_crt: TVM's CRT bundled in the MLF's runtime/ folder.
+#   WORKSPACE        static (default): the library owns an arena of <T>_WORKSPACE_SIZE bytes and
+#                    offers <t>_run(). caller: no arena; call <t>_run_with_workspace() with
+#                    yours (both modes offer <t>_run_with_workspace()).
+#   ALIGN            alignment of parameter data and of the arena (power of two, default 16;
+#                    the arena is never aligned to less than 16, which TVM's code assumes).
+#   WEIGHTS_SECTION  linker section for parameter data (default .rodata.<t>.param<N>).
+#   ARENA_SECTION    linker section for the static arena (default .bss.<t>.arena); it is NOBITS.
+#   MAX_RAM          fail the build when the static arena exceeds this many bytes, and after
+#                    compiling, when the library's RAM (arena + data + bss) does.
+#   MAX_FLASH        fail the build when the library's flash (code + read-only data + data
+#                    image) exceeds this many bytes. Accepts suffixes K, M (binary).
+#   HIDE_SYMBOLS     ON (default where objcopy exists): after compiling, the model's objects are
+#                    linked into one relocatable object whose only global symbols are the public
+#                    API, so any number of models (all named "default" by TVM) coexist.
+#   LINK_LIBRARIES   libraries the generated code needs, e.g. a CMSIS-NN target for BYOC code.
+#   OUTPUT_DIR       where generated files go (default ${CMAKE_CURRENT_BINARY_DIR}/mlf/<target>).
+#   TEST             also build <target>_smoke, which runs the model once on deterministic
+#                    inputs and checks the arena contract, and register it with add_test():
+#                    natively on the host, under QEMU (mlf::qemu_support) when cross-compiling
+#                    with cmake/toolchains/arm-none-eabi.cmake.
+#
+# Target properties set on <target>: MLF_WORKSPACE_SIZE, MLF_PARAMS_SIZE, MLF_FORMAT_VERSION,
+# MLF_EXECUTOR, MLF_HEADER, MLF_OUTPUT_DIR, MLF_MODEL.
+#
+# The generator runs at build time, as a custom command that depends on the model and on the
+# generator itself, with every output declared. At configure time a quick query (cached by the
+# model's SHA-256) learns that list of outputs and the sizes above; the model is a configure
+# dependency so that replacing it with a model of a different shape reconfigures.
+
+include_guard(GLOBAL)
+
+function(_mlf_size_arg out value what)
+  if(value MATCHES "^([0-9]+)([KkMmGg]?)$")
+    set(n "${CMAKE_MATCH_1}")
+    string(TOUPPER "${CMAKE_MATCH_2}" unit)
+    if(unit STREQUAL "K")
+      math(EXPR n "${n} * 1024")
+    elseif(unit STREQUAL "M")
+      math(EXPR n "${n} * 1048576")
+    elseif(unit STREQUAL "G")
+      math(EXPR n "${n} * 1073741824")
+    endif()
+    set(${out} "${n}" PARENT_SCOPE)
+  else()
+    message(FATAL_ERROR "add_mlf_library: ${what} must be a byte count such as 65536, 64K or 2M, not '${value}'")
+  endif()
+endfunction()
+
+# Compile a trivial object with the project's C compiler and flags, for the ABI check of MLFs
+# that carry LLVM objects (codegen/host/lib/*.o).
+function(_mlf_abi_probe out)
+  get_property(probe GLOBAL PROPERTY _MLF_ABI_PROBE)
+  if(probe AND EXISTS "${probe}")
+    set(${out} "${probe}" PARENT_SCOPE)
+    return()
+  endif()
+  set(dir "${CMAKE_BINARY_DIR}/CMakeFiles/mlf_abi_probe")
+  file(WRITE "${dir}/probe.c" "int mlf_abi_probe(float x) { return (int)(x * 2.0f); }\n")
+  set(probe "${dir}/probe.bin")
+  try_compile(ok "${dir}/build" "${dir}/probe.c" COPY_FILE "${probe}" OUTPUT_VARIABLE log)
+  if(NOT ok)
+    message(FATAL_ERROR "add_mlf_library: cannot compile a probe object with ${CMAKE_C_COMPILER}:\n${log}")
+  endif()
+  set_property(GLOBAL PROPERTY _MLF_ABI_PROBE "${probe}")
+  set(${out} "${probe}" PARENT_SCOPE)
+endfunction()
+
+function(add_mlf_library target model)
+  cmake_parse_arguments(PARSE_ARGV 2 ARG "TEST"
+    "MODULE;RUNTIME;WORKSPACE;ALIGN;WEIGHTS_SECTION;ARENA_SECTION;MAX_RAM;MAX_FLASH;HIDE_SYMBOLS;OUTPUT_DIR"
+    "LINK_LIBRARIES")
+  if(ARG_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "add_mlf_library(${target}): unknown arguments: ${ARG_UNPARSED_ARGUMENTS}")
+  endif()
+  if(NOT CMAKE_C_COMPILER_LOADED)
+    message(FATAL_ERROR "add_mlf_library(${target}): enable the C language first (project(<name> C))")
+  endif()
+  if(NOT TARGET mlf::runtime)
+    add_mlf_runtime()
+  endif()
+
+  get_filename_component(model "${model}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+  if(NOT EXISTS "${model}")
+    message(FATAL_ERROR "add_mlf_library(${target}): model ${model} does not exist")
+  endif()
+  if(NOT ARG_OUTPUT_DIR)
+    set(ARG_OUTPUT_DIR "${CMAKE_CURRENT_BINARY_DIR}/mlf/${target}")
+  endif()
+  get_filename_component(out "${ARG_OUTPUT_DIR}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
+
+  # Options passed to the generator, identical at configure and build time.
+  set(opts --name "${target}")
+  foreach(kv MODULE:--module RUNTIME:--runtime WORKSPACE:--workspace ALIGN:--align
+             WEIGHTS_SECTION:--weights-section ARENA_SECTION:--arena-section)
+    string(REPLACE ":" ";" kv "${kv}")
+    list(GET kv 0 key)
+    list(GET kv 1 flag)
+    if(DEFINED ARG_${key} AND NOT ARG_${key} STREQUAL "")
+      list(APPEND opts ${flag} "${ARG_${key}}")
+    endif()
+  endforeach()
+  foreach(key MAX_RAM MAX_FLASH)
+    if(DEFINED ARG_${key} AND NOT ARG_${key} STREQUAL "")
+      _mlf_size_arg(bytes "${ARG_${key}}" ${key})
+      set(ARG_${key} "${bytes}")
+    endif()
+  endforeach()
+  if(ARG_MAX_RAM)
+    list(APPEND opts --max-ram "${ARG_MAX_RAM}")
+  endif()
+  if(ARG_MAX_FLASH)
+    list(APPEND opts --max-flash "${ARG_MAX_FLASH}")
+  endif()
+
+  # Configure-time query: outputs and sizes, cached by the model's content and the options.
+  set(info "${CMAKE_CURRENT_BINARY_DIR}/mlf/${target}.info.cmake")
+  if(IS_DIRECTORY "${model}")
+    set(hash "dir:${model}")
+  else()
+    file(SHA256 "${model}" hash)
+  endif()
+  set(key "${model};${hash};${opts};${MLF_BUILD_VERSION};${CMAKE_C_COMPILER};${CMAKE_C_FLAGS}")
+  if(NOT EXISTS "${info}" OR NOT "${_MLF_INFO_KEY_${target}}" STREQUAL "${key}" OR IS_DIRECTORY "${model}")
+    _mlf_query("${target}" "${model}" "${out}" "${info}" "${opts}")
+    include("${info}")
+    if(MLF_INFO_HAS_OBJECTS)
+      _mlf_abi_probe(probe)
+      list(APPEND opts --abi-probe "${probe}")
+      _mlf_query("${target}" "${model}" "${out}" "${info}" "${opts}")
+    endif()
+    set(_MLF_INFO_KEY_${target} "${key}" CACHE INTERNAL "")
+  endif()
+  include("${info}")
+  if(MLF_INFO_HAS_OBJECTS)
+    _mlf_abi_probe(probe)
+    list(APPEND opts --abi-probe "${probe}")
+  endif()
+  foreach(w IN LISTS MLF_INFO_WARNINGS)
+    message(WARNING "mlf-build: ${w}")
+  endforeach()
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${MLF_INFO_INPUT_FILES})
+
+  # Build-time generation with every output declared.
+  set(outputs "")
+  foreach(f IN LISTS MLF_INFO_OUTPUTS)
+    list(APPEND outputs "${out}/${f}")
+  endforeach()
+  list(APPEND outputs "${out}/${target}.stamp")
+  get_filename_component(model_name "${model}" NAME)
+  add_custom_command(
+    OUTPUT ${outputs}
+    COMMAND ${_MLF_GENERATOR} generate "${model}" --out "${out}" ${opts}
+    DEPENDS ${MLF_INFO_INPUT_FILES} ${_MLF_GENERATOR_FILES}
+    COMMENT "mlf_build: generating ${target} from ${model_name}"
+    VERBATIM)
+
+  set(sources "")
+  foreach(f IN LISTS MLF_INFO_SOURCES)
+    list(APPEND sources "${out}/${f}")
+  endforeach()
+  set(objects "")
+  foreach(f IN LISTS MLF_INFO_OBJECTS)
+    list(APPEND objects "${out}/${f}")
+  endforeach()
+  set(includes "")
+  foreach(f IN LISTS MLF_INFO_INCLUDE_DIRS)
+    list(APPEND includes "${out}/${f}")
+  endforeach()
+  # .incbin data is invisible to the compiler's dependency scan.
+  if(EXISTS "${out}/${target}_params.bin" OR "${target}_params.bin" IN_LIST MLF_INFO_OUTPUTS)
+    set_source_files_properties("${out}/${target}_data.c" PROPERTIES OBJECT_DEPENDS "${out}/${target}_params.bin")
+  endif()
+
+  set(hide ON)
+  if(DEFINED ARG_HIDE_SYMBOLS)
+    set(hide "${ARG_HIDE_SYMBOLS}")
+  endif()
+  if(hide AND (NOT CMAKE_OBJCOPY OR NOT CMAKE_C_COMPILER_ID MATCHES "GNU|Clang"))
+    message(WARNING "add_mlf_library(${target}): no objcopy for this toolchain; the model's internal "
+      "symbols stay global (two models exported with the same module name will clash)")
+    set(hide OFF)
+  endif()
+
+  if(hide)
+    set(objlib "${target}_mlf_objects")
+    add_library(${objlib} OBJECT ${sources})
+    set(compiled "${objlib}")
+  else()
+    add_library(${target} STATIC ${sources} ${objects})
+    set(compiled "${target}")
+  endif()
+  target_include_directories(${compiled} PRIVATE ${includes})
+  target_link_libraries(${compiled} PRIVATE mlf::runtime ${ARG_LINK_LIBRARIES})
+  set_target_properties(${compiled} PROPERTIES C_STANDARD 99 C_EXTENSIONS ON
+    INTERPROCEDURAL_OPTIMIZATION OFF)
+  if(CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${compiled} PRIVATE -Wall -Wextra -ffunction-sections -fdata-sections
+      $<$<BOOL:${MLF_BUILD_WERROR}>:-Werror>)
+  endif()
+
+  if(hide)
+    # One relocatable object whose only globals are the API: the model's own symbols (TVM names
+    # them tvmgen_default_* in every model) become local and cannot clash.
+    set(merged "${CMAKE_CURRENT_BINARY_DIR}/mlf/${target}_model${CMAKE_C_OUTPUT_EXTENSION}")
+    separate_arguments(cflags NATIVE_COMMAND "${CMAKE_C_FLAGS}")
+    add_custom_command(
+      OUTPUT "${merged}"
+      COMMAND "${CMAKE_C_COMPILER}" ${cflags} -r -nostdlib -o "${merged}" "$<TARGET_OBJECTS:${objlib}>" ${objects}
+      COMMAND "${CMAKE_OBJCOPY}" "--keep-global-symbols=${out}/${target}.syms" "${merged}"
+      DEPENDS "$<TARGET_OBJECTS:${objlib}>" ${objects} "${out}/${target}.syms"
+      COMMENT "mlf_build: linking ${target} into one object with only its API global"
+      COMMAND_EXPAND_LISTS VERBATIM)
+    add_library(${target} STATIC "${merged}")
+    set_target_properties(${target} PROPERTIES LINKER_LANGUAGE C)
+    foreach(lib IN LISTS ARG_LINK_LIBRARIES)
+      target_link_libraries(${target} PUBLIC ${lib})
+    endforeach()
+  endif()
+  add_library(mlf::${target} ALIAS ${target})
+  target_include_directories(${target} PUBLIC "$<BUILD_INTERFACE:${out}>")
+  target_link_libraries(${target} PUBLIC mlf::runtime)
+  if(NOT hide)
+    target_link_libraries(${target} PUBLIC ${ARG_LINK_LIBRARIES})
+  endif()
+  set_target_properties(${target} PROPERTIES
+    MLF_WORKSPACE_SIZE "${MLF_INFO_WORKSPACE_SIZE}"
+    MLF_PARAMS_SIZE "${MLF_INFO_PARAMS_SIZE}"
+    MLF_FORMAT_VERSION "${MLF_INFO_FORMAT_VERSION}"
+    MLF_EXECUTOR "${MLF_INFO_EXECUTOR}"
+    MLF_HEADER "${out}/${target}.h"
+    MLF_OUTPUT_DIR "${out}"
+    MLF_MODEL "${model}")
+
+  if(ARG_MAX_RAM OR ARG_MAX_FLASH)
+    set(budget "")
+    if(ARG_MAX_RAM)
+      list(APPEND budget --max-ram "${ARG_MAX_RAM}")
+    endif()
+    if(ARG_MAX_FLASH)
+      list(APPEND budget --max-flash "${ARG_MAX_FLASH}")
+    endif()
+    add_custom_command(TARGET ${target} POST_BUILD
+      COMMAND ${_MLF_GENERATOR} check-size "$<TARGET_FILE:${target}>" --name "${target}" ${budget}
+      VERBATIM)
+  endif()
+
+  if(ARG_TEST)
+    _mlf_add_smoke_test("${target}" "${ARG_WORKSPACE}")
+  endif()
+endfunction()
+
+function(_mlf_query target model out info opts)
+  execute_process(
+    COMMAND ${_MLF_GENERATOR} generate "${model}" --out "${out}" ${opts} --list --cmake-info "${info}"
+    RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    string(STRIP "${err}" err)
+    message(FATAL_ERROR "add_mlf_library(${target}): ${err}")
+  endif()
+endfunction()
+
+function(_mlf_add_smoke_test target workspace)
+  set(exe "${target}_smoke")
+  add_executable(${exe} "${MLF_BUILD_RUNTIME_DIR}/smoke/mlf_smoke.c")
+  string(MAKE_C_IDENTIFIER "${target}" lower)
+  string(TOLOWER "${lower}" lower)
+  string(TOUPPER "${lower}" upper)
+  target_compile_definitions(${exe} PRIVATE "MLF_SMOKE_HEADER=\"${target}.h\"" "MLF_SMOKE_NAME=${lower}"
+    "MLF_SMOKE_UPPER=${upper}")
+  if(NOT workspace STREQUAL "caller")
+    target_compile_definitions(${exe} PRIVATE MLF_SMOKE_STATIC_RUN)
+  endif()
+  set_target_properties(${exe} PROPERTIES C_STANDARD 99 C_EXTENSIONS ON)
+  target_link_libraries(${exe} PRIVATE ${target})
+  if(CMAKE_CROSSCOMPILING)
+    if(NOT MLF_QEMU_MACHINE)
+      message(FATAL_ERROR "add_mlf_library(${target} ... TEST): cross-compiled smoke tests run under "
+        "QEMU and need cmake/toolchains/arm-none-eabi.cmake (MLF_QEMU_MACHINE is not set)")
+    endif()
+    include("${MLF_BUILD_CMAKE_DIR}/qemu/MLFQemu.cmake")
+    target_link_libraries(${exe} PRIVATE mlf::qemu_support)
+    set_target_properties(${exe} PROPERTIES SUFFIX ".elf")
+  endif()
+  add_test(NAME ${exe} COMMAND ${exe})
+  set_tests_properties(${exe} PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "mlf-smoke: PASS"
+    FAIL_REGULAR_EXPRESSION "mlf-smoke: FAIL")
+endfunction()

@@ -1,0 +1,389 @@
+"""Read-only, path-safe access to the members of an MLF, whether a tarball or a directory.
+
+Nothing here ever lets an archive choose where bytes go: member names are normalised and checked
+once, at open time, and every later read or copy goes through that checked name. Links, devices,
+FIFOs, absolute paths, ``..``, duplicates, non-UTF-8 names and oversized archives are refused.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, ClassVar
+
+from .errors import MlfError, member_display, printable
+
+DEFAULT_MAX_TOTAL_SIZE = 2 * 1024**3
+MAX_MEMBERS = 100_000
+_COPY_CHUNK = 1 << 20
+
+# Paths an MLF may hold (after normalisation, without the leading "./"). Anything else is
+# reported and ignored, never read.
+_MLF_PATTERNS = [
+    re.compile(p)
+    for p in (
+        r"metadata\.json",
+        r"relay\.txt",
+        r"src/relay\.txt",
+        r"src/[^/]+\.relay",
+        r"src/tir-[^/]+\.txt",
+        r"(runtime|executor)-config/graph/[^/]+\.(json|graph)",
+        r"parameters/[^/]+\.params",
+        r"codegen/host/src/[^/]+\.(c|cc|cpp|cxx|h|hpp|inc)",
+        r"codegen/host/lib/[^/]+\.o",
+        r"codegen/host/include/.+\.(h|hpp)",
+        r"runtime/.+",
+        r"templates/[^/]+",
+    )
+]
+_JUNK_DIRS = {".git", ".svn", ".hg", ".vscode", ".idea", "__pycache__", ".ipynb_checkpoints"}
+_JUNK_FILE = re.compile(r"(\.pyc|\.pyo|\.swp|\.swo|~|\.DS_Store|\.orig|\.rej)$")
+
+
+@dataclass(frozen=True)
+class Member:
+    """A regular file of the MLF. ``name`` is normalised: relative, '/'-separated, no './'."""
+
+    name: str
+    size: int
+
+
+def normalise_name(raw: str, where: str) -> str:
+    """Check one member name and return its normalised form ('' for the archive root)."""
+    shown = printable(raw)
+    if any(0xDC80 <= ord(c) <= 0xDCFF for c in raw):
+        raise MlfError(where, f"member name {shown!r} is not valid UTF-8")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
+        raise MlfError(where, f"member name {shown!r} contains control characters")
+    if "\\" in raw:
+        raise MlfError(where, f"member name {shown!r} contains a backslash")
+    if raw.startswith("/") or re.match(r"^[A-Za-z]:", raw):
+        raise MlfError(where, f"member {shown!r} has an absolute path")
+    parts = [p for p in raw.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise MlfError(where, f"member {shown!r} points outside the archive ('..')")
+    return "/".join(parts)
+
+
+def _ignored_reason(name: str) -> str | None:
+    """None when ``name`` belongs in an MLF, else a short reason for the warning."""
+    parts = name.split("/")
+    if any(p in _JUNK_DIRS for p in parts[:-1]):
+        return "editor or tool folder"
+    if _JUNK_FILE.search(parts[-1]):
+        return "editor or cache file"
+    if name.startswith("runtime/"):
+        return None
+    if any(p.fullmatch(name) for p in _MLF_PATTERNS):
+        return None
+    if name.endswith(".o"):
+        return "object file outside codegen/host/lib"
+    return "not part of an MLF"
+
+
+class MlfSource:
+    """The checked members of an MLF and the means to read them.
+
+    Use as a context manager (``with open_mlf(p) as src``) so an open tarball is closed.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.members: dict[str, Member] = {}
+        self.dirs: set[str] = set()
+        #: (name, reason) of files that are present but not part of an MLF
+        self.ignored: list[tuple[str, str]] = []
+
+    # -- reading ---------------------------------------------------------------------------
+    def display(self, name: str | None = None) -> str:
+        return str(self.path) if name is None else member_display(self.path, name)
+
+    def has(self, name: str) -> bool:
+        return name in self.members
+
+    def size(self, name: str) -> int:
+        return self.members[name].size
+
+    def names(self, prefix: str = "") -> list[str]:
+        return sorted(n for n in self.members if n.startswith(prefix))
+
+    def read_bytes(self, name: str, max_size: int) -> bytes:
+        member = self.members[name]
+        if member.size > max_size:
+            raise MlfError(
+                self.display(name),
+                f"is {member.size} bytes, more than the {max_size} bytes allowed for this file",
+            )
+        with self.open(name) as f:
+            data = f.read(member.size + 1)
+        if len(data) != member.size:
+            raise MlfError(self.display(name), "is truncated (the archive ends early)")
+        return data
+
+    def read_text(self, name: str, max_size: int) -> str:
+        data = self.read_bytes(name, max_size)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MlfError(self.display(name), f"is not UTF-8 text ({exc.reason})") from None
+
+    @contextmanager
+    def open(self, name: str) -> Iterator[BinaryIO]:
+        raise NotImplementedError
+
+    def copy_to(self, name: str, dest: Path) -> None:
+        """Stream one member into ``dest`` (a path the caller chose, never one from the archive)."""
+        remaining = self.members[name].size
+        with self.open(name) as src, open(dest, "xb") as out:
+            while remaining:
+                chunk = src.read(min(_COPY_CHUNK, remaining))
+                if not chunk:
+                    raise MlfError(self.display(name), "is truncated (the archive ends early)")
+                out.write(chunk)
+                remaining -= len(chunk)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> MlfSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- building --------------------------------------------------------------------------
+    def _add(self, raw: str, size: int, is_dir: bool) -> str | None:
+        """Record one entry; returns its normalised name when it is a kept MLF file."""
+        name = normalise_name(raw, str(self.path))
+        if not name:
+            return None
+        if is_dir:
+            if name in self.members:
+                raise MlfError(self.path, f"{printable(name)!r} is both a file and a directory")
+            self.dirs.add(name)
+            return None
+        if name in self.members:
+            raise MlfError(self.path, f"duplicate member {printable(name)!r}")
+        if name in self.dirs:
+            raise MlfError(self.path, f"{printable(name)!r} is both a file and a directory")
+        reason = _ignored_reason(name)
+        if reason is not None:
+            self.ignored.append((name, reason))
+            return None
+        self.members[name] = Member(name, size)
+        return name
+
+    def _check_totals(self, total: int, count: int, max_total: int) -> None:
+        if count > MAX_MEMBERS:
+            raise MlfError(self.path, f"has more than {MAX_MEMBERS} members")
+        if total > max_total:
+            raise MlfError(
+                self.path,
+                f"declares {total} bytes of members, more than the limit of {max_total} bytes "
+                "(raise it with --max-size)",
+            )
+
+
+class _TarSource(MlfSource):
+    _KIND: ClassVar[dict[bytes, str]] = {
+        tarfile.SYMTYPE: "a symbolic link",
+        tarfile.LNKTYPE: "a hard link",
+        tarfile.CHRTYPE: "a character device",
+        tarfile.BLKTYPE: "a block device",
+        tarfile.FIFOTYPE: "a FIFO",
+        tarfile.GNUTYPE_SPARSE: "a sparse file",
+    }
+
+    def __init__(self, path: Path, max_total: int) -> None:
+        super().__init__(path)
+        self._infos: dict[str, tarfile.TarInfo] = {}
+        try:
+            self._tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed by close()
+        except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+            raise MlfError(path, f"is not a readable tar archive ({_reason(exc)})") from None
+        try:
+            self._scan(max_total)
+        except BaseException:
+            self._tar.close()
+            raise
+
+    def _scan(self, max_total: int) -> None:
+        file_size = self.path.stat().st_size
+        compressed = self._tar.fileobj is not None and not isinstance(self._tar.fileobj, io.BufferedReader)
+        total = count = 0
+        while True:
+            try:
+                info = self._tar.next()
+            except (tarfile.TarError, EOFError, OSError, ValueError, UnicodeError) as exc:
+                raise MlfError(self.path, f"is a corrupt tar archive ({_reason(exc)})") from None
+            if info is None:
+                break
+            count += 1
+            self._check_totals(total, count, max_total)
+            kind = self._KIND.get(info.type)
+            if kind is None and not (info.isfile() or info.isdir()):
+                kind = f"an unsupported tar member type ({info.type!r})"
+            if kind is not None:
+                name = printable(info.name)
+                raise MlfError(self.path, f"member {name!r} is {kind}; an MLF holds only files")
+            if info.isfile():
+                total += info.size
+                self._check_totals(total, count, max_total)
+                if not compressed and info.offset_data + info.size > file_size:
+                    raise MlfError(
+                        self.path,
+                        f"is truncated: member {printable(info.name)!r} extends past the end",
+                    )
+            kept = self._add(info.name, info.size, info.isdir())
+            if kept is not None:
+                self._infos[kept] = info
+        if count == 0:
+            raise MlfError(self.path, "is an empty tar archive")
+
+    @contextmanager
+    def open(self, name: str) -> Iterator[BinaryIO]:
+        try:
+            f = self._tar.extractfile(self._infos[name])
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise MlfError(self.display(name), f"cannot be read ({_reason(exc)})") from None
+        if f is None:  # pragma: no cover - only regular files are recorded
+            raise MlfError(self.display(name), "is not a regular file")
+        try:
+            yield _GuardedReader(f, self.display(name))
+        finally:
+            f.close()
+
+    def close(self) -> None:
+        self._tar.close()
+
+
+class _GuardedReader(io.RawIOBase):
+    """Turns the tar/gzip layer's exceptions on a damaged stream into one MlfError."""
+
+    def __init__(self, inner: BinaryIO, where: str) -> None:
+        super().__init__()
+        self._inner = inner
+        self._where = where
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._call(self._inner.seek, offset, whence)
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        return self._call(self._inner.read, size)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _call(self, fn, *args):  # type: ignore[no-untyped-def]
+        try:
+            return fn(*args)
+        except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+            raise MlfError(self._where, f"cannot be read ({_reason(exc)})") from None
+
+
+class _DirSource(MlfSource):
+    def __init__(self, path: Path, max_total: int) -> None:
+        super().__init__(path)
+        self._root = path.resolve()
+        self._files: dict[str, Path] = {}
+        total = count = 0
+        for rel, full in self._walk(self._root, ""):
+            count += 1
+            self._check_totals(total, count, max_total)
+            st = self._stat(full, rel)
+            if stat.S_ISDIR(st.st_mode):
+                self._add(rel, 0, True)
+                continue
+            total += st.st_size
+            self._check_totals(total, count, max_total)
+            kept = self._add(rel, st.st_size, False)
+            if kept is not None:
+                self._files[kept] = full
+
+    def _walk(self, root: Path, prefix: str) -> Iterator[tuple[str, Path]]:
+        try:
+            entries = sorted(os.scandir(root), key=lambda e: e.name)
+        except OSError as exc:
+            raise MlfError(root, f"cannot be listed ({exc.strerror})") from None
+        for entry in entries:
+            rel = f"{prefix}{os.fsdecode(entry.name)}"
+            full = Path(entry.path)
+            yield rel, full
+            if entry.is_dir(follow_symlinks=False):
+                yield from self._walk(full, rel + "/")
+
+    def _stat(self, full: Path, rel: str) -> os.stat_result:
+        st = full.lstat()
+        if stat.S_ISLNK(st.st_mode):
+            # A link is read through only when it stays inside the MLF directory.
+            target = full.resolve()
+            if self._root != target and self._root not in target.parents:
+                raise MlfError(self.path, f"{printable(rel)!r} is a link to outside the directory")
+            st = target.stat()
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+            raise MlfError(self.path, f"{printable(rel)!r} is not a regular file")
+        return st
+
+    @contextmanager
+    def open(self, name: str) -> Iterator[BinaryIO]:
+        try:
+            f = open(self._files[name], "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise MlfError(self.display(name), f"cannot be read ({exc.strerror})") from None
+        try:
+            yield f
+        finally:
+            f.close()
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return printable(text, 120)
+
+
+def open_mlf(path: str | os.PathLike[str], max_total: int = DEFAULT_MAX_TOTAL_SIZE) -> MlfSource:
+    """Open a tarball (.tar, .tar.gz, .tgz, ...) or an extracted MLF directory."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError as exc:
+        raise MlfError(p, f"cannot be opened ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        return _DirSource(p, max_total)
+    if not stat.S_ISREG(st.st_mode):
+        raise MlfError(p, "is neither a file nor a directory")
+    return _TarSource(p, max_total)
+
+
+def copy_member(src: MlfSource, name: str, dest: Path) -> None:
+    """Copy a member, creating parent folders; ``dest`` must not exist."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    src.copy_to(name, dest)
+
+
+__all__ = [
+    "DEFAULT_MAX_TOTAL_SIZE",
+    "Member",
+    "MlfSource",
+    "copy_member",
+    "normalise_name",
+    "open_mlf",
+]

@@ -1,0 +1,310 @@
+"""A light reader for TVM-generated C: function definitions, their parameters, and the order
+in which each function allocates workspace, frees it and calls other model functions.
+
+TVM's C output is regular (no macros beyond ``__cplusplus`` guards), so a comment/string
+stripper, a ``__cplusplus`` conditional evaluator and brace matching are enough. What it learns
+sizes the arena exactly; where it cannot (non-constant sizes, recursion), callers fall back to
+metadata.json.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_STRIP = re.compile(
+    r"//[^\n]*|/\*.*?\*/|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'",
+    re.S,
+)
+_FUNC = re.compile(
+    r"([A-Za-z_][\w \t\*]*?)\b([A-Za-z_]\w*)\s*\(([^()]*)\)\s*"
+    r"(?:__attribute__\s*\(\([^()]*(?:\([^()]*\)[^()]*)*\)\)\s*)?\{"
+)
+_EVENT = re.compile(
+    r"(?:\b(\w+)\s*=\s*(?:\([^()]*\)\s*)?)?\bTVMBackendAllocWorkspace\s*\(([^;]*?)\)\s*[;)]"
+    r"|\bTVMBackendFreeWorkspace\s*\(([^;]*?)\)"
+    r"|\b([A-Za-z_]\w*)\s*\("
+)
+_ALIAS = re.compile(r"\bvoid\s*\*\s*(\w+)\s*=\s*(\w+)\s*;")
+_CAST = re.compile(r"\(\s*\(\s*(\w+)\s*\*\s*\)\s*(\w+)\s*\)")
+_STATIC_ARRAY = re.compile(
+    r"\bstatic\s+(const\s+)?([A-Za-z_]\w*)\s+(?:__attribute__\s*\(\((.*?)\)\)\s+)?"
+    r"([A-Za-z_]\w*)\s*\[\s*(\d+)\s*\]\s*(=|;)"
+)
+_SECTION = re.compile(r'section\s*\(\s*"([^"]*)"\s*\)')
+_TARGET = re.compile(r"^// tvm target: ?(.*)$", re.M)
+_INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
+_KEYWORDS = {
+    "if",
+    "for",
+    "while",
+    "switch",
+    "return",
+    "sizeof",
+    "TVMBackendAllocWorkspace",
+    "TVMBackendFreeWorkspace",
+}
+_CTYPE_SIZE = {
+    "int8_t": 1,
+    "uint8_t": 1,
+    "int16_t": 2,
+    "uint16_t": 2,
+    "int32_t": 4,
+    "uint32_t": 4,
+    "float": 4,
+    "int64_t": 8,
+    "uint64_t": 8,
+    "double": 8,
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    ctype: str
+    name: str
+
+
+@dataclass
+class Function:
+    name: str
+    qualifiers: str  # e.g. "TVM_DLL int32_t", "static int32_t"
+    params: list[Param]
+    params_text: str
+    #: ("alloc", var, size or None, ()) | ("free", var, 0, ()) | ("call", callee, 0, args)
+    events: list[tuple[str, str, int | None, tuple[str, ...]]] = field(default_factory=list)
+    #: local variable -> parameter it aliases (``void* input = arg0;``)
+    aliases: dict[str, str] = field(default_factory=dict)
+    #: variable -> C element types it is cast to (``((int8_t*)T_cast)``)
+    casts: dict[str, set[str]] = field(default_factory=dict)
+
+    def element_type(self, param: str) -> str | None:
+        """The C element type the function uses a pointer parameter as, if it tells."""
+        for p in self.params:
+            if p.name == param:
+                base = p.ctype.replace("const", "").replace("*", "").strip()
+                if p.ctype.endswith("*") and base != "void":
+                    return base
+        names = {param} | {a for a, target in self.aliases.items() if target == param}
+        types = set().union(*(self.casts.get(n, set()) for n in names))
+        return next(iter(types)) if len(types) == 1 else None
+
+    @property
+    def is_static(self) -> bool:
+        return "static" in self.qualifiers.split()
+
+
+@dataclass(frozen=True)
+class StaticArray:
+    name: str
+    ctype: str
+    count: int
+    const: bool
+    section: str | None
+    #: bytes, when the element type is a known scalar
+    nbytes: int | None
+
+
+@dataclass
+class CSource:
+    target: str | None
+    includes: list[str]
+    functions: dict[str, Function]
+    arrays: dict[str, StaticArray]
+    #: names declared (prototypes) but not defined here, with their parameter text
+    declarations: dict[str, str]
+
+
+def _blank(m: re.Match[str]) -> str:
+    """Blank a comment or literal without moving anything: offsets into the cleaned text stay
+    valid in the original (section names are read back from the original)."""
+    text = m.group(0)
+    inner = "".join(c if c == "\n" else " " for c in text)
+    if text.startswith(("//", "/*")):
+        return inner
+    return text[0] + inner[1:-1] + text[-1]
+
+
+def _preprocess(text: str) -> str:
+    """Blank preprocessor lines; evaluate ``__cplusplus`` conditionals as C (not C++)."""
+    out: list[str] = []
+    stack: list[bool] = []  # whether lines are kept in this conditional level
+    for line in text.split("\n"):
+        s = line.strip()
+        if s.startswith("#"):
+            d = s[1:].strip()
+            if d.startswith(("ifdef", "ifndef", "if ")) or d == "if":
+                keep = True
+                if "__cplusplus" in d:
+                    keep = d.startswith("ifndef") or d.startswith("if !")
+                stack.append(keep and (all(stack) if stack else True))
+            elif d.startswith("else") and stack:
+                parent = all(stack[:-1]) if len(stack) > 1 else True
+                stack[-1] = parent and not stack[-1]
+            elif d.startswith("endif") and stack:
+                stack.pop()
+            out.append(" " * len(line))
+            continue
+        out.append(line if all(stack) else " " * len(line))
+    return "\n".join(out)
+
+
+def _split_args(text: str) -> list[str]:
+    args, depth, cur = [], 0, []
+    for ch in text:
+        if ch == "," and depth == 0:
+            args.append("".join(cur).strip())
+            cur = []
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        cur.append(ch)
+    if "".join(cur).strip():
+        args.append("".join(cur).strip())
+    return args
+
+
+def _call_args(body: str, start: int) -> list[str]:
+    """The arguments of the call whose '(' ends just before ``start``."""
+    depth, i = 1, start
+    while i < len(body) and depth:
+        depth += body[i] == "("
+        depth -= body[i] == ")"
+        i += 1
+    return _split_args(body[start : i - 1]) if depth == 0 else []
+
+
+def _int_literal(expr: str) -> int | None:
+    e = re.sub(r"\(\s*u?int\d+_t\s*\)|\(\s*(unsigned\s+)?(long\s+)*int\s*\)", "", expr)
+    e = e.replace("(", "").replace(")", "").strip()
+    m = re.fullmatch(r"(\d+)[uUlL]*", e)
+    return int(m.group(1)) if m else None
+
+
+def _params(text: str) -> list[Param]:
+    out = []
+    for raw in _split_args(text):
+        raw = raw.strip()
+        if not raw or raw == "void":
+            continue
+        m = re.match(r"(.*?)([A-Za-z_]\w*)\s*$", raw, re.S)
+        if m is None or not m.group(1).strip():
+            out.append(Param(raw, ""))
+        else:
+            out.append(Param(" ".join(m.group(1).split()), m.group(2)))
+    return out
+
+
+def parse_c(text: str) -> CSource:
+    target_m = _TARGET.search(text)
+    includes = [m.group(2) for m in _INCLUDE.finditer(text)]
+    clean = _preprocess(_STRIP.sub(_blank, text))
+    # Brace depth at each position, from one pass over the braces only.
+    braces = [(m.start(), m.group(0)) for m in re.finditer(r"[{}]", clean)]
+    depth_at: dict[int, int] = {}
+    depth = 0
+    close_of: dict[int, int] = {}
+    open_stack: list[int] = []
+    for pos, ch in braces:
+        if ch == "{":
+            depth_at[pos] = depth
+            open_stack.append(pos)
+            depth += 1
+        else:
+            depth = max(depth - 1, 0)
+            if open_stack:
+                close_of[open_stack.pop()] = pos
+    functions: dict[str, Function] = {}
+    for m in _FUNC.finditer(clean):
+        brace = m.end() - 1
+        if depth_at.get(brace) != 0:
+            continue
+        quals = " ".join(m.group(1).split())
+        name = m.group(2)
+        if name in _KEYWORDS or "=" in quals or quals.endswith(("struct", "union", "enum")):
+            continue
+        fn = Function(name, quals, _params(m.group(3)), " ".join(m.group(3).split()))
+        body = clean[brace + 1 : close_of.get(brace, len(clean))]
+        for ev in _EVENT.finditer(body):
+            if ev.group(2) is not None:
+                args = _split_args(ev.group(2))
+                size = _int_literal(args[2]) if len(args) == 5 else None
+                fn.events.append(("alloc", ev.group(1) or "", size, ()))
+            elif ev.group(3) is not None:
+                args = _split_args(ev.group(3))
+                fn.events.append(("free", args[2] if len(args) == 3 else "", 0, ()))
+            elif ev.group(4) not in _KEYWORDS:
+                fn.events.append(("call", ev.group(4), 0, tuple(_call_args(body, ev.end()))))
+        param_names = {p.name for p in fn.params}
+        for al in _ALIAS.finditer(body):
+            if al.group(2) in param_names:
+                fn.aliases[al.group(1)] = al.group(2)
+        for ca in _CAST.finditer(body):
+            fn.casts.setdefault(ca.group(2), set()).add(ca.group(1))
+        functions[name] = fn
+    declarations: dict[str, str] = {}
+    for m in re.finditer(r"\b([A-Za-z_]\w*)\s*\(([^(){};]*)\)\s*;", clean):
+        name = m.group(1)
+        line_start = clean.rfind("\n", 0, m.start()) + 1
+        prefix = clean[line_start : m.start()]
+        if name in functions or name in _KEYWORDS or "=" in prefix or "return" in prefix:
+            continue
+        if re.search(r"\b(int32_t|int|void)\b", prefix):
+            declarations[name] = " ".join(m.group(2).split())
+    arrays: dict[str, StaticArray] = {}
+    for m in _STATIC_ARRAY.finditer(clean):
+        # Section names live in string literals, which the stripper blanked: read the original.
+        sec = None
+        if m.group(3) is not None:
+            orig = _SECTION.search(text, m.start(3), m.end(3)) if "section" in m.group(3) else None
+            sec = orig.group(1) if orig else None
+        ctype, count = m.group(2), int(m.group(5))
+        size = _CTYPE_SIZE.get(ctype)
+        arrays[m.group(4)] = StaticArray(
+            m.group(4), ctype, count, bool(m.group(1)), sec, size * count if size else None
+        )
+    return CSource(
+        target=target_m.group(1).strip() if target_m else None,
+        includes=includes,
+        functions=functions,
+        arrays=arrays,
+        declarations=declarations,
+    )
+
+
+def align_up(n: int, a: int) -> int:
+    return (n + a - 1) // a * a
+
+
+def workspace_peak(
+    functions: dict[str, Function], root: str, align: int, memo: dict[str, int | None] | None = None
+) -> int | None:
+    """Peak bytes of TVMBackendAllocWorkspace memory live while ``root`` runs, with each
+    allocation rounded up to ``align`` as the runtime's LIFO allocator does. None if unknown."""
+    memo = {} if memo is None else memo
+    if root in memo:
+        return memo[root]
+    memo[root] = None  # recursion guard: a cycle stays unknown
+    fn = functions.get(root)
+    if fn is None:
+        return 0
+    cur = best = 0
+    live: dict[str, list[int]] = {}
+    for kind, name, size, _args in fn.events:
+        if kind == "alloc":
+            if size is None:
+                return None
+            s = align_up(size, align) if size else 0
+            live.setdefault(name, []).append(s)
+            cur += s
+            best = max(best, cur)
+        elif kind == "free":
+            stack = live.get(name)
+            if stack:
+                cur -= stack.pop()
+        elif name in functions and name != root:
+            sub = workspace_peak(functions, name, align, memo)
+            if sub is None:
+                return None
+            best = max(best, cur + sub)
+    memo[root] = best
+    return best

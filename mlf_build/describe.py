@@ -1,0 +1,120 @@
+"""``mlf-build inspect``: the model description as a stable JSON document and as text.
+
+The JSON schema is documented in docs/inspect-schema.md; ``SCHEMA`` changes only with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import Model, Module, Tensor
+from .params import ParamTensor
+
+SCHEMA = "mlf-build/inspect/1"
+
+
+def _tensor(t: Tensor | ParamTensor) -> dict[str, Any]:
+    return {"name": t.name, "dtype": t.dtype.name, "shape": list(t.shape), "nbytes": t.nbytes}
+
+
+def module_json(model: Model, m: Module) -> dict[str, Any]:
+    codegen = []
+    for f in m.codegen:
+        entry: dict[str, Any] = {
+            "path": f.path,
+            "kind": f.kind,
+            "target": f.target,
+            "machine": f.elf.machine if f.elf else None,
+        }
+        if f.elf is not None:
+            entry["elf_class"] = f.elf.elf_class
+            entry["float_abi"] = f.elf.float_abi
+            entry["cpu_arch"] = f.elf.cpu_arch
+        if f.byoc:
+            entry["byoc"] = f.byoc
+        codegen.append(entry)
+    return {
+        "name": m.name,
+        "style": m.style,
+        "executor": m.executor,
+        "interface": m.interface,
+        "unpacked_api": m.unpacked_api,
+        "link_params": m.link_params,
+        "system_lib": m.system_lib,
+        "targets": m.meta.targets_raw,
+        "workspace_size_bytes": m.meta.workspace_size_bytes,
+        "io_size_bytes": m.meta.io_size_bytes,
+        "constants_size_bytes": m.meta.constants_size_bytes,
+        "operator_workspace_bytes": dict(sorted(m.meta.operator_workspace.items())),
+        "inputs": [_tensor(t) for t in m.inputs],
+        "outputs": [_tensor(t) for t in m.outputs],
+        "io_source": m.io_source or None,
+        "params": [_tensor(p) for p in m.params],
+        "params_bytes": sum(p.nbytes for p in m.params),
+        "linked_params": sorted(m.linked_params),
+        "files": {
+            "params": m.params_member,
+            "graph": m.graph_member,
+            "relay": m.relay_member,
+            "header": m.header_member,
+        },
+        "codegen": codegen,
+        "runtime_bundled": model.runtime_bundled,
+        "codegen_issues": list(m.codegen_issues),
+    }
+
+
+def model_json(model: Model, module: str | None = None) -> dict[str, Any]:
+    modules = [model.module(module)] if module is not None else model.modules
+    return {
+        "schema": SCHEMA,
+        "path": str(model.path),
+        "format_version": model.format_version,
+        "layout": model.metadata.layout,
+        "runtime_bundled": model.runtime_bundled,
+        "templates": model.templates,
+        "warnings": model.warnings,
+        "modules": [module_json(model, m) for m in modules],
+    }
+
+
+def _fmt_tensor(t: Tensor | ParamTensor) -> str:
+    shape = "x".join(str(d) for d in t.shape) or "scalar"
+    return f"{t.name:<24} {t.dtype.name:<9} {shape:<18} {t.nbytes:>10} B"
+
+
+def model_text(model: Model, module: str | None = None) -> str:
+    doc = model_json(model, module)
+    lines = [f"{model.path}: MLF format version {doc['format_version']}"]
+    if model.runtime_bundled:
+        lines.append(f"  bundled TVM runtime (runtime/): {len(model.runtime_files)} files")
+    mods = [model.module(module)] if module is not None else model.modules
+    for m, j in zip(mods, doc["modules"], strict=True):
+        lines.append(f"module {m.name!r}: {m.style}, executor {m.executor or '-'}")
+        if m.interface:
+            api = "unpacked" if m.unpacked_api else ("packed" if m.unpacked_api is False else "?")
+            lines.append(f"  interface:      {m.interface} ({api} API)")
+        lines.append(f"  targets:        {'; '.join(m.targets) or '-'}")
+        ws = m.meta.workspace_size_bytes
+        lines.append(
+            f"  memory (TVM):   workspace {ws if ws is not None else '?'} B, "
+            f"io {m.meta.io_size_bytes if m.meta.io_size_bytes is not None else '?'} B, "
+            f"constants {m.meta.constants_size_bytes if m.meta.constants_size_bytes is not None else '?'} B"
+        )
+        lines.append(f"  inputs ({j['io_source']}):")
+        lines += [f"    {_fmt_tensor(t)}" for t in m.inputs]
+        lines.append("  outputs:")
+        lines += [f"    {_fmt_tensor(t)}" for t in m.outputs]
+        linked = f", {len(m.linked_params)} linked into codegen" if m.linked_params else ""
+        lines.append(f"  params: {len(m.params)} tensors, {j['params_bytes']} B{linked}")
+        lines.append("  codegen:")
+        for c in j["codegen"]:
+            extra = c["target"] or ""
+            if c["machine"]:
+                extra = f"{c['machine']} elf{c['elf_class']} {c['float_abi'] or ''}".strip()
+            if c.get("byoc"):
+                extra += f" [BYOC {c['byoc']}]"
+            lines.append(f"    {c['path']:<44} {c['kind']:<7} {extra}")
+        for issue in m.codegen_issues:
+            lines.append(f"  known codegen problem: {issue}")
+    return "\n".join(lines)

@@ -1,0 +1,94 @@
+"""The public header ``<t>.h``: sizes as macros, I/O and parameter tables, the run calls."""
+
+from __future__ import annotations
+
+from ..csource import align_up
+from ..model import Model, Module, Tensor
+from ..naming import c_comment, macro_fragment
+from ..plan import Plan
+from .common import Settings, banner, fmt_shape
+
+
+def io_size(mod: Module, align: int) -> int:
+    """Bytes for all inputs and outputs laid end to end, each aligned (for callers that carve
+    the buffers from one block, like the generated smoke test)."""
+    return sum(align_up(t.nbytes, align) for t in mod.inputs + mod.outputs)
+
+
+def _tensor_doc(kind: str, i: int, t: Tensor) -> str:
+    return f" *   {kind} {i}: {c_comment(t.name)}  {t.dtype.name} {fmt_shape(t.shape)}  ({t.nbytes} bytes)\n"
+
+
+def emit_header(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
+    T, t = s.upper, s.prefix
+    guard = f"{T}_H_"
+    docs = "".join(_tensor_doc("input", i, x) for i, x in enumerate(mod.inputs))
+    docs += "".join(_tensor_doc("output", i, x) for i, x in enumerate(mod.outputs))
+    out = [banner(model, mod, s, f"{t}.h - the C API of model library {t}.")]
+    out.append(
+        f"/*\n * Executor: {mod.executor}"
+        + (f" ({mod.interface} interface)" if mod.interface else "")
+        + f". Tensors:\n{docs} *\n"
+        f" * Arena: {plan.workspace_size} bytes"
+        + (" (exact)" if plan.exact else " (upper bound from metadata.json)")
+        + f", aligned to {plan.align}.\n"
+        " *\n * Usage:\n"
+        f" *   const void *in[{T}_NUM_INPUTS] = {{ input0, ... }};\n"
+        f" *   void *out[{T}_NUM_OUTPUTS] = {{ output0, ... }};\n"
+        + (
+            f" *   int32_t status = {t}_run(in, out);   (0 = MLF_OK, see mlf_strerror())\n"
+            if s.static_arena
+            else f" *   static uint8_t arena[{T}_WORKSPACE_SIZE]\n"
+            f" *       __attribute__((aligned({T}_WORKSPACE_ALIGN)));\n"
+            f" *   int32_t status = {t}_run_with_workspace(in, out, arena, sizeof arena);\n"
+        )
+        + " */\n"
+    )
+    out.append(f"#ifndef {guard}\n#define {guard}\n\n#include <stddef.h>\n#include <stdint.h>\n\n")
+    out.append('#include "mlf_runtime.h"\n\n#ifdef __cplusplus\nextern "C" {\n#endif\n\n')
+    macros = [
+        ("FORMAT_VERSION", str(model.format_version)),
+        ("EXECUTOR", f'"{mod.executor}"'),
+        ("WORKSPACE_SIZE", str(plan.workspace_size)),
+        ("WORKSPACE_ALIGN", str(plan.align)),
+        ("NUM_INPUTS", str(len(mod.inputs))),
+        ("NUM_OUTPUTS", str(len(mod.outputs))),
+        ("NUM_PARAMS", str(len(mod.params))),
+        ("PARAMS_SIZE", str(plan.params_size)),
+        ("IO_SIZE", str(io_size(mod, plan.align))),
+    ]
+    for kind, tensors in (("INPUT", mod.inputs), ("OUTPUT", mod.outputs)):
+        for i, x in enumerate(tensors):
+            macros.append((f"{kind}_{i}_SIZE", str(x.nbytes)))
+        for x in tensors:
+            macros.append((f"{kind}_{macro_fragment(x.name)}_SIZE", str(x.nbytes)))
+    seen: set[str] = set()
+    for name, value in macros:
+        if name in seen:  # a tensor literally named "0": the index macro already says it
+            continue
+        seen.add(name)
+        out.append(f"#define {T}_{name} {value}\n")
+    out.append(
+        f"\n/* Inputs and outputs, in the order <{t}_run> takes them. */\n"
+        f"extern const mlf_tensor_info_t {t}_input_info[{max(len(mod.inputs), 1)}];\n"
+        f"extern const mlf_tensor_info_t {t}_output_info[{max(len(mod.outputs), 1)}];\n"
+        f"/* Parameters, bound by the library ({T}_NUM_PARAMS entries). */\n"
+        f"extern const mlf_param_t {t}_params[{max(len(mod.params), 1)}];\n\n"
+    )
+    if s.static_arena:
+        out.append(
+            f"/* Runs the model once on the library's own arena ({T}_WORKSPACE_SIZE bytes).\n"
+            " * inputs[i] and outputs[i] point to buffers of <NAME>_INPUT_<i>_SIZE and\n"
+            " * <NAME>_OUTPUT_<i>_SIZE bytes; they must not overlap. Returns MLF_OK (0) or an\n"
+            " * MLF_ERR_* code. Not re-entrant. */\n"
+            f"int32_t {t}_run(const void *const *inputs, void *const *outputs);\n\n"
+        )
+    out.append(
+        f"/* Runs the model on the caller's arena: workspace_size >= {T}_WORKSPACE_SIZE bytes,\n"
+        f" * aligned to {T}_WORKSPACE_ALIGN. A smaller arena yields MLF_ERR_WORKSPACE_TOO_SMALL;\n"
+        " * nothing outside the arena is ever written. */\n"
+        f"int32_t {t}_run_with_workspace(const void *const *inputs, void *const *outputs,\n"
+        f"{' ' * (len(t) + 30)}void *workspace, size_t workspace_size);\n\n"
+    )
+    out.append(f"#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {guard} */\n")
+    return "".join(out)

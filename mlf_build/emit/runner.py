@@ -1,0 +1,288 @@
+"""``<t>_runner.c``: the info tables and the run functions.
+
+Graph modules get a table-driven static runner (the shared runtime walks the table); AOT
+modules get a direct call of TVM's entry point (C interface: its structs; packed interface: a
+one-step table). Parameters are referenced by symbol: blobs from ``<t>_data.c`` or, for
+parameters TVM linked into its C code, aliases defined next to those arrays.
+"""
+
+from __future__ import annotations
+
+from ..dtypes import DType
+from ..errors import MlfError
+from ..model import Model, Module, Tensor
+from ..naming import c_string
+from ..params import ParamTensor
+from ..plan import ARENA, CONST, INPUT, OUTPUT, Plan, Slot
+from .common import Settings, arena_symbol, banner, linked_symbol, param_symbol
+
+_CANONICAL = (
+    "TVMValue *args, int32_t *type_codes, int32_t num_args, TVMValue *ret, int32_t *ret_code, "
+    "void *resource_handle"
+)
+_LOC = {ARENA: "MLF_LOC_ARENA", INPUT: "MLF_LOC_INPUT", OUTPUT: "MLF_LOC_OUTPUT", CONST: "MLF_LOC_CONST"}
+_C_ELEM = {
+    "float32": "float",
+    "float64": "double",
+    "int8": "int8_t",
+    "uint8": "uint8_t",
+    "int16": "int16_t",
+    "uint16": "uint16_t",
+    "int32": "int32_t",
+    "uint32": "uint32_t",
+    "int64": "int64_t",
+    "uint64": "uint64_t",
+}
+
+
+class _Shapes:
+    """Deduplicated ``static const int64_t`` shape arrays."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.names: dict[tuple[int, ...], str] = {}
+
+    def ref(self, shape: tuple[int, ...]) -> str:
+        key = shape if shape else (1,)  # scalars point at {1} with ndim 0: never dereferenced
+        if key not in self.names:
+            self.names[key] = f"{self.prefix}__shape_{len(self.names)}"
+        return self.names[key]
+
+    def emit(self) -> str:
+        return "".join(
+            f"static const int64_t {name}[{len(shape)}] = {{{', '.join(str(d) for d in shape)}}};\n"
+            for shape, name in self.names.items()
+        )
+
+
+def param_data_symbol(mod: Module, s: Settings, index: int) -> str:
+    p = mod.params[index]
+    return linked_symbol(s, index) if p.name in mod.linked_params else param_symbol(s, index)
+
+
+def _param_decls(mod: Module, s: Settings) -> str:
+    out = []
+    for i, p in enumerate(mod.params):
+        if p.name in mod.linked_params:
+            elem = _linked_ctype(mod, p)
+            out.append(f"extern const {elem} {linked_symbol(s, i)}[];\n")
+        else:
+            out.append(f"extern const uint8_t {param_symbol(s, i)}[];\n")
+    return "".join(out)
+
+
+def _linked_ctype(mod: Module, p: ParamTensor) -> str:
+    array = mod.linked_params[p.name]
+    for f in mod.c_sources():
+        if f.source is not None and array in f.source.arrays:
+            return f.source.arrays[array].ctype
+    raise AssertionError(array)
+
+
+def _info(t: Tensor | ParamTensor, shapes: _Shapes, data: str | None = None) -> str:
+    dt: DType = t.dtype
+    shape = shapes.ref(t.shape) if t.shape else "NULL"
+    fields = f'{c_string(t.name)}, "{dt.name}", {dt.code}, {dt.bits}, {len(t.shape)}, {shape}, {t.nbytes}'
+    if data is not None:
+        fields += f", {data}"
+    return f"    {{{fields}}},\n"
+
+
+def _tables(mod: Module, s: Settings, shapes: _Shapes) -> str:
+    t = s.prefix
+    rows_in = "".join(_info(x, shapes) for x in mod.inputs) or "    {0},\n"
+    rows_out = "".join(_info(x, shapes) for x in mod.outputs) or "    {0},\n"
+    rows_p = "".join(_info(p, shapes, param_data_symbol(mod, s, i)) for i, p in enumerate(mod.params))
+    return (
+        f"const mlf_tensor_info_t {t}_input_info[{max(len(mod.inputs), 1)}] = {{\n{rows_in}}};\n"
+        f"const mlf_tensor_info_t {t}_output_info[{max(len(mod.outputs), 1)}] = {{\n{rows_out}}};\n"
+        f"const mlf_param_t {t}_params[{max(len(mod.params), 1)}] = {{\n{rows_p or '    {0},' + chr(10)}}};\n"
+    )
+
+
+def _begin(mod: Module, plan: Plan, s: Settings) -> str:
+    return (
+        f"  int32_t status = mlf_run_begin(inputs, {len(mod.inputs)}, outputs, {len(mod.outputs)}, "
+        f"workspace, workspace_size, {plan.static_size}u, {plan.align}u);\n"
+        "  if (status != MLF_OK) {\n    return status;\n  }\n"
+    )
+
+
+def _signature(s: Settings) -> str:
+    return (
+        f"int32_t {s.prefix}_run_with_workspace(const void *const *inputs, void *const *outputs,\n"
+        f"{' ' * (len(s.prefix) + 30)}void *workspace, size_t workspace_size) {{\n"
+    )
+
+
+def _graph_body(mod: Module, plan: Plan, s: Settings, shapes: _Shapes, slots: list[Slot], steps: list) -> str:  # type: ignore[type-arg]
+    t = s.prefix
+    out = []
+    rows = []
+    for sl in slots:
+        e = sl.entry
+        assert e is not None
+        data = "NULL"
+        offset = sl.index
+        if sl.loc == CONST:
+            data = param_data_symbol(mod, s, sl.index)
+            offset = 0
+        rows.append(
+            f"    {{{data}, {offset}u, {_LOC[sl.loc]}, {len(e.shape)}, {e.dtype.code}, {e.dtype.bits}, "
+            f"{shapes.ref(e.shape)}}},\n"
+        )
+    args: list[int] = []
+    ops = []
+    for st in steps:
+        first = len(args)
+        args.extend(st.args)
+        func = st.func if st.func is not None else "NULL"
+        ops.append(f"    {{{func}, {first}, {len(st.args)}}},\n")
+    out.append(f"static const mlf_graph_entry_t {t}__entries[{len(rows)}] = {{\n{''.join(rows)}}};\n")
+    out.append(
+        f"static const uint16_t {t}__args[{max(len(args), 1)}] = {{{', '.join(map(str, args)) or '0'}}};\n"
+    )
+    op_rows = "".join(ops) or "    {NULL, 0, 0},\n"
+    out.append(f"static const mlf_graph_op_t {t}__ops[{max(len(ops), 1)}] = {{\n{op_rows}}};\n")
+    max_args = max((len(st.args) for st in steps if st.func is not None), default=1)
+    out.append(
+        f"static const mlf_graph_t {t}__graph = {{\n    {t}__entries, {t}__args, {t}__ops, {len(ops)}, "
+        f"{max_args}}};\n\n"
+    )
+    out.append(_signature(s))
+    out.append(
+        f"  DLTensor tensors[{max_args}];\n  TVMValue values[{max_args}];\n  int32_t codes[{max_args}];\n"
+    )
+    out.append(_begin(mod, plan, s))
+    out.append(
+        f"  return mlf_run_end(mlf_graph_run(&{t}__graph, inputs, outputs, (uint8_t *)workspace, tensors,\n"
+        "                                    values, codes));\n}\n"
+    )
+    return "".join(out)
+
+
+def _op_declarations(mod: Module, funcs: list[str]) -> tuple[str, dict[str, str]]:
+    """Prototypes for the operators the table calls, and a trampoline name for any operator
+    TVM defined with the old five-argument signature (no resource_handle)."""
+    functions = mod.functions()
+    decls, rename = [], {}
+    for f in sorted(set(funcs)):
+        fn = functions.get(f)
+        if fn is not None and len(fn.params) == 5:
+            tramp = f"mlf_tramp_{len(rename)}"
+            rename[f] = tramp
+            decls.append(
+                f"int32_t {f}(TVMValue *args, int32_t *type_codes, int32_t num_args, TVMValue *ret, "
+                f"int32_t *ret_code);\n"
+                f"static int32_t {tramp}({_CANONICAL}) {{\n  (void)resource_handle;\n"
+                f"  return {f}(args, type_codes, num_args, ret, ret_code);\n}}\n"
+            )
+        elif fn is not None and len(fn.params) not in (5, 6):
+            raise MlfError(mod.name, f"operator {f} has {len(fn.params)} parameters; packed operators take 6")
+        else:
+            # Declared with the canonical types, as TVM's own registry (lib0.c) declares them.
+            decls.append(f"int32_t {f}({_CANONICAL});\n")
+    return "".join(decls), rename
+
+
+def _aot_c_body(mod: Module, plan: Plan, s: Settings) -> str:
+    m = mod.name
+    out = [_signature(s), _begin(mod, plan, s)]
+    out.append(f"  struct tvmgen_{m}_inputs in;\n  struct tvmgen_{m}_outputs out;\n")
+    if plan.pools:
+        out.append(f"  struct tvmgen_{m}_workspace_pools pools;\n")
+    header_in = [name for name in _header_fields(mod, "inputs")]
+    user = iter(range(len(mod.inputs)))
+    params = {p.name: i for i, p in enumerate(mod.params)}
+    for field in header_in:
+        if field in params:
+            out.append(f"  in.{field} = (void *)(uintptr_t){param_data_symbol(mod, s, params[field])};\n")
+        else:
+            out.append(f"  in.{field} = (void *)(uintptr_t)inputs[{next(user)}];\n")
+    for j, field in enumerate(_header_fields(mod, "outputs")):
+        out.append(f"  out.{field} = outputs[{j}];\n")
+    for name, offset, _size in plan.pools:
+        out.append(f"  pools.{name} = (uint8_t *)workspace + {offset};\n")
+    call_args = "&in, &out" + (", &pools" if plan.pools else "")
+    out.append(f"  return mlf_run_end({mod.entry}({call_args}));\n}}\n")
+    return "".join(out)
+
+
+def _header_fields(mod: Module, which: str) -> list[str]:
+    # The loader kept the header's field order in the tensor order; names are the fields.
+    tensors = mod.inputs if which == "inputs" else mod.outputs
+    if which == "inputs":
+        params = {p.name for p in mod.params}
+        names: list[str] = []
+        user = iter(mod.inputs)
+        for role, idx in mod.aot_args:
+            if role == "param":
+                names.append(mod.params[idx].name)
+            elif role == "input":
+                names.append(next(user).name)
+        del params
+        return names
+    return [t.name for t in tensors]
+
+
+def _aot_packed_slots(mod: Module) -> list[Slot]:
+    from ..graph import Entry
+
+    slots = []
+    for role, idx in mod.aot_args:
+        if role == "param":
+            p = mod.params[idx]
+            slots.append(Slot(CONST, idx, Entry(0, 0, 0, p.dtype, p.shape, 0)))
+        else:
+            t = (mod.inputs if role == "input" else mod.outputs)[idx]
+            slots.append(Slot(INPUT if role == "input" else OUTPUT, idx, Entry(0, 0, 0, t.dtype, t.shape, 0)))
+    return slots
+
+
+def emit_runner(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
+    t = s.prefix
+    shapes = _Shapes(t)
+    out = [banner(model, mod, s, f"{t}_runner.c - info tables and run functions of {t}.")]
+    out.append('#include <stddef.h>\n#include <stdint.h>\n\n#include "mlf_runtime_internal.h"\n')
+    if mod.executor == "aot" and mod.interface == "c":
+        out.append(f"#include <tvmgen_{mod.name}.h>\n")
+    out.append(f'#include "{t}.h"\n\n')
+    decls = _param_decls(mod, s)
+    body: str
+    if mod.executor == "graph":
+        assert plan.graph is not None
+        funcs = [st.func for st in plan.graph.steps if st.func is not None]
+        op_decls, rename = _op_declarations(mod, funcs)
+        for st in plan.graph.steps:
+            if st.func in rename:
+                st.func = rename[st.func]
+        decls += op_decls
+        body = _graph_body(mod, plan, s, shapes, plan.graph.slots, plan.graph.steps)
+    elif mod.interface == "c":
+        body = _aot_c_body(mod, plan, s)
+    else:
+        from ..plan import GraphStep
+
+        assert mod.entry is not None
+        op_decls, rename = _op_declarations(mod, [mod.entry])
+        decls += op_decls
+        slots = _aot_packed_slots(mod)
+        step = GraphStep(rename.get(mod.entry, mod.entry), list(range(len(slots))))
+        body = _graph_body(mod, plan, s, shapes, slots, [step])
+    tables = _tables(mod, s, shapes)
+    out.append(decls)
+    if s.static_arena:
+        out.append(f"extern uint8_t {arena_symbol(s)}[];\n")
+    out.append("\n")
+    out.append(shapes.emit())
+    out.append("\n")
+    out.append(tables)
+    out.append("\n")
+    out.append(body)
+    if s.static_arena:
+        out.append(
+            f"\nint32_t {t}_run(const void *const *inputs, void *const *outputs) {{\n"
+            f"  return {t}_run_with_workspace(inputs, outputs, {arena_symbol(s)},\n"
+            f"{' ' * (len(t) + 30)}{plan.workspace_size}u);\n}}\n"
+        )
+    return "".join(out)

@@ -1,0 +1,164 @@
+"""TVM's binary parameter file (``parameters/<m>.params``, spec §4), parsed as a stream.
+
+Only the headers are read; tensor data is skipped and located by offset, so a multi-GiB file
+costs no memory. ``load_array`` reads one tensor's values with numpy when a caller wants them.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO
+
+from .dtypes import DType, dtype_from_code
+from .errors import MlfError, printable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .archive import MlfSource
+
+LIST_MAGIC = 0xF7E58D4F05049CB7
+TENSOR_MAGIC = 0xDD5E40F096B4A13F
+MAX_PARAMS = 1 << 20
+MAX_NAME = 4096
+MAX_NDIM = 32
+MAX_ELEMENTS = 1 << 48
+
+
+@dataclass(frozen=True)
+class ParamTensor:
+    name: str
+    dtype: DType
+    shape: tuple[int, ...]
+    nbytes: int
+    #: where the raw data starts in the params file
+    offset: int
+
+
+class _Reader:
+    def __init__(self, f: BinaryIO, size: int, where: str) -> None:
+        self.f = f
+        self.size = size
+        self.pos = 0
+        self.where = where
+
+    def take(self, n: int, what: str) -> bytes:
+        if self.pos + n > self.size:
+            raise MlfError(self.where, f"is truncated while reading {what} at byte {self.pos}")
+        data = self.f.read(n)
+        if len(data) != n:
+            raise MlfError(self.where, f"is truncated while reading {what} at byte {self.pos}")
+        self.pos += n
+        return data
+
+    def u64(self, what: str) -> int:
+        return int(struct.unpack("<Q", self.take(8, what))[0])
+
+    def skip(self, n: int, what: str) -> None:
+        if self.pos + n > self.size:
+            raise MlfError(
+                self.where,
+                f"is truncated: {what} needs {n} bytes at byte {self.pos}, "
+                f"but the file has {self.size - self.pos} left",
+            )
+        self.f.seek(n, 1)
+        self.pos += n
+
+
+def parse_params(f: BinaryIO, size: int, where: str) -> list[ParamTensor]:
+    """Parse the headers of a params file of ``size`` bytes read from ``f``."""
+    r = _Reader(f, size, where)
+    if r.u64("the magic number") != LIST_MAGIC:
+        raise MlfError(where, "is not a TVM params file (wrong magic number)")
+    r.u64("the reserved word")
+    count = r.u64("the name count")
+    if count > MAX_PARAMS or count * 8 > size:
+        raise MlfError(where, f"declares {count} parameters, more than the file can hold")
+    names: list[str] = []
+    for i in range(count):
+        length = r.u64(f"the length of name {i}")
+        if length > MAX_NAME:
+            raise MlfError(where, f"name {i} is {length} bytes long (limit {MAX_NAME})")
+        raw = r.take(length, f"name {i}")
+        try:
+            name = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MlfError(where, f"name {i} is not valid UTF-8") from None
+        if not name:
+            raise MlfError(where, f"name {i} is empty")
+        names.append(name)
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise MlfError(where, f"names parameter {printable(dup)!r} twice")
+    count2 = r.u64("the tensor count")
+    if count2 != count:
+        raise MlfError(where, f"lists {count} names but {count2} tensors")
+    tensors: list[ParamTensor] = []
+    for name in names:
+        what = f"tensor {printable(name)!r}"
+        if r.u64(f"the magic number of {what}") != TENSOR_MAGIC:
+            raise MlfError(where, f"{what} has a wrong magic number")
+        r.u64(f"the reserved word of {what}")
+        dev_type, _dev_id, ndim = struct.unpack("<iii", r.take(12, f"the header of {what}"))
+        code, bits, lanes = struct.unpack("<BBH", r.take(4, f"the dtype of {what}"))
+        if dev_type != 1:
+            raise MlfError(where, f"{what} is for device type {dev_type}, not the CPU (1)")
+        if not 0 <= ndim <= MAX_NDIM:
+            raise MlfError(where, f"{what} has {ndim} dimensions")
+        dtype = dtype_from_code(code, bits, lanes, f"{where}: {what}")
+        shape = struct.unpack(f"<{ndim}q", r.take(8 * ndim, f"the shape of {what}"))
+        if any(d < 0 for d in shape):
+            raise MlfError(where, f"{what} has a negative dimension in shape {list(shape)}")
+        elements = 1
+        for d in shape:
+            elements *= d
+            if elements > MAX_ELEMENTS:
+                raise MlfError(where, f"{what} has an impossibly large shape {list(shape)}")
+        nbytes = struct.unpack("<q", r.take(8, f"the size of {what}"))[0]
+        expected = elements * dtype.itemsize
+        if nbytes != expected:
+            raise MlfError(
+                where,
+                f"{what} declares {nbytes} bytes but shape {list(shape)} of {dtype.name} needs {expected}",
+            )
+        tensors.append(ParamTensor(name, dtype, tuple(shape), nbytes, r.pos))
+        r.skip(nbytes, f"the data of {what}")
+    if r.pos != size:
+        raise MlfError(where, f"has {size - r.pos} unexpected bytes after the last tensor")
+    return tensors
+
+
+def read_params(src: MlfSource, member: str) -> list[ParamTensor]:
+    with src.open(member) as f:
+        return parse_params(f, src.size(member), src.display(member))
+
+
+def load_array(src: MlfSource, member: str, tensor: ParamTensor) -> np.ndarray:
+    """The values of one tensor as a numpy array (little-endian, row-major)."""
+    import numpy as np
+
+    with src.open(member) as f:
+        f.seek(tensor.offset)
+        data = f.read(tensor.nbytes)
+    if len(data) != tensor.nbytes:
+        raise MlfError(src.display(member), f"is truncated inside tensor {tensor.name!r}")
+    return np.frombuffer(data, dtype=tensor.dtype.numpy).reshape(tensor.shape)
+
+
+def write_params(tensors: list[tuple[str, np.ndarray]]) -> bytes:
+    """Serialise arrays in TVM's format (used by the test fixtures and the benchmark)."""
+    from .dtypes import dtype_from_numpy
+
+    out = [struct.pack("<QQQ", LIST_MAGIC, 0, len(tensors))]
+    for name, _ in tensors:
+        raw = name.encode()
+        out.append(struct.pack("<Q", len(raw)) + raw)
+    out.append(struct.pack("<Q", len(tensors)))
+    for _, arr in tensors:
+        dt = dtype_from_numpy(arr.dtype)
+        out.append(struct.pack("<QQiiiBBH", TENSOR_MAGIC, 0, 1, 0, arr.ndim, dt.code, dt.bits, 1))
+        out.append(struct.pack(f"<{arr.ndim}q", *arr.shape))
+        data = arr.astype(dt.numpy, copy=False).tobytes(order="C")
+        out.append(struct.pack("<q", len(data)) + data)
+    return b"".join(out)

@@ -1,0 +1,69 @@
+/*
+ * mlf_build runtime interface for generated code only (runners emitted by mlf-build). Not a
+ * stable API for applications: include <name>.h and mlf_runtime.h instead.
+ */
+#ifndef MLF_RUNTIME_INTERNAL_H_
+#define MLF_RUNTIME_INTERNAL_H_
+
+#include <tvm/runtime/c_runtime_api.h>
+
+#include "mlf_runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Start a run: checks the caller's pointers, then takes the arena. The first static_size bytes
+ * hold the tensors planned at build time; TVMBackendAllocWorkspace() serves the rest, LIFO,
+ * aligned to align. On MLF_OK the caller must finish with mlf_run_end(). */
+int32_t mlf_run_begin(const void *const *inputs, size_t num_inputs, void *const *outputs,
+                      size_t num_outputs, void *workspace, size_t workspace_size,
+                      size_t static_size, size_t align);
+
+/* Finish a run: maps the model's status and any arena exhaustion to an MLF_* code. */
+int32_t mlf_run_end(int32_t model_status);
+
+/* Where a graph tensor lives. */
+#define MLF_LOC_ARENA 0  /* at byte `offset` of the arena */
+#define MLF_LOC_INPUT 1  /* the caller's input number `offset` */
+#define MLF_LOC_OUTPUT 2 /* the caller's output number `offset` */
+#define MLF_LOC_CONST 3  /* const data at `data` (a parameter) */
+
+typedef struct mlf_graph_entry {
+  const void *data;
+  uint32_t offset;
+  uint8_t loc;
+  uint8_t ndim;
+  uint8_t dtype_code;
+  uint8_t dtype_bits;
+  const int64_t *shape;
+} mlf_graph_entry_t;
+
+/* TVM's packed calling convention for operators (and packed-API AOT entry points). */
+typedef int32_t (*mlf_packed_func_t)(TVMValue *args, int32_t *type_codes, int32_t num_args,
+                                     TVMValue *ret, int32_t *ret_code, void *resource_handle);
+
+/* One step: call func with DLTensors of entries args[first..first+num), or, when func is NULL,
+ * copy the bytes of entry args[first] into entry args[first + 1]. */
+typedef struct mlf_graph_op {
+  mlf_packed_func_t func;
+  uint16_t first_arg;
+  uint16_t num_args;
+} mlf_graph_op_t;
+
+typedef struct mlf_graph {
+  const mlf_graph_entry_t *entries;
+  const uint16_t *args;
+  const mlf_graph_op_t *ops;
+  uint16_t num_ops;
+  uint16_t max_args;
+} mlf_graph_t;
+
+/* Run the steps of g. The caller provides max_args-long scratch arrays (on its stack). */
+int32_t mlf_graph_run(const mlf_graph_t *g, const void *const *inputs, void *const *outputs,
+                      uint8_t *arena, DLTensor *tensors, TVMValue *values, int32_t *codes);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MLF_RUNTIME_INTERNAL_H_ */

@@ -1,0 +1,114 @@
+/*
+ * The arena behind TVMBackendAllocWorkspace: a bounded LIFO allocator over the caller's
+ * buffer. It never hands out memory outside [workspace, workspace + size): when a request
+ * does not fit it returns NULL (TVM-generated code then returns -1) and the run ends with
+ * MLF_ERR_WORKSPACE_TOO_SMALL even if the generated code ignored the failure.
+ */
+#include <tvm/runtime/c_backend_api.h>
+
+#include "mlf_runtime_internal.h"
+
+#ifndef MLF_RUNTIME_THREAD_LOCAL
+#define MLF_RUNTIME_THREAD_LOCAL
+#endif
+
+typedef struct {
+  uint8_t *base;    /* start of the dynamic region (after the static tensors) */
+  size_t capacity;  /* bytes in the dynamic region */
+  size_t top;       /* bytes in use */
+  size_t align;
+  size_t static_size;
+  size_t peak;      /* static_size + highest top, for mlf_workspace_peak() */
+  uint8_t active;
+  uint8_t exhausted;
+} mlf_arena_t;
+
+static MLF_RUNTIME_THREAD_LOCAL mlf_arena_t g_arena;
+
+int32_t mlf_run_begin(const void *const *inputs, size_t num_inputs, void *const *outputs,
+                      size_t num_outputs, void *workspace, size_t workspace_size,
+                      size_t static_size, size_t align) {
+  if ((num_inputs != 0 && inputs == NULL) || (num_outputs != 0 && outputs == NULL)) {
+    return MLF_ERR_ARGUMENT;
+  }
+  for (size_t i = 0; i < num_inputs; ++i) {
+    if (inputs[i] == NULL) {
+      return MLF_ERR_ARGUMENT;
+    }
+  }
+  for (size_t i = 0; i < num_outputs; ++i) {
+    if (outputs[i] == NULL) {
+      return MLF_ERR_ARGUMENT;
+    }
+  }
+  if (g_arena.active) {
+    return MLF_ERR_BUSY;
+  }
+  if (align == 0 || (align & (align - 1)) != 0 || ((uintptr_t)workspace & (align - 1)) != 0) {
+    return MLF_ERR_WORKSPACE_ALIGNMENT;
+  }
+  if (workspace == NULL && workspace_size != 0) {
+    return MLF_ERR_ARGUMENT;
+  }
+  if (workspace_size < static_size) {
+    g_arena.peak = static_size;
+    return MLF_ERR_WORKSPACE_TOO_SMALL;
+  }
+  g_arena.base = (uint8_t *)workspace + static_size;
+  g_arena.capacity = workspace_size - static_size;
+  g_arena.top = 0;
+  g_arena.align = align;
+  g_arena.static_size = static_size;
+  g_arena.peak = static_size;
+  g_arena.exhausted = 0;
+  g_arena.active = 1;
+  return MLF_OK;
+}
+
+int32_t mlf_run_end(int32_t model_status) {
+  g_arena.active = 0;
+  if (g_arena.exhausted) {
+    return MLF_ERR_WORKSPACE_TOO_SMALL;
+  }
+  return model_status == 0 ? MLF_OK : MLF_ERR_OPERATOR;
+}
+
+size_t mlf_workspace_peak(void) { return g_arena.peak; }
+
+void *TVMBackendAllocWorkspace(int device_type, int device_id, uint64_t nbytes, int dtype_code_hint,
+                               int dtype_bits_hint) {
+  (void)device_type;
+  (void)device_id;
+  (void)dtype_code_hint;
+  (void)dtype_bits_hint;
+  if (!g_arena.active) {
+    return NULL;
+  }
+  /* Sizes round up to the alignment, like TVM's stack allocator, so the next block starts
+   * aligned and the build-time arena size matches either runtime. */
+  size_t room = g_arena.capacity - g_arena.top;
+  size_t mask = g_arena.align - 1;
+  size_t size = ((size_t)nbytes + mask) & ~mask;
+  if (nbytes > (uint64_t)room || size > room) {
+    g_arena.exhausted = 1;
+    return NULL;
+  }
+  void *ptr = g_arena.base + g_arena.top;
+  g_arena.top += size;
+  if (g_arena.static_size + g_arena.top > g_arena.peak) {
+    g_arena.peak = g_arena.static_size + g_arena.top;
+  }
+  return ptr;
+}
+
+int TVMBackendFreeWorkspace(int device_type, int device_id, void *ptr) {
+  (void)device_type;
+  (void)device_id;
+  uint8_t *p = (uint8_t *)ptr;
+  /* LIFO: freeing a block releases it and everything allocated after it. */
+  if (!g_arena.active || p < g_arena.base || p > g_arena.base + g_arena.top) {
+    return -1;
+  }
+  g_arena.top = (size_t)(p - g_arena.base);
+  return 0;
+}
