@@ -24,7 +24,8 @@ function(add_mlf_runtime)
   endif()
   set(_dir "${MLF_BUILD_RUNTIME_DIR}")
   add_library(mlf_runtime STATIC
-    "${_dir}/src/mlf_arena.c" "${_dir}/src/mlf_graph.c" "${_dir}/src/mlf_tvm_abi.c")
+    "${_dir}/src/mlf_arena.c" "${_dir}/src/mlf_graph.c" "${_dir}/src/mlf_tvm_abi.c"
+    "${_dir}/src/mlf_tvm_backend.c")
   add_library(mlf::runtime ALIAS mlf_runtime)
   target_include_directories(mlf_runtime PUBLIC "$<BUILD_INTERFACE:${_dir}/include>")
   set_target_properties(mlf_runtime PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS ON

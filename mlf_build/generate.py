@@ -21,10 +21,11 @@ from .archive import DEFAULT_MAX_TOTAL_SIZE
 from .csource import align_up
 from .elf import ElfInfo, first_object_in_archive, parse_elf
 from .emit.common import Settings, public_symbols
+from .emit.crt import CRT_SOURCES, crt_members, crt_rel, emit_crt_config, emit_crt_platform
 from .emit.data import blob_params, emit_data, params_bin_name
 from .emit.header import emit_header
 from .emit.runner import emit_runner
-from .emit.wrappers import emit_wrapper, source_rel, wrapper_name
+from .emit.wrappers import CRT_PRELUDE, emit_wrapper, source_rel, wrap_source, wrapper_name
 from .errors import MlfError
 from .model import Model, Module, load_model
 from .naming import library_prefix
@@ -113,8 +114,6 @@ def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
                 "RUNTIME tvm_crt needs the TVM runtime bundled in the MLF (runtime/), which only "
                 "AOT exports made with Runtime('crt') carry; use RUNTIME builtin",
             )
-        if opts.runtime == "tvm_crt":
-            raise MlfError(model.path, "RUNTIME tvm_crt is not implemented yet")
         settings = Settings(
             prefix=prefix,
             runtime=opts.runtime,
@@ -173,6 +172,16 @@ def _outputs(model: Model, mod: Module, plan: Plan, s: Settings) -> list[OutputF
             )
         else:
             files.append(OutputFile(source_rel(f), member=f.path))
+    if s.runtime == "tvm_crt":
+        for member in crt_members(model):
+            files.append(OutputFile(crt_rel(member), member=member))
+        for member in CRT_SOURCES:
+            name = member.rsplit("/", 1)[-1]
+            include = crt_rel(member)[len("crt/") :]
+            wrapper = wrap_source(mod, s, include, name, prelude=CRT_PRELUDE)
+            files.append(OutputFile(f"crt/{t}__{name}", wrapper.encode()))
+        files.append(OutputFile("crt/crt_config.h", emit_crt_config(model, mod, plan, s).encode()))
+        files.append(OutputFile(f"{t}_crt_platform.c", emit_crt_platform(model, mod, plan, s).encode()))
     return files
 
 
@@ -181,6 +190,13 @@ def _manifest(model: Model, mod: Module, plan: Plan, s: Settings, files: list[Ou
     sources = [f"{t}_runner.c", f"{t}_data.c"] + [
         wrapper_name(s, f) for f in mod.codegen if f.kind in ("c", "c++")
     ]
+    includes = ["."]
+    if any(f.path.startswith("codegen/host/include/") for f in mod.codegen):
+        includes.append("codegen/include")
+    if s.runtime == "tvm_crt":
+        sources += [f"{t}_crt_platform.c"] + [f"crt/{t}__{m.rsplit('/', 1)[-1]}" for m in CRT_SOURCES]
+        # The bundled headers come first: the model is compiled against its own runtime.
+        includes = ["crt/include", "crt", *includes]
     return {
         "schema": MANIFEST_SCHEMA,
         "generator": f"mlf_build {__version__}",
@@ -201,12 +217,7 @@ def _manifest(model: Model, mod: Module, plan: Plan, s: Settings, files: list[Ou
         "public_symbols": public_symbols(s),
         "sources": sources,
         "objects": [f"codegen/lib/{f.filename}" for f in mod.objects()],
-        "include_dirs": ["."]
-        + (
-            ["codegen/include"]
-            if any(f.path.startswith("codegen/host/include/") for f in mod.codegen)
-            else []
-        ),
+        "include_dirs": includes,
         "byoc": sorted({f.byoc for f in mod.codegen if f.byoc}),
         "files": sorted([f.rel for f in files] + [f"{t}_manifest.json"]),
         "runtime_sources": [f"src/{p.name}" for p in sorted((get_runtime_dir() / "src").glob("*.c"))],

@@ -15,6 +15,7 @@ from ..naming import c_string
 from ..params import ParamTensor
 from ..plan import ARENA, CONST, INPUT, OUTPUT, Plan, Slot
 from .common import Settings, arena_symbol, banner, linked_symbol, param_symbol
+from .crt import abort_symbol, begin_symbol
 
 _CANONICAL = (
     "TVMValue *args, int32_t *type_codes, int32_t num_args, TVMValue *ret, int32_t *ret_code, "
@@ -101,11 +102,19 @@ def _tables(mod: Module, s: Settings, shapes: _Shapes) -> str:
 
 
 def _begin(mod: Module, plan: Plan, s: Settings) -> str:
-    return (
+    code = (
         f"  int32_t status = mlf_run_begin(inputs, {len(mod.inputs)}, outputs, {len(mod.outputs)}, "
         f"workspace, workspace_size, {plan.static_size}u, {plan.align}u);\n"
         "  if (status != MLF_OK) {\n    return status;\n  }\n"
     )
+    if s.runtime == "tvm_crt":
+        # TVM's CRT aborts when the workspace runs out; its abort hook jumps back here.
+        code += (
+            f"  {begin_symbol(s)}((uint8_t *)workspace + {plan.static_size}, "
+            f"workspace_size - {plan.static_size}u);\n"
+            f"  if (setjmp({abort_symbol(s)}) != 0) {{\n    return mlf_run_end(-1);\n  }}\n"
+        )
+    return code
 
 
 def _signature(s: Settings) -> str:
@@ -247,6 +256,11 @@ def emit_runner(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
     if mod.executor == "aot" and mod.interface == "c":
         out.append(f"#include <tvmgen_{mod.name}.h>\n")
     out.append(f'#include "{t}.h"\n\n')
+    if s.runtime == "tvm_crt":
+        out.append(
+            f"#include <setjmp.h>\n\nextern jmp_buf {abort_symbol(s)};\n"
+            f"void {begin_symbol(s)}(uint8_t *base, size_t size);\n"
+        )
     decls = _param_decls(mod, s)
     body: str
     if mod.executor == "graph":

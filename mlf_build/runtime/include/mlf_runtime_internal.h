@@ -23,6 +23,14 @@ int32_t mlf_run_begin(const void *const *inputs, size_t num_inputs, void *const 
 /* Finish a run: maps the model's status and any arena exhaustion to an MLF_* code. */
 int32_t mlf_run_end(int32_t model_status);
 
+/* LIFO allocation from the active run's arena (what TVMBackendAllocWorkspace uses). */
+void *mlf_arena_alloc(uint64_t nbytes);
+int mlf_arena_free(void *ptr);
+
+/* For other allocators (RUNTIME tvm_crt): record dynamic bytes in use, or a failed request. */
+void mlf_run_note_used(size_t dynamic_bytes);
+void mlf_run_note_exhausted(void);
+
 /* Where a graph tensor lives. */
 #define MLF_LOC_ARENA 0  /* at byte `offset` of the arena */
 #define MLF_LOC_INPUT 1  /* the caller's input number `offset` */

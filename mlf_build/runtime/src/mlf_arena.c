@@ -1,11 +1,9 @@
 /*
- * The arena behind TVMBackendAllocWorkspace: a bounded LIFO allocator over the caller's
- * buffer. It never hands out memory outside [workspace, workspace + size): when a request
- * does not fit it returns NULL (TVM-generated code then returns -1) and the run ends with
- * MLF_ERR_WORKSPACE_TOO_SMALL even if the generated code ignored the failure.
+ * The state of a run and the arena behind TVMBackendAllocWorkspace: a bounded LIFO allocator
+ * over the caller's buffer. It never hands out memory outside [workspace, workspace + size):
+ * when a request does not fit it returns NULL (TVM-generated code then returns -1) and the
+ * run ends with MLF_ERR_WORKSPACE_TOO_SMALL even if the generated code ignored the failure.
  */
-#include <tvm/runtime/c_backend_api.h>
-
 #include "mlf_runtime_internal.h"
 
 #ifndef MLF_RUNTIME_THREAD_LOCAL
@@ -75,12 +73,15 @@ int32_t mlf_run_end(int32_t model_status) {
 
 size_t mlf_workspace_peak(void) { return g_arena.peak; }
 
-void *TVMBackendAllocWorkspace(int device_type, int device_id, uint64_t nbytes, int dtype_code_hint,
-                               int dtype_bits_hint) {
-  (void)device_type;
-  (void)device_id;
-  (void)dtype_code_hint;
-  (void)dtype_bits_hint;
+void mlf_run_note_used(size_t dynamic_bytes) {
+  if (g_arena.static_size + dynamic_bytes > g_arena.peak) {
+    g_arena.peak = g_arena.static_size + dynamic_bytes;
+  }
+}
+
+void mlf_run_note_exhausted(void) { g_arena.exhausted = 1; }
+
+void *mlf_arena_alloc(uint64_t nbytes) {
   if (!g_arena.active) {
     return NULL;
   }
@@ -95,15 +96,11 @@ void *TVMBackendAllocWorkspace(int device_type, int device_id, uint64_t nbytes, 
   }
   void *ptr = g_arena.base + g_arena.top;
   g_arena.top += size;
-  if (g_arena.static_size + g_arena.top > g_arena.peak) {
-    g_arena.peak = g_arena.static_size + g_arena.top;
-  }
+  mlf_run_note_used(g_arena.top);
   return ptr;
 }
 
-int TVMBackendFreeWorkspace(int device_type, int device_id, void *ptr) {
-  (void)device_type;
-  (void)device_id;
+int mlf_arena_free(void *ptr) {
   uint8_t *p = (uint8_t *)ptr;
   /* LIFO: freeing a block releases it and everything allocated after it. */
   if (!g_arena.active || p < g_arena.base || p > g_arena.base + g_arena.top) {
