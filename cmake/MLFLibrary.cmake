@@ -10,6 +10,8 @@
 #       [MAX_RAM <bytes>]
 #       [MAX_FLASH <bytes>]
 #       [HIDE_SYMBOLS ON|OFF]
+#       [IO_SHAPES <name>=<dims>[:<dtype>]...]
+#       [AOT_API packed|unpacked]
 #       [LINK_LIBRARIES <item>...]
 #       [OUTPUT_DIR <dir>]
 #       [TEST])
@@ -36,6 +38,10 @@
 #   HIDE_SYMBOLS     ON (default where objcopy exists): after compiling, the model's objects are
 #                    linked into one relocatable object whose only global symbols are the public
 #                    API, so any number of models (all named "default" by TVM) coexist.
+#   IO_SHAPES        shapes of inputs/outputs the MLF does not record (AOT exports of TVM 0.8-0.10
+#                    with several outputs), e.g. IO_SHAPES logits=1x4 probs=1x4:float32.
+#   AOT_API          calling convention of an AOT entry point TVM compiled to an object (LLVM
+#                    target), which the MLF does not record: packed (TVM's default) or unpacked.
 #   LINK_LIBRARIES   libraries the generated code needs, e.g. a CMSIS-NN target for BYOC code.
 #   OUTPUT_DIR       where generated files go (default ${CMAKE_CURRENT_BINARY_DIR}/mlf/<target>).
 #   TEST             also build <target>_smoke, which runs the model once on deterministic
@@ -91,8 +97,8 @@ endfunction()
 
 function(add_mlf_library target model)
   cmake_parse_arguments(PARSE_ARGV 2 ARG "TEST"
-    "MODULE;RUNTIME;WORKSPACE;ALIGN;WEIGHTS_SECTION;ARENA_SECTION;MAX_RAM;MAX_FLASH;HIDE_SYMBOLS;OUTPUT_DIR"
-    "LINK_LIBRARIES")
+    "MODULE;RUNTIME;WORKSPACE;ALIGN;WEIGHTS_SECTION;ARENA_SECTION;MAX_RAM;MAX_FLASH;HIDE_SYMBOLS;OUTPUT_DIR;AOT_API"
+    "LINK_LIBRARIES;IO_SHAPES")
   if(ARG_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "add_mlf_library(${target}): unknown arguments: ${ARG_UNPARSED_ARGUMENTS}")
   endif()
@@ -115,13 +121,16 @@ function(add_mlf_library target model)
   # Options passed to the generator, identical at configure and build time.
   set(opts --name "${target}")
   foreach(kv MODULE:--module RUNTIME:--runtime WORKSPACE:--workspace ALIGN:--align
-             WEIGHTS_SECTION:--weights-section ARENA_SECTION:--arena-section)
+             WEIGHTS_SECTION:--weights-section ARENA_SECTION:--arena-section AOT_API:--aot-api)
     string(REPLACE ":" ";" kv "${kv}")
     list(GET kv 0 key)
     list(GET kv 1 flag)
     if(DEFINED ARG_${key} AND NOT ARG_${key} STREQUAL "")
       list(APPEND opts ${flag} "${ARG_${key}}")
     endif()
+  endforeach()
+  foreach(spec IN LISTS ARG_IO_SHAPES)
+    list(APPEND opts --io-shape "${spec}")
   endforeach()
   foreach(key MAX_RAM MAX_FLASH)
     if(DEFINED ARG_${key} AND NOT ARG_${key} STREQUAL "")

@@ -98,6 +98,8 @@ class MlfSource:
         self.path = path
         self.members: dict[str, Member] = {}
         self.dirs: set[str] = set()
+        #: every regular file seen, kept or ignored (a name may not be both a file and a folder)
+        self._files_seen: set[str] = set()
         #: (name, reason) of files that are present but not part of an MLF
         self.ignored: list[tuple[str, str]] = []
 
@@ -164,15 +166,18 @@ class MlfSource:
         name = normalise_name(raw, str(self.path))
         if not name:
             return None
+        parents = ["/".join(name.split("/")[:i]) for i in range(1, name.count("/") + 1)]
+        for d in ([name] if is_dir else []) + parents:
+            if d in self._files_seen:
+                raise MlfError(self.path, f"{printable(d)!r} is both a file and a directory")
+            self.dirs.add(d)
         if is_dir:
-            if name in self.members:
-                raise MlfError(self.path, f"{printable(name)!r} is both a file and a directory")
-            self.dirs.add(name)
             return None
-        if name in self.members:
+        if name in self._files_seen:
             raise MlfError(self.path, f"duplicate member {printable(name)!r}")
         if name in self.dirs:
             raise MlfError(self.path, f"{printable(name)!r} is both a file and a directory")
+        self._files_seen.add(name)
         reason = _ignored_reason(name)
         if reason is not None:
             self.ignored.append((name, reason))

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__, get_cmake_dir
+from .aot import IoOverride, parse_io_override
 from .archive import DEFAULT_MAX_TOTAL_SIZE
 from .errors import MlfError
 
@@ -31,11 +32,15 @@ def _warn(lines: Sequence[str]) -> None:
         print(f"{PROG}: warning: {line}", file=sys.stderr)
 
 
+def _overrides(specs: Sequence[str]) -> dict[str, IoOverride]:
+    return dict(parse_io_override(s) for s in specs)
+
+
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from .describe import model_json, model_text
     from .model import load_model
 
-    with load_model(args.path, args.max_size) as model:
+    with load_model(args.path, args.max_size, _overrides(args.io_shape), args.aot_api) as model:
         _warn(model.warnings)
         if args.json:
             print(json.dumps(model_json(model, args.module), indent=2))
@@ -59,6 +64,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         max_flash=args.max_flash,
         abi_probe=args.abi_probe,
         max_size=args.max_size,
+        io_shapes=_overrides(args.io_shape),
+        aot_api=args.aot_api,
     )
     warnings = generate(args.model, args.out, opts, list_only=args.list, cmake_info_path=args.cmake_info)
     _warn(warnings)
@@ -100,6 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
             default=DEFAULT_MAX_TOTAL_SIZE,
             metavar="BYTES",
             help="refuse archives whose members add up to more than this (default 2G)",
+        )
+        sp.add_argument(
+            "--io-shape",
+            action="append",
+            default=[],
+            metavar="NAME=DIMS[:DTYPE]",
+            help="shape of an input/output the MLF does not record (old AOT exports), e.g. probs=1x4",
+        )
+        sp.add_argument(
+            "--aot-api",
+            choices=("packed", "unpacked"),
+            help="calling convention of an AOT entry point compiled to an object (LLVM exports): "
+            "TVM's default is packed; say unpacked for unpacked-api=1 exports",
         )
 
     sp = sub.add_parser(

@@ -112,6 +112,8 @@ class CSource:
     arrays: dict[str, StaticArray]
     #: names declared (prototypes) but not defined here, with their parameter text
     declarations: dict[str, str]
+    #: uses DLTensor's pre-2021 field name (``.ctx.device_id``)
+    uses_ctx: bool = False
 
 
 def _blank(m: re.Match[str]) -> str:
@@ -268,6 +270,7 @@ def parse_c(text: str) -> CSource:
         functions=functions,
         arrays=arrays,
         declarations=declarations,
+        uses_ctx=bool(re.search(r"\.ctx\.device_(id|type)", clean)),
     )
 
 

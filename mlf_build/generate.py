@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, get_runtime_dir
+from .aot import IoOverride
 from .archive import DEFAULT_MAX_TOTAL_SIZE
 from .csource import align_up
 from .elf import ElfInfo, first_object_in_archive, parse_elf
@@ -49,6 +50,8 @@ class Options:
     max_flash: int | None = None
     abi_probe: str | None = None
     max_size: int = DEFAULT_MAX_TOTAL_SIZE
+    io_shapes: dict[str, IoOverride] = field(default_factory=dict)
+    aot_api: str | None = None
 
 
 @dataclass
@@ -102,7 +105,7 @@ def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
     _check_section(opts.arena_section, "ARENA_SECTION")
     if opts.runtime not in ("builtin", "tvm_crt"):
         raise MlfError("RUNTIME", f"{opts.runtime!r} is not a runtime (builtin or tvm_crt)")
-    model = load_model(model_path, opts.max_size)
+    model = load_model(model_path, opts.max_size, opts.io_shapes, opts.aot_api)
     try:
         mod = model.module(opts.module)
         plan = plan_module(model, mod, opts.align, opts.align)

@@ -114,7 +114,10 @@ def parse_metadata(text: str, where: str) -> Metadata:
         if not mods:
             raise c.fail("modules", "is empty")
         for name, body in mods.items():
-            meta.modules.append(_module(c, c.obj(body, f"modules.{name}"), f"modules.{name}", name))
+            mod = _module(c, c.obj(body, f"modules.{name}"), f"modules.{name}", name)
+            if mod.name != name:
+                raise c.fail(f"modules.{name}.model_name", f"is {_short(mod.name)}, not the module's key")
+            meta.modules.append(mod)
     else:
         if version >= 7:
             meta.notes.append("declares version 7 but has no 'modules' object")

@@ -12,32 +12,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from .aot import AotHeader, IoOverride, name_graph_outputs, parse_aot_header, resolve_aot_io
 from .archive import DEFAULT_MAX_TOTAL_SIZE, MlfSource, open_mlf
 from .csource import CSource, Function, parse_c
-from .dtypes import DType, parse_dtype
+from .dtypes import DType
 from .elf import ElfInfo, parse_elf
 from .errors import MlfError, printable
 from .graph import Graph, parse_graph
 from .metadata import Metadata, ModuleMeta, parse_metadata
 from .naming import check_unique, is_c_identifier
 from .params import ParamTensor, read_params
+from .relay import RelayMain, parse_relay_main
 
 MAX_JSON = 64 << 20
 MAX_SOURCE = 256 << 20
 MAX_OBJECT = 512 << 20
-_C_TYPES = {
-    "float": "float32",
-    "double": "float64",
-    "int8_t": "int8",
-    "uint8_t": "uint8",
-    "int16_t": "int16",
-    "uint16_t": "uint16",
-    "int32_t": "int32",
-    "uint32_t": "uint32",
-    "int64_t": "int64",
-    "uint64_t": "uint64",
-    "bool": "bool",
-}
 _BYOC = {"cmsis-nn": "cmsis-nn", "ethos-u": "ethos-u", "ethosu": "ethos-u", "uma": "uma"}
 
 CodegenKind = Literal["c", "c++", "object", "header"]
@@ -107,6 +96,11 @@ class Module:
     def targets(self) -> list[str]:
         return self.meta.targets
 
+    @property
+    def direct_call(self) -> bool:
+        """AOT whose entry is TVM's inner main with one pointer per tensor (no run wrapper)."""
+        return self.executor == "aot" and self.entry != f"tvmgen_{self.name}_run" and bool(self.unpacked_api)
+
     def functions(self) -> dict[str, Function]:
         out: dict[str, Function] = {}
         for f in self.codegen:
@@ -173,18 +167,28 @@ class Model:
 
 
 # --------------------------------------------------------------------------------------------
-def load_model(path: str | Path, max_total: int = DEFAULT_MAX_TOTAL_SIZE) -> Model:
+def load_model(
+    path: str | Path,
+    max_total: int = DEFAULT_MAX_TOTAL_SIZE,
+    io_overrides: dict[str, IoOverride] | None = None,
+    aot_api: str | None = None,
+) -> Model:
+    """Read and check an MLF. ``io_overrides`` supplies shapes (and dtypes) of inputs/outputs
+    that old AOT exports do not record; ``aot_api`` ("packed"/"unpacked") the calling
+    convention of an AOT entry point compiled to an object, which the MLF does not record."""
     src = open_mlf(path, max_total)
     try:
-        return _Loader(src).load()
+        return _Loader(src, io_overrides or {}, aot_api).load()
     except BaseException:
         src.close()
         raise
 
 
 class _Loader:
-    def __init__(self, src: MlfSource) -> None:
+    def __init__(self, src: MlfSource, overrides: dict[str, IoOverride], aot_api: str | None) -> None:
         self.src = src
+        self.overrides = overrides
+        self.aot_api = aot_api
         self.warnings: list[str] = []
 
     def load(self) -> Model:
@@ -311,6 +315,10 @@ class _Loader:
             self._graph_module(mod)
         else:
             self._aot_module(mod)
+        for kind, tensors in (("input", mod.inputs), ("output", mod.outputs), ("parameter", mod.params)):
+            for t in tensors:
+                if any(ord(c) < 0x20 or ord(c) == 0x7F for c in t.name):
+                    raise MlfError(src.path, f"{kind} name {printable(t.name)!r} contains control characters")
         check_unique([t.name for t in mod.inputs], "input", src.display())
         check_unique([t.name for t in mod.outputs], "output", src.display())
         return mod
@@ -348,9 +356,12 @@ class _Loader:
                     )
                 continue
             inputs.append(Tensor(node.name, e.dtype, e.shape))
-        outputs = [Tensor("", g.entries[eid].dtype, g.entries[eid].shape) for eid in g.heads]
+        heads = [(g.entries[eid].dtype, g.entries[eid].shape) for eid in g.heads]
+        names, warning = name_graph_outputs(heads, mod.meta, self._relay(mod))
+        if warning:
+            self.warnings.append(f"{src.display('metadata.json')}: {warning}")
         mod.inputs = inputs
-        mod.outputs = _name_outputs(outputs, mod.meta)
+        mod.outputs = [Tensor(n, dt, shape) for n, (dt, shape) in zip(names, heads, strict=True)]
         mod.io_source = "graph_json"
         if mod.meta.inputs is not None:
             # Cross-check metadata against the graph: a mismatch means a damaged artifact.
@@ -368,46 +379,78 @@ class _Loader:
         src = self.src
         m = mod.name
         functions = mod.functions()
-        header = None
+        header: AotHeader | None = None
         if mod.header_member is not None:
-            header = _parse_aot_header(
+            header = parse_aot_header(
                 src.read_text(mod.header_member, MAX_JSON), m, src.display(mod.header_member)
             )
-        entry = f"tvmgen_{m}_run"
-        mod.entry = entry
         defined = mod.defined_symbols()
-        if entry not in defined:
-            legacy = f"tvmgen_{m}_run_model"
-            if legacy in defined:
-                mod.entry = legacy
-            else:
-                raise MlfError(src.path, f"module {m!r} is AOT but defines no {entry}()")
+        # tvmgen_<m>_run is the entry point; LLVM exports (no C metadata module) offer only the
+        # packed __tvm_main__, and 2021 exports named the inner function run_model.
+        candidates = [f"tvmgen_{m}_run", f"tvmgen_{m}___tvm_main__", f"tvmgen_{m}_run_model"]
+        mod.entry = next((c for c in candidates if c in defined), None)
+        if mod.entry is None:
+            raise MlfError(src.path, f"module {m!r} is AOT but defines no tvmgen_{m}_run()")
         run = functions.get(mod.entry)
+        unpacked = mod.target_flag("unpacked-api")
+        mod.unpacked_api = unpacked in ("1", "true") if unpacked else None
         # Interface: a struct-pointer entry point is the C interface; anything else is packed.
-        if run is not None:
-            packed = len(run.params) >= 5
-            mod.interface = "packed" if packed else "c"
+        if run is not None and mod.entry == f"tvmgen_{m}_run":
+            mod.interface = "packed" if len(run.params) >= 5 else "c"
             callees = [name for kind, name, _s, _a in run.events if kind == "call" and name in functions]
             mod.inner_main = callees[0] if callees else None
+        elif run is not None:
+            # No run() wrapper: the inner main itself, packed or with one pointer per tensor.
+            mod.interface = "packed"
+            mod.unpacked_api = len(run.params) < 5 or "TVMValue" not in run.params_text
+            mod.inner_main = mod.entry
         else:
             mod.interface = "c" if header is not None else "packed"
             for cand in (f"tvmgen_{m}___tvm_main__", f"tvmgen_{m}_run_model"):
-                if cand in defined:
+                if cand in defined and cand != mod.entry:
                     mod.inner_main = cand
+            if mod.entry != f"tvmgen_{m}_run" and self.aot_api is not None:
+                mod.unpacked_api = self.aot_api == "unpacked"
         if mod.interface == "c" and header is None:
             raise MlfError(
                 src.path,
                 f"module {m!r} uses the AOT C interface but codegen/host/include/tvmgen_{m}.h is missing",
             )
-        unpacked = mod.target_flag("unpacked-api")
-        mod.unpacked_api = True if mod.interface == "c" else (unpacked in ("1", "true") if unpacked else None)
+        if mod.interface == "c":
+            mod.unpacked_api = True
         for f in mod.c_sources():
             assert f.source is not None
             for arr in f.source.arrays.values():
                 if not arr.const and arr.section and arr.section.startswith(".bss"):
                     mod.usmp_pools.append(arr.name)
         self._check_known_bad(mod, functions)
-        self._aot_io(mod, functions, header)
+        io = resolve_aot_io(
+            module=m,
+            meta=mod.meta,
+            header=header,
+            inner=functions.get(mod.inner_main or ""),
+            functions=functions,
+            relay=self._relay(mod),
+            params=[p.name for p in mod.params],
+            overrides=self.overrides,
+            where=str(src.path),
+        )
+        mod.inputs = [Tensor(n, dt, shape) for n, dt, shape in io.inputs]
+        mod.outputs = [Tensor(n, dt, shape) for n, dt, shape in io.outputs]
+        mod.aot_args = io.args
+        mod.io_source = io.source
+        if header is not None:
+            mod.external_pools = dict(header.pools)
+            if header.devices:
+                raise MlfError(
+                    src.display(mod.header_member or ""),
+                    f"module {m!r} needs device hooks ({', '.join(header.devices)}), which are not supported",
+                )
+
+    def _relay(self, mod: Module) -> RelayMain | None:
+        if mod.relay_member is None:
+            return None
+        return parse_relay_main(self.src.read_text(mod.relay_member, MAX_JSON))
 
     def _check_known_bad(self, mod: Module, functions: dict[str, Function]) -> None:
         """Spec §8.1: AOT C interface + system-lib declares tvmgen_<m>_run twice with different
@@ -424,223 +467,8 @@ class _Loader:
                         f"{entry}({defined}) for the C interface (TVM issue #14871)"
                     )
 
-    def _aot_io(self, mod: Module, functions: dict[str, Function], header: _AotHeader | None) -> None:
-        src = self.src
-        inner = functions.get(mod.inner_main or "")
-        relay = _relay_signature(src.read_text(mod.relay_member, MAX_JSON)) if mod.relay_member else None
-        params = {p.name for p in mod.params}
-        # 1) names and order
-        if header is not None:
-            in_names, out_names = header.inputs, header.outputs
-            source = "aot_header"
-        elif inner is not None:
-            in_names, out_names = [], []
-            for p in inner.params:
-                local = next((a for a, t in inner.aliases.items() if t == p.name), p.name)
-                clean = re.sub(r"_buffer_var$", "", local)
-                (out_names if re.fullmatch(r"output\d*", clean) else in_names).append(clean)
-            source = "aot_source"
-        else:
-            raise MlfError(
-                src.path,
-                f"module {mod.name!r}: cannot tell its inputs and outputs (no AOT header, no C source)",
-            )
-        if mod.meta.inputs is not None and len(mod.meta.inputs) == len(in_names):
-            meta_in: dict[str, tuple[int, str]] = {i.name: (i.size, i.dtype) for i in mod.meta.inputs}
-            source = "metadata"
-        else:
-            meta_in = {}
-        meta_out: dict[str, tuple[int, str]] = {}
-        if mod.meta.outputs is not None and len(mod.meta.outputs) == len(out_names):
-            meta_out = {o.name: (o.size, o.dtype) for o in mod.meta.outputs}
-        # Parameters bound by name are not user inputs; positions in the inner main still count.
-        n_args_in = len(in_names)
-        in_pos = {n: i for i, n in enumerate(in_names)}
-        in_names = [n for n in in_names if n not in params]
-        relay_inputs = [r for r in (relay or []) if r[0] not in params]
-        use_relay_order = relay is not None and not any(n in {r[0] for r in relay_inputs} for n in in_names)
-
-        def relay_for(i: int, name: str) -> tuple[str, tuple[int, ...], str] | None:
-            for r in relay_inputs:
-                if r[0] == name or re.sub(r"[^A-Za-z0-9_]", "_", r[0]) == name:
-                    return r
-            if use_relay_order and i < len(relay_inputs):
-                return relay_inputs[i]
-            return None
-
-        def element(pos: int, name: str, is_output: bool) -> str | None:
-            """A dtype from the C code: the inner main's parameter type, or how the operator it
-            is passed to casts it."""
-            if inner is None:
-                return None
-            idx = pos + n_args_in if is_output else in_pos[name]
-            if idx >= len(inner.params):
-                return None
-            param = inner.params[idx].name
-            ctype = inner.element_type(param)
-            if ctype is None:
-                local = next((a for a, t in inner.aliases.items() if t == param), param)
-                for kind, callee, _s, args in inner.events:
-                    if kind == "call" and local in args and callee in functions:
-                        f = functions[callee]
-                        k = args.index(local)
-                        if k < len(f.params):
-                            ctype = f.element_type(f.params[k].name)
-                        if ctype:
-                            break
-            return _C_TYPES.get(ctype or "")
-
-        sized: list[list] = []  # [is_output, name, dtype|None, shape|None, size|None]
-        for i, name in enumerate(in_names):
-            size = header.sizes.get(name) if header else None
-            dtype = meta_in.get(name, (0, None))[1] if name in meta_in else None
-            size = meta_in[name][0] if name in meta_in else size
-            r = relay_for(i, name)
-            shape = r[1] if r else None
-            dtype = dtype or (r[2] if r else None) or element(i, name, False)
-            label = r[0] if (r and use_relay_order and header is None) else name
-            sized.append([False, label, dtype, shape, size])
-        for i, name in enumerate(out_names):
-            size = header.sizes.get(name) if header else None
-            dtype = None
-            if name in meta_out:
-                size, dtype = meta_out[name]
-            dtype = dtype or element(i, name, True)
-            sized.append([True, name, dtype, None, size])
-        # 2) sizes that only the total io_size_bytes can give
-        for s in sized:
-            if s[2] is None:
-                raise MlfError(
-                    src.path,
-                    f"module {mod.name!r}: cannot tell the dtype of "
-                    f"{'output' if s[0] else 'input'} {printable(s[1])!r}",
-                )
-            if s[3] is not None and s[4] is None:
-                s[4] = parse_dtype(s[2], src.display()).nbytes(s[3])
-        unknown = [s for s in sized if s[4] is None]
-        if unknown:
-            total = mod.meta.io_size_bytes
-            if total is None:
-                raise MlfError(
-                    src.path, f"module {mod.name!r}: cannot tell the size of {printable(unknown[0][1])!r}"
-                )
-            rest = total - sum(s[4] for s in sized if s[4] is not None)
-            items = [parse_dtype(s[2], src.display()).itemsize for s in unknown]
-            if len(unknown) == 1:
-                unknown[0][4] = rest
-            elif rest == sum(items):
-                for s, it in zip(unknown, items, strict=True):
-                    s[4] = it
-            else:
-                names = ", ".join(printable(s[1]) for s in unknown)
-                raise MlfError(
-                    src.path,
-                    f"module {mod.name!r} records only the total I/O size ({total} bytes), "
-                    f"which does not determine the sizes of {names}",
-                )
-            source += "+io_size"
-        tensors: list[tuple[bool, Tensor]] = []
-        for is_out, name, dtype_s, shape, size in sized:
-            dt = parse_dtype(dtype_s, src.display())
-            if size < 0 or size % dt.itemsize:
-                raise MlfError(
-                    src.path,
-                    f"module {mod.name!r}: {printable(name)!r} has {size} bytes, not a whole number of {dt}",
-                )
-            if shape is None or dt.nbytes(shape) != size:
-                shape = (size // dt.itemsize,)
-            tensors.append((is_out, Tensor(name, dt, tuple(shape))))
-        mod.inputs = [t for o, t in tensors if not o]
-        mod.outputs = [t for o, t in tensors if o]
-        param_index = {p.name: i for i, p in enumerate(mod.params)}
-        user_in = iter(range(len(mod.inputs)))
-        for name in in_pos:
-            mod.aot_args.append(
-                ("param", param_index[name]) if name in param_index else ("input", next(user_in))
-            )
-        mod.aot_args += [("output", j) for j in range(len(mod.outputs))]
-        if relay is not None and source != "metadata":
-            source += "+relay"
-        mod.io_source = source
-        if header is not None:
-            mod.external_pools = dict(header.pools)
-            if header.devices:
-                raise MlfError(
-                    src.display(mod.header_member or ""),
-                    f"module {mod.name!r} needs device hooks ({', '.join(header.devices)}), "
-                    "which are not supported",
-                )
-
 
 # --------------------------------------------------------------------------------------------
-@dataclass
-class _AotHeader:
-    inputs: list[str]
-    outputs: list[str]
-    pools: list[tuple[str, int]]
-    devices: list[str]
-    sizes: dict[str, int]
-    workspace_size: int | None
-
-
-def _struct_fields(text: str, struct: str) -> list[str] | None:
-    m = re.search(rf"struct\s+{re.escape(struct)}\s*\{{(.*?)\}}", text, re.S)
-    if m is None:
-        return None
-    body = re.sub(r"/\*.*?\*/|//[^\n]*", "", m.group(1), flags=re.S)
-    return re.findall(r"\bvoid\s*\*\s*(\w+)\s*;", body)
-
-
-def _parse_aot_header(text: str, m: str, where: str) -> _AotHeader:
-    inputs = _struct_fields(text, f"tvmgen_{m}_inputs")
-    outputs = _struct_fields(text, f"tvmgen_{m}_outputs")
-    if inputs is None or outputs is None:
-        raise MlfError(where, f"has no struct tvmgen_{m}_inputs/outputs")
-    up = m.upper()
-    macros = {k: int(v) for k, v in re.findall(r"#define\s+(\w+)\s+\(?(\d+)\)?", text)}
-    sizes = {}
-    for name in inputs + outputs:
-        key = f"TVMGEN_{up}_{name.upper()}_SIZE"
-        if key in macros:
-            sizes[name] = macros[key]
-    pools = []
-    for pool in _struct_fields(text, f"tvmgen_{m}_workspace_pools") or []:
-        key = f"TVMGEN_{up}_{pool.upper()}_WORKSPACE_POOL_SIZE"
-        if key not in macros:
-            raise MlfError(where, f"declares workspace pool {pool!r} without its size macro {key}")
-        pools.append((pool, macros[key]))
-    devices = _struct_fields(text, f"tvmgen_{m}_devices") or []
-    return _AotHeader(inputs, outputs, pools, devices, sizes, macros.get(f"TVMGEN_{up}_WORKSPACE_SIZE"))
-
-
-_RELAY_MAIN = re.compile(r"def\s+@main\s*\((.*?)\)\s*(->|\{)", re.S)
-_RELAY_ARG = re.compile(r"%([\w.:/-]+)\s*:\s*Tensor\[\(([^)]*)\),\s*(\w+)\]")
-
-
-def _relay_signature(text: str) -> list[tuple[str, tuple[int, ...], str]] | None:
-    m = _RELAY_MAIN.search(text)
-    if m is None:
-        return None
-    out = []
-    for a in _RELAY_ARG.finditer(m.group(1)):
-        dims = [d.strip() for d in a.group(2).split(",") if d.strip()]
-        if not all(d.isdigit() for d in dims):
-            return None  # dynamic shapes: leave it to other sources
-        out.append((a.group(1), tuple(int(d) for d in dims), a.group(3)))
-    return out
-
-
-def _name_outputs(outputs: list[Tensor], meta: ModuleMeta) -> list[Tensor]:
-    names = [("output" if len(outputs) == 1 else f"output{i}") for i in range(len(outputs))]
-    if meta.outputs is not None and len(meta.outputs) == len(outputs):
-        given = [o.name for o in meta.outputs]
-        if len(given) == 1:
-            names = given
-        elif all(re.fullmatch(r"output\d+", n) for n in given):
-            names = sorted(given, key=lambda n: int(n[6:]))
-    return [Tensor(n, t.dtype, t.shape) for n, t in zip(names, outputs, strict=True)]
-
-
 def _first(src: MlfSource, names: list[str]) -> str | None:
     return next((n for n in names if src.has(n)), None)
 

@@ -54,7 +54,7 @@ def library_prefix(name: str, where: str = "library name") -> str:
     ident = re.sub(r"[^A-Za-z0-9_]", "_", name)
     if ident and ident[0].isdigit():
         ident = "_" + ident
-    if not _IDENT.fullmatch(ident or "-"):
+    if not _IDENT.fullmatch(ident or "-") or not any(c.isalnum() for c in ident):
         raise MlfError(where, f"{printable(name)!r} cannot be turned into a C identifier")
     low = ident.lower()
     if low in _C_KEYWORDS or low.startswith(_RESERVED_PREFIXES) or low in ("tvm", "mlf"):

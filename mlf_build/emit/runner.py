@@ -217,6 +217,29 @@ def _aot_c_body(mod: Module, plan: Plan, s: Settings) -> str:
     return "".join(out)
 
 
+def _direct_declaration(mod: Module) -> str:
+    functions = mod.functions()
+    assert mod.entry is not None
+    fn = functions.get(mod.entry)
+    if fn is not None:
+        return f"int32_t {mod.entry}({fn.params_text});\n"
+    return f"int32_t {mod.entry}({', '.join(['void *'] * len(mod.aot_args))});\n"
+
+
+def _aot_direct_body(mod: Module, plan: Plan, s: Settings) -> str:
+    """TVM's inner main called with one pointer per tensor (unpacked API, no run wrapper)."""
+    args = []
+    for role, idx in mod.aot_args:
+        if role == "param":
+            args.append(f"(void *)(uintptr_t){param_data_symbol(mod, s, idx)}")
+        elif role == "input":
+            args.append(f"(void *)(uintptr_t)inputs[{idx}]")
+        else:
+            args.append(f"outputs[{idx}]")
+    call = f"{mod.entry}({', '.join(args)})"
+    return _signature(s) + _begin(mod, plan, s) + f"  return mlf_run_end({call});\n}}\n"
+
+
 def _header_fields(mod: Module, which: str) -> list[str]:
     # The loader kept the header's field order in the tensor order; names are the fields.
     tensors = mod.inputs if which == "inputs" else mod.outputs
@@ -274,6 +297,9 @@ def emit_runner(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
         body = _graph_body(mod, plan, s, shapes, plan.graph.slots, plan.graph.steps)
     elif mod.interface == "c":
         body = _aot_c_body(mod, plan, s)
+    elif mod.direct_call:
+        decls += _direct_declaration(mod)
+        body = _aot_direct_body(mod, plan, s)
     else:
         from ..plan import GraphStep
 

@@ -82,7 +82,13 @@ def wrap_source(
     lines += [f'#pragma GCC diagnostic ignored "{w}"\n' for w in TVM_WARNINGS]
     lines.append("#endif\n")
     lines.append(prelude)
+    # TVM before mid-2021 called DLTensor's device field "ctx".
+    old_ctx = f is not None and f.source is not None and f.source.uses_ctx
+    if old_ctx:
+        lines.append("#define ctx device\n")
     lines.append(f'#include "{include}"\n')
+    if old_ctx:
+        lines.append("#undef ctx\n")
     lines.append(
         "#if defined(__clang__)\n#pragma clang diagnostic pop\n"
         "#elif defined(__GNUC__)\n#pragma GCC diagnostic pop\n#endif\n"

@@ -52,15 +52,7 @@ typedef struct {
 
 typedef struct {
   void* data;
-#if defined(__GNUC__) || defined(__clang__) || (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L)
-  /* Both spellings, so generated code from either era compiles. */
-  __extension__ union {
-    DLDevice device;
-    DLDevice ctx;
-  };
-#else
-  DLDevice device;
-#endif
+  DLDevice device; /* "ctx" before mid-2021: mlf_build's wrappers map old code onto it */
   int ndim;
   DLDataType dtype;
   int64_t* shape;

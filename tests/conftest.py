@@ -1,0 +1,94 @@
+"""Shared test fixtures: the real MLF corpus, the project's own exported fixtures, the CLI,
+and toolchain detection. Artefacts that take time to build are session-scoped and shared."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from mlf_build.cli import main as cli_main  # noqa: E402
+
+
+def corpus_dir() -> Path:
+    return Path(os.environ.get("MLF_CORPUS", REPO.parent / "shared" / "mlf-corpus"))
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The real MLF artifacts in ../shared/mlf-corpus (read-only); tests skip without them."""
+    d = corpus_dir()
+    if not d.is_dir():
+        pytest.skip(f"MLF corpus not found at {d} (set MLF_CORPUS)")
+    return d
+
+
+def corpus_item(corpus: Path, name: str) -> Path:
+    files = sorted(p for p in (corpus / name).iterdir() if p.suffix == ".tar")
+    assert len(files) == 1, files
+    return files[0]
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(args: Sequence[str]) -> CliResult:
+    """Run ``mlf-build`` in-process (the real entry point) and capture its output."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = cli_main([str(a) for a in args])
+        except SystemExit as exc:  # argparse
+            code = int(exc.code or 0)
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def cli() -> object:
+    return run_cli
+
+
+def have(*tools: str) -> bool:
+    return all(shutil.which(t) for t in tools)
+
+
+needs_arm = pytest.mark.skipif(
+    not have("arm-none-eabi-gcc", "qemu-system-arm"), reason="needs arm-none-eabi-gcc and qemu-system-arm"
+)
+needs_host_cc = pytest.mark.skipif(not have("gcc"), reason="needs gcc")
+needs_cmake = pytest.mark.skipif(not have("cmake", "ninja"), reason="needs cmake and ninja")
+
+
+@pytest.fixture(scope="session")
+def fixture_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every C-source fixture layout, exported once per session: layout -> tarball. (Layouts
+    with LLVM objects are exported by the tests that pick a compiler.)"""
+    from tests import fixtures
+
+    out = tmp_path_factory.mktemp("fixtures")
+    models = {}
+    for layout in fixtures.LAYOUTS:
+        if not fixtures.layout_info(layout)["llvm"]:
+            dest = out / layout
+            dest.mkdir()
+            models[layout] = fixtures.export(layout, dest)
+    return models
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path

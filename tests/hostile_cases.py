@@ -1,0 +1,562 @@
+"""Crafted bad MLFs, generated at test time. Each case builds one input in a folder of its own
+and names a fragment the one-line error must contain."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+import os
+import struct
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.mlf_factory import (
+    Special,
+    graph_doc,
+    metadata_doc,
+    minimal_files,
+    params_bytes,
+    raw_header,
+    write_tar,
+)
+
+Builder = Callable[[Path], Path]
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    build: Builder
+    expect: str  # fragment of the error line
+    #: also run `generate` (cases whose problem is found only when planning say only generate)
+    commands: tuple[str, ...] = ("inspect", "generate")
+    extra_args: tuple[str, ...] = ()
+
+
+CASES: list[Case] = []
+
+
+def case(
+    id: str, expect: str, commands: tuple[str, ...] = ("inspect", "generate"), extra: tuple[str, ...] = ()
+):
+    def deco(fn: Builder) -> Builder:
+        CASES.append(Case(id, fn, expect, commands, extra))
+        return fn
+
+    return deco
+
+
+def tar_with(tmp: Path, change: Callable[[dict[str, bytes]], Any], name: str = "model.tar") -> Path:
+    files = minimal_files()
+    change(files)
+    return write_tar(tmp / name, files)
+
+
+def with_members(tmp: Path, *extra: Any) -> Path:
+    members: list[Any] = list(minimal_files().items())
+    members += list(extra)
+    return write_tar(tmp / "model.tar", members)
+
+
+def meta_edit(edit: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, bytes]], None]:
+    def change(files: dict[str, bytes]) -> None:
+        doc = metadata_doc()
+        edit(doc)
+        files["metadata.json"] = json.dumps(doc).encode()
+
+    return change
+
+
+def graph_edit(edit: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, bytes]], None]:
+    def change(files: dict[str, bytes]) -> None:
+        doc = graph_doc()
+        edit(doc)
+        files["executor-config/graph/default.graph"] = json.dumps(doc).encode()
+
+    return change
+
+
+def main0(doc: dict[str, Any]) -> dict[str, Any]:
+    return doc["modules"]["default"]["memory"]["functions"]["main"][0]
+
+
+# -- the archive itself -------------------------------------------------------------------
+@case("not-a-tar", "is not a readable tar archive")
+def _(tmp: Path) -> Path:
+    p = tmp / "model.tar"
+    p.write_bytes(b"this is not an archive\n" * 40)
+    return p
+
+
+@case("empty-file", "is not a readable tar archive")
+def _(tmp: Path) -> Path:
+    p = tmp / "model.tar"
+    p.write_bytes(b"")
+    return p
+
+
+@case("missing-file", "cannot be opened")
+def _(tmp: Path) -> Path:
+    return tmp / "does-not-exist.tar"
+
+
+@case("truncated-tar", "truncated")
+def _(tmp: Path) -> Path:
+    p = tar_with(tmp, lambda f: None)
+    data = p.read_bytes()
+    cut = data.index(b"TVM_EXPORTS") + 100  # inside the C source member
+    p.write_bytes(data[:cut])
+    return p
+
+
+@case("truncated-gzip", "corrupt tar archive")
+def _(tmp: Path) -> Path:
+    p = tmp / "model.tar.gz"
+    write_tar(p, minimal_files(), compress=True)
+    p.write_bytes(p.read_bytes()[:-200])
+    return p
+
+
+@case("gzip-garbage", "is not a readable tar archive")
+def _(tmp: Path) -> Path:
+    p = tmp / "model.tgz"
+    p.write_bytes(gzip.compress(b"\x00\xff" * 5000))
+    return p
+
+
+@case("huge-declared-member", "more than the limit")
+def _(tmp: Path) -> Path:
+    p = tmp / "model.tar"
+    p.write_bytes(raw_header(b"./metadata.json", 3 * 1024**3) + b"{}" + b"\0" * 1022)
+    return p
+
+
+@case("gzip-bomb", "more than the limit")
+def _(tmp: Path) -> Path:
+    # 4 GiB declared in a few hundred compressed bytes: refused before any of it is read.
+    p = tmp / "model.tar.gz"
+    p.write_bytes(gzip.compress(raw_header(b"./parameters/default.params", 4 * 1024**3) + b"\0" * 65536))
+    return p
+
+
+@case("too-many-members", "more than 100000 members")
+def _(tmp: Path) -> Path:
+    header = raw_header(b"./src/", 0, b"5")  # a directory entry, repeated
+    p = tmp / "model.tar.gz"
+    p.write_bytes(gzip.compress(header * 100_001 + b"\0" * 1024, compresslevel=1))
+    return p
+
+
+@case("limit-option", "more than the limit of 1000 bytes", extra=("--max-size", "1000"))
+def _(tmp: Path) -> Path:
+    return tar_with(tmp, lambda f: None)
+
+
+for _id, _name in [
+    ("dotdot", "../evil.c"),
+    ("dot-slash-dotdot", "./../evil.c"),
+    ("nested-dotdot", "codegen/../../evil.c"),
+]:
+    case(f"traversal-{_id}", "points outside the archive")(
+        lambda tmp, n=_name: with_members(tmp, (n, b"int x;\n"))
+    )
+case("traversal-absolute", "has an absolute path")(lambda tmp: with_members(tmp, ("/tmp/evil.c", b"x")))
+case("traversal-drive", "has an absolute path")(lambda tmp: with_members(tmp, ("C:/evil.c", b"x")))
+case("backslash-name", "contains a backslash")(lambda tmp: with_members(tmp, ("..\\evil.c", b"x")))
+
+for _id, _kind, _what in [
+    ("symlink", tarfile.SYMTYPE, "symbolic link"),
+    ("hardlink", tarfile.LNKTYPE, "hard link"),
+    ("char-device", tarfile.CHRTYPE, "character device"),
+    ("block-device", tarfile.BLKTYPE, "block device"),
+    ("fifo", tarfile.FIFOTYPE, "FIFO"),
+]:
+    case(_id, _what)(
+        lambda tmp, k=_kind: with_members(tmp, Special("codegen/host/src/link.c", k, linkname="/etc/passwd"))
+    )
+case("symlink-escape-dotdot", "symbolic link")(
+    lambda tmp: with_members(
+        tmp, Special("parameters/x.params", tarfile.SYMTYPE, linkname="../../../../etc/shadow")
+    )
+)
+case("hardlink-to-member", "hard link")(
+    lambda tmp: with_members(tmp, Special("codegen/host/src/b.c", tarfile.LNKTYPE, linkname="metadata.json"))
+)
+
+
+@case("duplicate-member-same", "duplicate member")
+def _(tmp: Path) -> Path:
+    return with_members(tmp, ("metadata.json", minimal_files()["metadata.json"]))
+
+
+@case("duplicate-member-different", "duplicate member")
+def _(tmp: Path) -> Path:
+    return with_members(tmp, ("./codegen/host/src/default_lib1.c", b"int evil;\n"))
+
+
+@case("file-and-directory", "both a file and a directory")
+def _(tmp: Path) -> Path:
+    return with_members(tmp, ("src", b"x"))
+
+
+@case("non-utf8-name", "not valid UTF-8")
+def _(tmp: Path) -> Path:
+    return with_members(tmp, ("codegen/host/src/\udcff\udcfe.c", b"x"))
+
+
+@case("newline-in-name", "control characters")
+def _(tmp: Path) -> Path:
+    return with_members(tmp, ("codegen/host/src/a\nb.c", b"x"))
+
+
+# -- what the archive holds -----------------------------------------------------------------
+@case("no-metadata", "partial MLF")
+def _(tmp: Path) -> Path:
+    return tar_with(tmp, lambda f: f.pop("metadata.json"))
+
+
+@case("no-mlf-at-all", "not a Model Library Format archive")
+def _(tmp: Path) -> Path:
+    return write_tar(tmp / "model.tar", {"README.md": b"hello\n", "notes.txt": b"x"})
+
+
+@case("metadata-bad-json", "is not valid JSON")
+def _(tmp: Path) -> Path:
+    return tar_with(tmp, lambda f: f.__setitem__("metadata.json", b'{"version": 7,'))
+
+
+@case("metadata-not-utf8", "is not UTF-8")
+def _(tmp: Path) -> Path:
+    return tar_with(tmp, lambda f: f.__setitem__("metadata.json", b'{"version": "\xff\xfe"}'))
+
+
+@case("metadata-nan", "is not valid JSON")
+def _(tmp: Path) -> Path:
+    def change(f: dict[str, bytes]) -> None:
+        f["metadata.json"] = f["metadata.json"].replace(
+            b'"workspace_size_bytes": 32', b'"workspace_size_bytes": NaN'
+        )
+
+    return tar_with(tmp, change)
+
+
+@case("metadata-infinity", "is not valid JSON")
+def _(tmp: Path) -> Path:
+    def change(f: dict[str, bytes]) -> None:
+        f["metadata.json"] = f["metadata.json"].replace(b'"io_size_bytes": 32', b'"io_size_bytes": 1e999')
+
+    return tar_with(tmp, change)
+
+
+@case("metadata-huge-number", "too large")
+def _(tmp: Path) -> Path:
+    def change(f: dict[str, bytes]) -> None:
+        f["metadata.json"] = f["metadata.json"].replace(
+            b'"io_size_bytes": 32', b'"io_size_bytes": ' + b"9" * 40
+        )
+
+    return tar_with(tmp, change)
+
+
+@case("metadata-duplicate-key", "duplicate key")
+def _(tmp: Path) -> Path:
+    def change(f: dict[str, bytes]) -> None:
+        f["metadata.json"] = f["metadata.json"].replace(b'"version": 7', b'"version": 7, "version": 5')
+
+    return tar_with(tmp, change)
+
+
+@case("metadata-deep-nesting", "is not valid JSON")
+def _(tmp: Path) -> Path:
+    return tar_with(tmp, lambda f: f.__setitem__("metadata.json", b"[" * 100_000 + b"]" * 100_000))
+
+
+@case("metadata-not-object", "expected an object")
+def _(tmp: Path) -> Path:
+    return tar_with(tmp, lambda f: f.__setitem__("metadata.json", b"[1, 2, 3]"))
+
+
+for _v, _msg in [
+    (8, "newer than this tool supports"),
+    (0, "does not exist"),
+    (-3, "does not exist"),
+    ("7", "expected an integer format version"),
+    (None, "expected an integer format version"),
+    (7.0, "expected an integer format version"),
+]:
+    case(f"version-{_v!s}", _msg)(
+        lambda tmp, v=_v: tar_with(tmp, meta_edit(lambda d: d.__setitem__("version", v)))
+    )
+
+case("version-missing", "expected an integer format version")(
+    lambda tmp: tar_with(tmp, meta_edit(lambda d: d.pop("version")))
+)
+case("modules-empty", "is empty")(
+    lambda tmp: tar_with(tmp, meta_edit(lambda d: d.__setitem__("modules", {})))
+)
+case("modules-wrong-type", "expected an object")(
+    lambda tmp: tar_with(tmp, meta_edit(lambda d: d.__setitem__("modules", ["default"])))
+)
+case("workspace-string", "expected a byte count")(
+    lambda tmp: tar_with(tmp, meta_edit(lambda d: main0(d).__setitem__("workspace_size_bytes", "abc")))
+)
+case("workspace-negative", "expected a byte count")(
+    lambda tmp: tar_with(tmp, meta_edit(lambda d: main0(d).__setitem__("workspace_size_bytes", -5)))
+)
+case("workspace-float", "expected a byte count")(
+    lambda tmp: tar_with(tmp, meta_edit(lambda d: main0(d).__setitem__("workspace_size_bytes", 1e30)))
+)
+case("workspace-bool", "expected a byte count")(
+    lambda tmp: tar_with(tmp, meta_edit(lambda d: main0(d).__setitem__("workspace_size_bytes", True)))
+)
+case("executor-unknown", "unknown executor")(
+    lambda tmp: tar_with(tmp, meta_edit(lambda d: d["modules"]["default"].__setitem__("executors", ["vm"])))
+)
+case("target-wrong-type", "expected a list")(
+    lambda tmp: tar_with(tmp, meta_edit(lambda d: d["modules"]["default"].__setitem__("target", 42)))
+)
+case("memory-missing", "is missing")(
+    lambda tmp: tar_with(tmp, meta_edit(lambda d: d["modules"]["default"].pop("memory")))
+)
+case("io-size-type", "expected a byte count")(
+    lambda tmp: tar_with(
+        tmp, meta_edit(lambda d: main0(d).__setitem__("inputs", {"x": {"size": "big", "dtype": "float32"}}))
+    )
+)
+
+
+def _inject_module(d: dict[str, Any]) -> None:
+    evil = "x; */ #include <evil>"
+    body = d["modules"].pop("default")
+    body["model_name"] = evil
+    d["modules"][evil] = body
+
+
+case("module-name-injection", "is not a C identifier")(lambda tmp: tar_with(tmp, meta_edit(_inject_module)))
+case("module-key-mismatch", "not the module's key")(
+    lambda tmp: tar_with(tmp, meta_edit(lambda d: d["modules"]["default"].__setitem__("model_name", "other")))
+)
+case("no-graph-json", "has no graph JSON")(
+    lambda tmp: tar_with(tmp, lambda f: f.pop("executor-config/graph/default.graph"))
+)
+case("no-params-file", "has no parameters/default.params")(
+    lambda tmp: tar_with(tmp, lambda f: f.pop("parameters/default.params"))
+)
+case("no-code", "has no code")(lambda tmp: tar_with(tmp, lambda f: f.pop("codegen/host/src/default_lib1.c")))
+
+
+# -- graph JSON -------------------------------------------------------------------------------
+case("graph-bad-json", "is not valid JSON")(
+    lambda tmp: tar_with(tmp, lambda f: f.__setitem__("executor-config/graph/default.graph", b"{nodes"))
+)
+case("graph-cycle", "comes later")(
+    lambda tmp: tar_with(
+        tmp, graph_edit(lambda g: g["nodes"][2].__setitem__("inputs", [[2, 0, 0], [1, 0, 0]]))
+    )
+)
+case("graph-dangling-node", "does not exist")(
+    lambda tmp: tar_with(
+        tmp, graph_edit(lambda g: g["nodes"][2].__setitem__("inputs", [[7, 0, 0], [1, 0, 0]]))
+    )
+)
+case("graph-bad-output-index", "which has 1")(
+    lambda tmp: tar_with(
+        tmp, graph_edit(lambda g: g["nodes"][2].__setitem__("inputs", [[0, 3, 0], [1, 0, 0]]))
+    )
+)
+case("graph-storage-id-range", "storage_id")(
+    lambda tmp: tar_with(tmp, graph_edit(lambda g: g["attrs"]["storage_id"].__setitem__(1, [0, 1, 99])))
+)
+case("graph-shape-overflow", "impossibly large")(
+    lambda tmp: tar_with(tmp, graph_edit(lambda g: g["attrs"]["shape"][1].__setitem__(2, [2**40, 2**40])))
+)
+case("graph-negative-dim", "shape dimension")(
+    lambda tmp: tar_with(tmp, graph_edit(lambda g: g["attrs"]["shape"][1].__setitem__(0, [1, -4])))
+)
+case("graph-attr-length", "items for 3 entries")(
+    lambda tmp: tar_with(tmp, graph_edit(lambda g: g["attrs"]["dltype"].__setitem__(1, ["float32"])))
+)
+case("graph-unknown-dtype", "unknown dtype")(
+    lambda tmp: tar_with(tmp, graph_edit(lambda g: g["attrs"]["dltype"][1].__setitem__(2, "float128")))
+)
+case("graph-no-heads", "has no outputs")(
+    lambda tmp: tar_with(tmp, graph_edit(lambda g: g.__setitem__("heads", [])))
+)
+case("graph-no-func-name", "has no func_name")(
+    lambda tmp: tar_with(tmp, graph_edit(lambda g: g["nodes"][2]["attrs"].pop("func_name")))
+)
+case("graph-unknown-operator", "is defined in no file")(
+    lambda tmp: tar_with(
+        tmp, graph_edit(lambda g: g["nodes"][2]["attrs"].__setitem__("func_name", "evil_fn"))
+    )
+)
+case("graph-argnode-is-op", "which is an operator")(
+    lambda tmp: tar_with(tmp, graph_edit(lambda g: g.__setitem__("arg_nodes", [0, 1, 2])))
+)
+case("graph-row-ptr", "node_row_ptr")(
+    lambda tmp: tar_with(tmp, graph_edit(lambda g: g.__setitem__("node_row_ptr", [0, 1, 2, 5])))
+)
+case("graph-unknown-op-kind", "unsupported op")(
+    lambda tmp: tar_with(tmp, graph_edit(lambda g: g["nodes"][2].__setitem__("op", "evil")))
+)
+case("graph-two-devices", "several devices")(
+    lambda tmp: tar_with(tmp, graph_edit(lambda g: g["attrs"]["device_index"].__setitem__(1, [1, 2, 1])))
+)
+
+
+# -- params ---------------------------------------------------------------------------------
+def params_edit(edit: Callable[[bytearray], bytes | bytearray]) -> Callable[[dict[str, bytes]], None]:
+    def change(f: dict[str, bytes]) -> None:
+        f["parameters/default.params"] = bytes(edit(bytearray(params_bytes())))
+
+    return change
+
+
+# Layout of params_bytes(): list magic(0) reserved(8) N(16) len(24) "p0"(32) N2(34) tensor magic(42)
+# reserved(50) dev_type(58) dev_id(62) ndim(66) code(70) bits(71) lanes(72) shape(74) nbytes(82) data(90)
+def _put(buf: bytearray, off: int, fmt: str, value: int) -> bytearray:
+    struct.pack_into(fmt, buf, off, value)
+    return buf
+
+
+case("params-bad-magic", "wrong magic number")(
+    lambda tmp: tar_with(tmp, params_edit(lambda b: _put(b, 0, "<Q", 1)))
+)
+case("params-bad-tensor-magic", "has a wrong magic number")(
+    lambda tmp: tar_with(tmp, params_edit(lambda b: _put(b, 42, "<Q", 7)))
+)
+case("params-truncated-data", "is truncated")(lambda tmp: tar_with(tmp, params_edit(lambda b: b[:-5])))
+case("params-truncated-header", "is truncated")(lambda tmp: tar_with(tmp, params_edit(lambda b: b[:40])))
+case("params-nbytes-mismatch", "declares 20 bytes")(
+    lambda tmp: tar_with(tmp, params_edit(lambda b: _put(b, 82, "<q", 20)))
+)
+case("params-unknown-dtype", "unknown dtype")(
+    lambda tmp: tar_with(tmp, params_edit(lambda b: _put(b, 70, "<B", 9)))
+)
+case("params-vector-dtype", "vector dtype")(
+    lambda tmp: tar_with(tmp, params_edit(lambda b: _put(b, 72, "<H", 4)))
+)
+case("params-count-mismatch", "but 2 tensors")(
+    lambda tmp: tar_with(tmp, params_edit(lambda b: _put(b, 34, "<Q", 2)))
+)
+case("params-trailing-bytes", "unexpected bytes")(
+    lambda tmp: tar_with(tmp, params_edit(lambda b: b + b"junk"))
+)
+case("params-huge-count", "more than the file can hold")(
+    lambda tmp: tar_with(tmp, params_edit(lambda b: _put(b, 16, "<Q", 2**60)))
+)
+case("params-device", "not the CPU")(lambda tmp: tar_with(tmp, params_edit(lambda b: _put(b, 58, "<i", 2))))
+case("params-negative-dim", "negative dimension")(
+    lambda tmp: tar_with(tmp, params_edit(lambda b: _put(b, 74, "<q", -4)))
+)
+case("params-ndim", "dimensions")(lambda tmp: tar_with(tmp, params_edit(lambda b: _put(b, 66, "<i", 99))))
+case("params-name-not-utf8", "not valid UTF-8")(
+    lambda tmp: tar_with(tmp, params_edit(lambda b: b[:32] + b"\xff\xfe" + b[34:]))
+)
+case("params-shape-vs-graph", "in the params file but")(
+    lambda tmp: tar_with(tmp, graph_edit(lambda g: g["attrs"]["shape"][1].__setitem__(1, [8])))
+)
+
+
+# -- names ---------------------------------------------------------------------------------
+def rename_input(name: str) -> Callable[[dict[str, bytes]], None]:
+    def change(f: dict[str, bytes]) -> None:
+        f["executor-config/graph/default.graph"] = json.dumps(graph_doc(name)).encode()
+
+    return change
+
+
+@case("names-collide-after-sanitising", "both become")
+def _(tmp: Path) -> Path:
+    def change(f: dict[str, bytes]) -> None:
+        g = graph_doc("a-b")
+        g["nodes"].insert(1, {"op": "null", "name": "a.b", "inputs": []})
+        # entries: a-b, a.b, p0, add -> shift references
+        g["nodes"][3]["inputs"] = [[0, 0, 0], [2, 0, 0]]
+        g["arg_nodes"] = [0, 1, 2]
+        g["heads"] = [[3, 0, 0]]
+        g["attrs"]["dltype"][1] = ["float32"] * 4
+        g["attrs"]["storage_id"][1] = [0, 1, 2, 3]
+        g["attrs"]["shape"][1] = [[1, 4], [1, 4], [4], [1, 4]]
+        g["attrs"]["device_index"][1] = [1, 1, 1, 1]
+        g["node_row_ptr"] = [0, 1, 2, 3, 4]
+        f["executor-config/graph/default.graph"] = json.dumps(g).encode()
+
+    return tar_with(tmp, change)
+
+
+case("name-newline", "control characters")(lambda tmp: tar_with(tmp, rename_input("in\nput")))
+case("name-nul", "control characters")(lambda tmp: tar_with(tmp, rename_input("in\x00put")))
+case("library-name-reserved", "would clash", ("generate",), ("--name", "tvmgen_default"))(
+    lambda tmp: tar_with(tmp, lambda f: None)
+)
+case("library-name-not-identifier", "cannot be turned into a C identifier", ("generate",), ("--name", "+*"))(
+    lambda tmp: tar_with(tmp, lambda f: None)
+)
+
+
+# -- objects and code ----------------------------------------------------------------------
+@case("object-not-elf", "is not an ELF object file")
+def _(tmp: Path) -> Path:
+    return tar_with(
+        tmp, lambda f: f.__setitem__("codegen/host/lib/default_lib0.o", b"MZ\x90\x00" + b"\0" * 200)
+    )
+
+
+@case("object-truncated-elf", "damaged ELF")
+def _(tmp: Path) -> Path:
+    header = bytearray(64)
+    header[:6] = b"\x7fELF\x01\x01"
+    struct.pack_into("<HHIIIIIHHHHHH", header, 16, 1, 40, 1, 0, 0, 10_000, 0x5000400, 52, 0, 0, 40, 5, 1)
+    return tar_with(tmp, lambda f: f.__setitem__("codegen/host/lib/default_lib0.o", bytes(header)))
+
+
+@case("source-not-utf8", "is not UTF-8 text")
+def _(tmp: Path) -> Path:
+    return tar_with(tmp, lambda f: f.__setitem__("codegen/host/src/default_lib0.c", b"int x = '\xff';\n"))
+
+
+# -- directories ----------------------------------------------------------------------------
+def as_directory(tmp: Path) -> Path:
+    root = tmp / "model"
+    for name, data in minimal_files().items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return root
+
+
+@case("dir-symlink-outside", "link to outside the directory")
+def _(tmp: Path) -> Path:
+    root = as_directory(tmp)
+    secret = tmp / "secret.txt"
+    secret.write_text("secret")
+    os.symlink(secret, root / "codegen/host/src/leak.c")
+    return root
+
+
+@case("dir-fifo", "is not a regular file")
+def _(tmp: Path) -> Path:
+    root = as_directory(tmp)
+    os.mkfifo(root / "codegen/host/src/pipe.c")
+    return root
+
+
+# -- planning (generate only) ---------------------------------------------------------------
+case("max-ram", "MAX_RAM is 8", ("generate",), ("--max-ram", "8"))(lambda tmp: tar_with(tmp, lambda f: None))
+case("max-flash", "MAX_FLASH is 4", ("generate",), ("--max-flash", "4"))(
+    lambda tmp: tar_with(tmp, lambda f: None)
+)
+case("module-missing", "has no module 'nope'", extra=("--module", "nope"))(
+    lambda tmp: tar_with(tmp, lambda f: None)
+)
+case("bad-section-name", "not a valid section name", ("generate",), ("--weights-section", 'a" b'))(
+    lambda tmp: tar_with(tmp, lambda f: None)
+)
+
+
+def cases() -> list[Case]:
+    return copy.copy(CASES)
