@@ -325,9 +325,7 @@ def _graph_harness(root: Path, info: dict, samples: list[list[np.ndarray]], mod:
             out.append(f"    TVMValue a[{len(args)}]; int c[{len(args)}];\n")
             for j, e in enumerate(args):
                 out.append(f"    a[{j}].v_handle = &t{e}; c[{j}] = kTVMDLTensorHandle;\n")
-            out.append(
-                f"    if (({fn})(a, c, {len(args)}, &ret, &ret_code, NULL) != 0) return 1;\n"
-            )
+            out.append(f"    if (({fn})(a, c, {len(args)}, &ret, &ret_code, NULL) != 0) return 1;\n")
             out.append("  }\n")
         for h, head in enumerate(graph["heads"]):
             n_el = int(np.prod(shapes[head[0]]))
@@ -350,9 +348,7 @@ def _aot_harness(root: Path, info: dict, models: list[tuple[str, str]]) -> str:
             params = ", ".join(["float*"] * (len(spec.inputs) + len(spec.outputs)))
             out.append(f"extern int32_t tvmgen_{mod}___tvm_main__({params});\n")
         else:
-            out.append(
-                f"extern int32_t tvmgen_{mod}_run(void*, void*, int, void*, void*, void*);\n"
-            )
+            out.append(f"extern int32_t tvmgen_{mod}_run(void*, void*, int, void*, void*, void*);\n")
         for o in spec.outputs:
             out.append(f"static float {mod}_{o.name}[{int(np.prod(o.shape))}];\n")
         for i, s in enumerate(samples):
@@ -378,9 +374,7 @@ def _aot_harness(root: Path, info: dict, models: list[tuple[str, str]]) -> str:
                 macro = f"TVMGEN_{mod.upper()}_WORKSPACE_SIZE"
                 body.append(f'    printf("DECLARED {mod} %d\\n", (int){macro});\n')
             elif info["llvm"]:
-                body.append(
-                    f"    if (tvmgen_{mod}___tvm_main__({', '.join(ins + outs)}) != 0) return 1;\n"
-                )
+                body.append(f"    if (tvmgen_{mod}___tvm_main__({', '.join(ins + outs)}) != 0) return 1;\n")
             else:
                 n = len(ins) + len(outs)
                 shapes = [i.shape for i in spec.inputs] + [o.shape for o in spec.outputs]
@@ -389,9 +383,7 @@ def _aot_harness(root: Path, info: dict, models: list[tuple[str, str]]) -> str:
                 body.append(f"    TVMValue a[{n}]; int c[{n}];\n")
                 for j in range(n):
                     body.append(f"    a[{j}].v_handle = &t{j}; c[{j}] = kTVMDLTensorHandle;\n")
-                body.append(
-                    f"    if (tvmgen_{mod}_run(a, c, {n}, NULL, NULL, NULL) != 0) return 1;\n"
-                )
+                body.append(f"    if (tvmgen_{mod}_run(a, c, {n}, NULL, NULL, NULL) != 0) return 1;\n")
             for h, o in enumerate(spec.outputs):
                 n_el = int(np.prod(o.shape))
                 body.append(f'    print_floats("OUT {mod} {i} {h}", {mod}_{o.name}, {n_el});\n')
@@ -422,9 +414,7 @@ def _compile_and_run(root: Path, harness: str, objects: list[Path] | None = None
         assert res.returncode == 0, f"{src.name}:\n{res.stderr}"
         objs.append(obj)
     exe = build / "run"
-    res = subprocess.run(
-        [GCC, *map(str, objs), "-o", str(exe), "-lm"], capture_output=True, text=True
-    )
+    res = subprocess.run([GCC, *map(str, objs), "-o", str(exe), "-lm"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     res = subprocess.run([str(exe)], capture_output=True, text=True, timeout=30)
     assert res.returncode == 0, (res.returncode, res.stdout, res.stderr)
@@ -445,9 +435,7 @@ def _check_outputs(stdout: str, expected: dict[tuple, np.ndarray]) -> dict[str, 
             ]
     assert set(got) == set(expected), (sorted(got), sorted(expected))
     for key, want in expected.items():
-        np.testing.assert_allclose(
-            got[key], want.reshape(-1), rtol=1e-5, atol=1e-6, err_msg=str(key)
-        )
+        np.testing.assert_allclose(got[key], want.reshape(-1), rtol=1e-5, atol=1e-6, err_msg=str(key))
     _peak, _calls, errors, depth = ws["WS"]
     assert errors == 0 and depth == 0, ws
     return ws
@@ -465,9 +453,7 @@ def _expected(models: list[tuple[str, str]], prefix_mod: bool) -> dict[tuple, np
 
 @pytest.mark.skipif(GCC is None, reason="gcc not found")
 @pytest.mark.parametrize("layout", C_LAYOUTS)
-def test_generated_c_matches_reference(
-    layout: str, exported: dict[str, Path], tmp_path: Path
-) -> None:
+def test_generated_c_matches_reference(layout: str, exported: dict[str, Path], tmp_path: Path) -> None:
     info = layout_info(layout)
     root = _extract(exported[layout], tmp_path / layout)
     meta = json.loads((root / "metadata.json").read_text())
