@@ -230,6 +230,10 @@ function(add_mlf_library target model)
     target_compile_options(${compiled} PRIVATE -Wall -Wextra -ffunction-sections -fdata-sections
       $<$<BOOL:${MLF_BUILD_WERROR}>:-Werror>)
   endif()
+  # Platform integrations (the Zephyr module) name targets carrying their compile flags here.
+  if(MLF_BUILD_COMPILE_INTERFACE)
+    target_link_libraries(${compiled} PRIVATE ${MLF_BUILD_COMPILE_INTERFACE})
+  endif()
 
   if(hide)
     # One relocatable object whose only globals are the API: the model's own symbols (TVM names

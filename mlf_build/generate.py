@@ -160,9 +160,13 @@ def _outputs(model: Model, mod: Module, plan: Plan, s: Settings) -> list[OutputF
         OutputFile(f"{t}_data.c", emit_data(model, mod, plan, s).encode()),
         OutputFile(f"{t}.syms", ("\n".join(public_symbols(s)) + "\n").encode()),
     ]
+    # Always present (empty when every parameter is linked into TVM's C), so build systems that
+    # declare outputs up front (Bazel) see the same files for every model.
     if blob_params(mod):
         assert mod.params_member is not None
         files.append(OutputFile(params_bin_name(s), member=mod.params_member))
+    else:
+        files.append(OutputFile(params_bin_name(s), b""))
     for f in mod.codegen:
         if f.kind in ("c", "c++"):
             files.append(OutputFile(source_rel(f), member=f.path))
