@@ -47,10 +47,19 @@
 #   TEST             also build <target>_smoke, which runs the model once on deterministic
 #                    inputs and checks the arena contract, and register it with add_test():
 #                    natively on the host, under QEMU (mlf::qemu_support) when cross-compiling
-#                    with cmake/toolchains/arm-none-eabi.cmake.
+#                    with cmake/toolchains/arm-none-eabi.cmake. Call enable_testing() (or
+#                    include(CTest)) in the top-level CMakeLists.txt for ctest to see it.
 #
 # Target properties set on <target>: MLF_WORKSPACE_SIZE, MLF_PARAMS_SIZE, MLF_FORMAT_VERSION,
-# MLF_EXECUTOR, MLF_HEADER, MLF_OUTPUT_DIR, MLF_MODEL.
+# MLF_EXECUTOR, MLF_HEADER, MLF_OUTPUT_DIR, MLF_MODEL, MLF_WORKSPACE (static|caller), and the
+# RUNTIME, ARENA_SECTION and WEIGHTS_SECTION in effect as MLF_RUNTIME, MLF_ARENA_SECTION and
+# MLF_WEIGHTS_SECTION (empty: the default).
+#
+# Platform integrations (zephyr/CMakeLists.txt) may set, as global (cache) variables:
+# MLF_BUILD_DEFAULT_RUNTIME, MLF_BUILD_DEFAULT_ARENA_SECTION, MLF_BUILD_DEFAULT_WEIGHTS_SECTION
+# (defaults of the arguments), MLF_BUILD_COMPILE_INTERFACE (targets linked PRIVATE into what
+# compiles model code, for their compile flags) and MLF_BUILD_LIBRARY_HOOKS (functions called
+# with <target> at the end of add_mlf_library()).
 #
 # The generator runs at build time, as a custom command that depends on the model and on the
 # generator itself, with every output declared. At configure time a quick query (cached by the
@@ -85,7 +94,7 @@ function(_mlf_abi_probe out)
     return()
   endif()
   set(dir "${CMAKE_BINARY_DIR}/CMakeFiles/mlf_abi_probe")
-  file(WRITE "${dir}/probe.c" "int mlf_abi_probe(float x) { return (int)(x * 2.0f); }\n")
+  file(WRITE "${dir}/probe.c" "int mlf_abi_probe(float x) { return (int)(x * 2.0f); }\nint main(void) { return mlf_abi_probe(0.0f); }\n")
   set(probe "${dir}/probe.bin")
   try_compile(ok "${dir}/build" "${dir}/probe.c" COPY_FILE "${probe}" OUTPUT_VARIABLE log)
   if(NOT ok)
@@ -102,6 +111,12 @@ function(add_mlf_library target model)
   if(ARG_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "add_mlf_library(${target}): unknown arguments: ${ARG_UNPARSED_ARGUMENTS}")
   endif()
+  # Defaults a platform integration may set (the Zephyr module sets them from Kconfig).
+  foreach(key RUNTIME ARENA_SECTION WEIGHTS_SECTION)
+    if((NOT DEFINED ARG_${key} OR ARG_${key} STREQUAL "") AND NOT "${MLF_BUILD_DEFAULT_${key}}" STREQUAL "")
+      set(ARG_${key} "${MLF_BUILD_DEFAULT_${key}}")
+    endif()
+  endforeach()
   if(NOT CMAKE_C_COMPILER_LOADED)
     message(FATAL_ERROR "add_mlf_library(${target}): enable the C language first (project(<name> C))")
   endif()
@@ -259,6 +274,10 @@ function(add_mlf_library target model)
   if(NOT hide)
     target_link_libraries(${target} PUBLIC ${ARG_LINK_LIBRARIES})
   endif()
+  set(workspace static)
+  if(ARG_WORKSPACE STREQUAL "caller")
+    set(workspace caller)
+  endif()
   set_target_properties(${target} PROPERTIES
     MLF_WORKSPACE_SIZE "${MLF_INFO_WORKSPACE_SIZE}"
     MLF_PARAMS_SIZE "${MLF_INFO_PARAMS_SIZE}"
@@ -266,7 +285,11 @@ function(add_mlf_library target model)
     MLF_EXECUTOR "${MLF_INFO_EXECUTOR}"
     MLF_HEADER "${out}/${target}.h"
     MLF_OUTPUT_DIR "${out}"
-    MLF_MODEL "${model}")
+    MLF_MODEL "${model}"
+    MLF_WORKSPACE "${workspace}"
+    MLF_RUNTIME "${ARG_RUNTIME}"
+    MLF_ARENA_SECTION "${ARG_ARENA_SECTION}"
+    MLF_WEIGHTS_SECTION "${ARG_WEIGHTS_SECTION}")
 
   if(ARG_MAX_RAM OR ARG_MAX_FLASH)
     set(budget "")
@@ -284,6 +307,12 @@ function(add_mlf_library target model)
   if(ARG_TEST)
     _mlf_add_smoke_test("${target}" "${ARG_WORKSPACE}")
   endif()
+
+  # Platform integrations check and place each library (the Zephyr module: RAM check, linker
+  # fragments); each hook is a function called with the target's name.
+  foreach(hook IN LISTS MLF_BUILD_LIBRARY_HOOKS)
+    cmake_language(CALL "${hook}" "${target}")
+  endforeach()
 endfunction()
 
 function(_mlf_query target model out info opts)

@@ -22,6 +22,9 @@ function(add_mlf_runtime)
     message(FATAL_ERROR "add_mlf_runtime: mlf::runtime exists already; call add_mlf_runtime() "
       "once, before the first add_mlf_library()")
   endif()
+  if(NOT ARG_THREAD_LOCAL AND MLF_BUILD_DEFAULT_THREAD_LOCAL)  # platform default (Zephyr Kconfig)
+    set(ARG_THREAD_LOCAL "${MLF_BUILD_DEFAULT_THREAD_LOCAL}")
+  endif()
   set(_dir "${MLF_BUILD_RUNTIME_DIR}")
   add_library(mlf_runtime STATIC
     "${_dir}/src/mlf_arena.c" "${_dir}/src/mlf_graph.c" "${_dir}/src/mlf_tvm_abi.c"

@@ -122,11 +122,15 @@ def parse_elf(data: bytes, where: str, want_symbols: bool = True) -> ElfInfo:
         )
     info = ElfInfo(cls, le, MACHINES.get(e_machine, f"machine-{e_machine}"), e_type)
     if e_machine == EM_ARM:
+        # Linked images carry the float ABI in e_flags; GCC's relocatable objects often do not
+        # and say it only in .ARM.attributes (Tag_ABI_VFP_args), read below.
         if flags & EF_ARM_ABI_FLOAT_HARD:
             info.float_abi = "hard"
-        elif flags & EF_ARM_ABI_FLOAT_SOFT or (flags >> 24) >= 5:
+        elif flags & EF_ARM_ABI_FLOAT_SOFT:
             info.float_abi = "soft"
-    if not want_symbols or shoff == 0 or shnum == 0:
+    if shoff == 0 or shnum == 0:
+        if e_machine == EM_ARM and info.float_abi is None:
+            info.float_abi = "soft"
         return info
     if shnum > 65535 or shentsize < (40 if cls == 32 else 64):
         raise MlfError(where, "is a damaged ELF file (bad section table)")
@@ -146,7 +150,7 @@ def parse_elf(data: bytes, where: str, want_symbols: bool = True) -> ElfInfo:
     for _name, typ, _f, soff, size, link, _i, entsize in sections:
         if typ == SHT_ARM_ATTRIBUTES and e_machine == EM_ARM:
             _arm_attributes(b.slice(soff, size), info)
-        if typ != SHT_SYMTAB:
+        if typ != SHT_SYMTAB or not want_symbols:
             continue
         if link >= len(sections):
             raise MlfError(where, "is a damaged ELF file (bad symbol string table)")
@@ -168,7 +172,10 @@ def parse_elf(data: bytes, where: str, want_symbols: bool = True) -> ElfInfo:
         else:
             kind = "func" if styp == 2 else "object"
             info.defined[name] = f"weak-{kind}" if bind == 2 else kind
-    _count_alloc_sites(b, sections, symbols, cls, info)
+    if e_machine == EM_ARM and info.float_abi is None:
+        info.float_abi = "soft"  # no hard-float marking anywhere: the base (soft) AAPCS
+    if want_symbols:
+        _count_alloc_sites(b, sections, symbols, cls, info)
     del shstr
     return info
 
@@ -247,7 +254,7 @@ def _arm_attributes(data: bytes, info: ElfInfo) -> None:
                         elif t == 7 and v:
                             info.cpu_profile = chr(v) if 0x20 < v < 0x7F else None
                         elif t == 28 and info.float_abi is None and v in (0, 1):
-                            # e_flags win; this only fills in for objects that lack them.
+                            # e_flags win; this fills in for objects that lack them.
                             info.float_abi = "hard" if v == 1 else "soft"
                         elif t == 32:  # Tag_compatibility: ULEB + NTBS
                             z = data.find(b"\0", q, sub_end)

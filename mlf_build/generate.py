@@ -77,7 +77,7 @@ def _check_section(name: str | None, what: str) -> None:
         raise MlfError(what, f"{name!r} is not a valid section name")
 
 
-def _check_abi(mod: Module, probe_path: str) -> None:
+def _check_abi(model: Model, mod: Module, probe_path: str) -> None:
     """Objects TVM compiled must match the target compiler: same machine, class, float ABI."""
     try:
         data = Path(probe_path).read_bytes()
@@ -92,8 +92,8 @@ def _check_abi(mod: Module, probe_path: str) -> None:
             mismatch = True
         if mismatch:
             raise MlfError(
-                f.path,
-                f"is a {o.abi} object but the target compiler produces {probe.abi}; "
+                model.source.display(f.path),
+                f"holds {o.abi} code but the target compiler produces {probe.abi}; "
                 "re-export the model for this target (set -mtriple/-mcpu/-mfloat-abi on the llvm "
                 "target) or use the c target",
             )
@@ -110,7 +110,7 @@ def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
         mod = model.module(opts.module)
         plan = plan_module(model, mod, opts.align, opts.align)
         if opts.abi_probe:
-            _check_abi(mod, opts.abi_probe)
+            _check_abi(model, mod, opts.abi_probe)
         if opts.runtime == "tvm_crt" and not model.runtime_bundled:
             raise MlfError(
                 model.path,
