@@ -40,7 +40,8 @@ def run(
     res = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, timeout=timeout)
     if check and res.returncode != 0:
         raise AssertionError(
-            f"{' '.join(map(str, cmd))} failed ({res.returncode}):\n{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
+            f"{' '.join(map(str, cmd))} failed ({res.returncode}):\n"
+            f"{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
         )
     return res
 

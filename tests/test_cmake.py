@@ -59,7 +59,8 @@ def test_aarch64_object_fails_with_architecture_message(corpus: Path, tmp_path: 
     msg = configure_error(res)
     assert "add_mlf_library(net): mlf-build: error:" in msg
     assert (
-        f"{model}(codegen/host/lib/default_lib0.o): holds aarch64/elf64 code but the target compiler produces x86_64/elf64"
+        f"{model}(codegen/host/lib/default_lib0.o): holds aarch64/elf64 code "
+        "but the target compiler produces x86_64/elf64"
         in msg
     )
 
@@ -139,7 +140,7 @@ def test_touching_the_model_regenerates_but_recompiles_nothing(built: tuple[Path
 
 
 def test_target_properties(built: tuple[Path, Path], tmp_path: Path) -> None:
-    model, bdir = built
+    _, bdir = built
     src = tmp_path / "src"
     text = (src / "CMakeLists.txt").read_text()
     text += "".join(
