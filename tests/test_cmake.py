@@ -60,8 +60,7 @@ def test_aarch64_object_fails_with_architecture_message(corpus: Path, tmp_path: 
     assert "add_mlf_library(net): mlf-build: error:" in msg
     assert (
         f"{model}(codegen/host/lib/default_lib0.o): holds aarch64/elf64 code "
-        "but the target compiler produces x86_64/elf64"
-        in msg
+        "but the target compiler produces x86_64/elf64" in msg
     )
 
 
