@@ -30,7 +30,9 @@ if(NOT MLF_BUILD_PYTHON)
   set(MLF_BUILD_PYTHON "${MLF_BUILD_PYTHON}" CACHE FILEPATH "Python that runs the mlf_build generator (needs numpy)")
 endif()
 
-set(_MLF_GENERATOR "${MLF_BUILD_PYTHON}" "${CMAKE_CURRENT_LIST_DIR}/mlf_build_run.py" "${_MLF_PYTHONPATH}"
+# The generator's bytecode is cached in the build tree (see mlf_build_run.py).
+set(_MLF_GENERATOR "${MLF_BUILD_PYTHON}" -X "pycache_prefix=${CMAKE_BINARY_DIR}/CMakeFiles/mlf_build_pycache"
+  "${CMAKE_CURRENT_LIST_DIR}/mlf_build_run.py" "${_MLF_PYTHONPATH}"
   CACHE INTERNAL "command that runs mlf-build")
 file(GLOB_RECURSE _mlf_files "${_MLF_PACKAGE_DIR}/*.py")
 list(APPEND _mlf_files "${CMAKE_CURRENT_LIST_DIR}/mlf_build_run.py")
