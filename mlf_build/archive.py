@@ -12,6 +12,8 @@ import os
 import re
 import stat
 import tarfile
+import unicodedata
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +24,30 @@ from .errors import MlfError, member_display, printable
 
 DEFAULT_MAX_TOTAL_SIZE = 2 * 1024**3
 MAX_MEMBERS = 100_000
+#: GNU long names/links and pax records are read into memory whole by tarfile, before any member
+#: they describe is seen: bound them (a 300 kB gzip can otherwise declare a 300 MB long name).
+MAX_EXTENDED_HEADER = 1 << 20
+#: extended headers each apply to the next header, which tarfile reads recursively
+MAX_EXTENDED_CHAIN = 16
 _COPY_CHUNK = 1 << 20
+
+try:
+    from lzma import LZMAError
+except ImportError:  # pragma: no cover - Python built without lzma
+    LZMAError = OSError  # type: ignore[misc,assignment]
+
+#: What tarfile and the decompressors under it raise on damaged input. zlib and lzma errors
+#: escape tarfile when it seeks over member data; RecursionError comes from nested headers.
+_DAMAGED = (
+    tarfile.TarError,
+    EOFError,
+    OSError,
+    ValueError,
+    UnicodeError,
+    RecursionError,
+    zlib.error,
+    LZMAError,
+)
 
 # Paths an MLF may hold (after normalisation, without the leading "./"). Anything else is
 # reported and ignored, never read.
@@ -60,7 +85,7 @@ def normalise_name(raw: str, where: str) -> str:
     shown = printable(raw)
     if any(0xDC80 <= ord(c) <= 0xDCFF for c in raw):
         raise MlfError(where, f"member name {shown!r} is not valid UTF-8")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in raw):  # C0, DEL, C1, U+2028/9
         raise MlfError(where, f"member name {shown!r} contains control characters")
     if "\\" in raw:
         raise MlfError(where, f"member name {shown!r} contains a backslash")
@@ -196,6 +221,48 @@ class MlfSource:
             )
 
 
+class _Refused(Exception):
+    """A tar header refused while tarfile is still parsing it (turned into MlfError)."""
+
+
+class _CheckedTarInfo(tarfile.TarInfo):
+    """tarfile's header parsing with the bounds it lacks: extended headers (GNU long names,
+    pax records) are read whole into memory and chain recursively, and sparse maps grow without
+    limit; a tiny compressed archive could exhaust memory or the stack before any check of ours.
+    Sparse members are refused outright (an MLF holds only regular files)."""
+
+    _EXTENDED = (
+        tarfile.GNUTYPE_LONGNAME,
+        tarfile.GNUTYPE_LONGLINK,
+        tarfile.XHDTYPE,
+        tarfile.XGLTYPE,
+        tarfile.SOLARIS_XHDTYPE,
+    )
+
+    def _proc_member(self, tf):  # type: ignore[no-untyped-def]
+        if self.type not in self._EXTENDED:
+            return super()._proc_member(tf)  # type: ignore[misc]
+        if self.size > MAX_EXTENDED_HEADER:
+            raise _Refused(
+                f"declares a tar extended header (long name or pax record) of {self.size} bytes, "
+                f"more than the {MAX_EXTENDED_HEADER} allowed"
+            )
+        depth = getattr(tf, "_mlf_chain", 0)
+        if depth >= MAX_EXTENDED_CHAIN:
+            raise _Refused(f"chains more than {MAX_EXTENDED_CHAIN} tar extended headers")
+        tf._mlf_chain = depth + 1
+        try:
+            return super()._proc_member(tf)  # type: ignore[misc]
+        finally:
+            tf._mlf_chain = depth
+
+    def _proc_sparse(self, tf):  # type: ignore[no-untyped-def]
+        raise _Refused(f"member {printable(self.name)!r} is a sparse file; an MLF holds only files")
+
+    def _proc_gnusparse_10(self, nxt, pax_headers, tf):  # type: ignore[no-untyped-def]
+        raise _Refused(f"member {printable(nxt.name)!r} is a sparse file; an MLF holds only files")
+
+
 class _TarSource(MlfSource):
     _KIND: ClassVar[dict[bytes, str]] = {
         tarfile.SYMTYPE: "a symbolic link",
@@ -210,8 +277,10 @@ class _TarSource(MlfSource):
         super().__init__(path)
         self._infos: dict[str, tarfile.TarInfo] = {}
         try:
-            self._tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed by close()
-        except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+            self._tar = tarfile.open(path, "r:*", tarinfo=_CheckedTarInfo)  # noqa: SIM115 - closed by close()
+        except _Refused as exc:
+            raise MlfError(path, str(exc)) from None
+        except _DAMAGED as exc:
             raise MlfError(path, f"is not a readable tar archive ({_reason(exc)})") from None
         try:
             self._scan(max_total)
@@ -226,7 +295,9 @@ class _TarSource(MlfSource):
         while True:
             try:
                 info = self._tar.next()
-            except (tarfile.TarError, EOFError, OSError, ValueError, UnicodeError) as exc:
+            except _Refused as exc:
+                raise MlfError(self.path, str(exc)) from None
+            except _DAMAGED as exc:
                 raise MlfError(self.path, f"is a corrupt tar archive ({_reason(exc)})") from None
             if info is None:
                 break
@@ -256,7 +327,7 @@ class _TarSource(MlfSource):
     def open(self, name: str) -> Iterator[BinaryIO]:
         try:
             f = self._tar.extractfile(self._infos[name])
-        except (tarfile.TarError, EOFError, OSError) as exc:
+        except _DAMAGED as exc:
             raise MlfError(self.display(name), f"cannot be read ({_reason(exc)})") from None
         if f is None:  # pragma: no cover - only regular files are recorded
             raise MlfError(self.display(name), "is not a regular file")
@@ -300,7 +371,7 @@ class _GuardedReader(io.RawIOBase):
     def _call(self, fn, *args):  # type: ignore[no-untyped-def]
         try:
             return fn(*args)
-        except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+        except _DAMAGED as exc:
             raise MlfError(self._where, f"cannot be read ({_reason(exc)})") from None
 
 
@@ -324,25 +395,47 @@ class _DirSource(MlfSource):
                 self._files[kept] = full
 
     def _walk(self, root: Path, prefix: str) -> Iterator[tuple[str, Path]]:
-        try:
-            entries = sorted(os.scandir(root), key=lambda e: e.name)
-        except OSError as exc:
-            raise MlfError(root, f"cannot be listed ({exc.strerror})") from None
-        for entry in entries:
-            rel = f"{prefix}{os.fsdecode(entry.name)}"
+        """Every entry below ``root``, depth first, parents before children; iterative, so no
+        nesting depth exhausts the stack."""
+        stack = [(iter(self._list(root)), prefix)]
+        while stack:
+            entries, pre = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                continue
+            rel = f"{pre}{os.fsdecode(entry.name)}"
             full = Path(entry.path)
             yield rel, full
-            if entry.is_dir(follow_symlinks=False):
-                yield from self._walk(full, rel + "/")
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False  # _stat reports it
+            if is_dir:
+                stack.append((iter(self._list(full)), rel + "/"))
+
+    @staticmethod
+    def _list(folder: Path) -> list[os.DirEntry[str]]:
+        try:
+            with os.scandir(folder) as it:
+                return sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            raise MlfError(folder, f"cannot be listed ({exc.strerror})") from None
 
     def _stat(self, full: Path, rel: str) -> os.stat_result:
-        st = full.lstat()
+        try:
+            st = full.lstat()
+        except OSError as exc:
+            raise MlfError(self.path, f"{printable(rel)!r} cannot be read ({exc.strerror})") from None
         if stat.S_ISLNK(st.st_mode):
             # A link is read through only when it stays inside the MLF directory.
-            target = full.resolve()
+            try:
+                target = full.resolve(strict=True)
+                st = target.stat()
+            except (OSError, RuntimeError):  # dangling, or a loop (RuntimeError before 3.13)
+                raise MlfError(self.path, f"{printable(rel)!r} is a broken or looping link") from None
             if self._root != target and self._root not in target.parents:
                 raise MlfError(self.path, f"{printable(rel)!r} is a link to outside the directory")
-            st = target.stat()
         if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
             raise MlfError(self.path, f"{printable(rel)!r} is not a regular file")
         return st

@@ -70,7 +70,7 @@ def dtype_from_code(code: int, bits: int, lanes: int, where: str) -> DType:
     return DType(code, bits)
 
 
-_NAME = re.compile(r"(int|uint|float|bfloat)(\d+)")
+_NAME = re.compile(r"(int|uint|float|bfloat)([0-9]{1,4})")  # ASCII digits, a sane count
 
 
 def parse_dtype(text: object, where: str) -> DType:

@@ -97,7 +97,7 @@ def parse_graph(text: str, where: str) -> Graph:
         if not isinstance(attrs, dict):
             raise MlfError(where, f"node {nid}: attrs must be an object")
         n = attrs.get("num_outputs", "1")
-        if isinstance(n, str) and n.isdigit():
+        if isinstance(n, str) and n.isascii() and n.isdigit() and len(n) <= 18:  # not "²", not 10^5000
             n = int(n)
         counts.append(_int(n, where, f"node {nid}: num_outputs", 0, 1 << 16))
     row_ptr = [0]
@@ -162,6 +162,8 @@ def parse_graph(text: str, where: str) -> Graph:
             raise MlfError(where, f"attrs.{key} has {len(lst)} items for {num_entries} entries")
     assert dltypes is not None and sids is not None and shapes is not None
     devices = _typed_attr(attrs, "device_index", "list_int", where)
+    if devices is not None:
+        devices = [_int(d, where, "attrs.device_index item", 0, 1 << 31) for d in devices]
     if devices is not None and len(set(devices)) > 1:
         raise MlfError(where, "uses several devices; only single-device (CPU) graphs are supported")
 

@@ -27,6 +27,10 @@ from .relay import RelayMain, parse_relay_main
 MAX_JSON = 64 << 20
 MAX_SOURCE = 256 << 20
 MAX_OBJECT = 512 << 20
+#: What a file the generator copies out of the MLF may be called (each path component): these
+#: names end up in #include lines, CMake lists and Bazel labels, where '"', ';', '$', spaces and
+#: the like break or change the build. TVM itself only writes [A-Za-z0-9_.]+.
+_COPIED_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+\-]*")
 _BYOC = {"cmsis-nn": "cmsis-nn", "ethos-u": "ethos-u", "ethosu": "ethos-u", "uma": "uma"}
 
 CodegenKind = Literal["c", "c++", "object", "header"]
@@ -207,6 +211,9 @@ class _Loader:
             self._module(mm, meta, [f for f in codegen if f.module in (mm.name, None)]) for mm in meta.modules
         ]
         runtime_files = src.names("runtime/")
+        for name in runtime_files:
+            if name.startswith("runtime/include/") and name.endswith(".h"):  # copied for tvm_crt
+                _check_copied_name(src, name, len("runtime/"))
         return Model(
             path=src.path,
             source=src,
@@ -225,6 +232,7 @@ class _Loader:
         single = module_names[0] if len(module_names) == 1 else None
         by_len = sorted(module_names, key=len, reverse=True)
         for name in src.names("codegen/host/"):
+            _check_copied_name(src, name, len("codegen/host/"))
             fname = name.rsplit("/", 1)[-1]
             ext = fname.rsplit(".", 1)[-1].lower() if "." in fname else ""
             kind: CodegenKind
@@ -469,6 +477,16 @@ class _Loader:
 
 
 # --------------------------------------------------------------------------------------------
+def _check_copied_name(src: MlfSource, name: str, skip: int) -> None:
+    """A member the generator may copy into the output must have a name build files can hold."""
+    if not all(_COPIED_NAME.fullmatch(part) for part in name[skip:].split("/")):
+        raise MlfError(
+            src.display(name),
+            "has a file name a build cannot use (generated #include lines, CMake lists and Bazel "
+            "labels name it); TVM writes only letters, digits, '_' and '.'",
+        )
+
+
 def _first(src: MlfSource, names: list[str]) -> str | None:
     return next((n for n in names if src.has(n)), None)
 
