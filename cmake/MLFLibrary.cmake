@@ -1,7 +1,7 @@
 # add_mlf_library(): a TVM Model Library Format archive as an ordinary static library.
 #
 #   add_mlf_library(<target> <model>
-#       [MODULE <name>]
+#       [MODULE <name> | ALL_MODULES]
 #       [RUNTIME builtin|tvm_crt]
 #       [WORKSPACE static|caller]
 #       [ALIGN <bytes>]
@@ -22,6 +22,9 @@
 #                    paths are relative to CMAKE_CURRENT_SOURCE_DIR. Format versions 1-7.
 #   MODULE           module to build from a multi-module (version 7) archive. Default: the
 #                    only module.
+#   ALL_MODULES      build every module of the archive into this library, with one API per
+#                    module: <target>_<module>_run(), <target>_<module>.h, all included by
+#                    <target>.h.
 #   RUNTIME          builtin (default): mlf_build's own runtime (mlf::runtime), shared by all
 #                    models. tvm_crt: TVM's CRT bundled in the MLF's runtime/ folder.
 #   WORKSPACE        static (default): the library owns an arena of <T>_WORKSPACE_SIZE bytes and
@@ -53,7 +56,9 @@
 # Target properties set on <target>: MLF_WORKSPACE_SIZE, MLF_PARAMS_SIZE, MLF_FORMAT_VERSION,
 # MLF_EXECUTOR, MLF_HEADER, MLF_OUTPUT_DIR, MLF_MODEL, MLF_WORKSPACE (static|caller), and the
 # RUNTIME, ARENA_SECTION and WEIGHTS_SECTION in effect as MLF_RUNTIME, MLF_ARENA_SECTION and
-# MLF_WEIGHTS_SECTION (empty: the default).
+# MLF_WEIGHTS_SECTION (empty: the default); with those sections, MLF_WEIGHTS_FRAGMENT and
+# MLF_ARENA_FRAGMENT name GNU ld fragments that place them (INCLUDE them inside your linker
+# script's SECTIONS; mlf_qemu_place_sections() does it for QEMU firmware).
 #
 # Platform integrations (zephyr/CMakeLists.txt) may set, as global (cache) variables:
 # MLF_BUILD_DEFAULT_RUNTIME, MLF_BUILD_DEFAULT_ARENA_SECTION, MLF_BUILD_DEFAULT_WEIGHTS_SECTION
@@ -105,7 +110,7 @@ function(_mlf_abi_probe out)
 endfunction()
 
 function(add_mlf_library target model)
-  cmake_parse_arguments(PARSE_ARGV 2 ARG "TEST"
+  cmake_parse_arguments(PARSE_ARGV 2 ARG "TEST;ALL_MODULES"
     "MODULE;RUNTIME;WORKSPACE;ALIGN;WEIGHTS_SECTION;ARENA_SECTION;MAX_RAM;MAX_FLASH;HIDE_SYMBOLS;OUTPUT_DIR;AOT_API"
     "LINK_LIBRARIES;IO_SHAPES")
   if(ARG_UNPARSED_ARGUMENTS)
@@ -144,6 +149,9 @@ function(add_mlf_library target model)
       list(APPEND opts ${flag} "${ARG_${key}}")
     endif()
   endforeach()
+  if(ARG_ALL_MODULES)
+    list(APPEND opts --all-modules)
+  endif()
   foreach(spec IN LISTS ARG_IO_SHAPES)
     list(APPEND opts --io-shape "${spec}")
   endforeach()
@@ -258,8 +266,9 @@ function(add_mlf_library target model)
     add_custom_command(
       OUTPUT "${merged}"
       COMMAND "${CMAKE_C_COMPILER}" ${cflags} -r -nostdlib -o "${merged}" "$<TARGET_OBJECTS:${objlib}>" ${objects}
-      COMMAND "${CMAKE_OBJCOPY}" "--keep-global-symbols=${out}/${target}.syms" "${merged}"
-      DEPENDS "$<TARGET_OBJECTS:${objlib}>" ${objects} "${out}/${target}.syms"
+      COMMAND "${CMAKE_OBJCOPY}" "@${target}.objcopy" "${merged}"
+      WORKING_DIRECTORY "${out}"
+      DEPENDS "$<TARGET_OBJECTS:${objlib}>" ${objects} "${out}/${target}.syms" "${out}/${target}.objcopy"
       COMMENT "mlf_build: linking ${target} into one object with only its API global"
       COMMAND_EXPAND_LISTS VERBATIM)
     add_library(${target} STATIC "${merged}")
@@ -290,6 +299,12 @@ function(add_mlf_library target model)
     MLF_RUNTIME "${ARG_RUNTIME}"
     MLF_ARENA_SECTION "${ARG_ARENA_SECTION}"
     MLF_WEIGHTS_SECTION "${ARG_WEIGHTS_SECTION}")
+  # Linker-script fragments placing WEIGHTS_SECTION / ARENA_SECTION (mlf_build/emit/sections.py).
+  foreach(kind WEIGHTS ARENA)
+    if(MLF_INFO_${kind}_FRAGMENT)
+      set_target_properties(${target} PROPERTIES MLF_${kind}_FRAGMENT "${out}/${MLF_INFO_${kind}_FRAGMENT}")
+    endif()
+  endforeach()
 
   if(ARG_MAX_RAM OR ARG_MAX_FLASH)
     set(budget "")

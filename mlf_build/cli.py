@@ -66,6 +66,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         max_size=args.max_size,
         io_shapes=_overrides(args.io_shape),
         aot_api=args.aot_api,
+        all_modules=args.all_modules,
     )
     warnings = generate(args.model, args.out, opts, list_only=args.list, cmake_info_path=args.cmake_info)
     _warn(warnings)
@@ -142,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--name", required=True, help="library name; its C form prefixes the API (<name>_run)")
     sp.add_argument("--out", required=True, help="output folder (only this folder is written)")
     sp.add_argument("--module", metavar="NAME", help="module of a multi-module (v7) archive")
+    sp.add_argument(
+        "--all-modules",
+        action="store_true",
+        help="build every module of the archive, with one API per module (<name>_<module>_run)",
+    )
     sp.add_argument(
         "--runtime", choices=("builtin", "tvm_crt"), default="builtin", help="runtime to build against"
     )

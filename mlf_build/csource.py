@@ -27,9 +27,13 @@ _EVENT = re.compile(
 )
 _ALIAS = re.compile(r"\bvoid\s*\*\s*(\w+)\s*=\s*(\w+)\s*;")
 _CAST = re.compile(r"\(\s*\(\s*(\w+)\s*\*\s*\)\s*(\w+)\s*\)")
+# `static [const] T [__attribute__((...))] name[N] =|;`, the attribute possibly written before
+# `static` instead (TVM's USMP pools and constant pools).
 _STATIC_ARRAY = re.compile(
-    r"\bstatic\s+(const\s+)?([A-Za-z_]\w*)\s+(?:__attribute__\s*\(\((.*?)\)\)\s+)?"
-    r"([A-Za-z_]\w*)\s*\[\s*(\d+)\s*\]\s*(=|;)"
+    r"(?:__attribute__\s*\(\((?P<pre>[^;{}]*?)\)\)\s*)?"
+    r"\bstatic\s+(?P<const>const\s+)?(?P<ctype>[A-Za-z_]\w*)\s+"
+    r"(?:__attribute__\s*\(\((?P<attr>.*?)\)\)\s+)?"
+    r"(?P<name>[A-Za-z_]\w*)\s*\[\s*(?P<count>\d+)\s*\]\s*(=|;)"
 )
 _SECTION = re.compile(r'section\s*\(\s*"([^"]*)"\s*\)')
 _TARGET = re.compile(r"^// tvm target: ?(.*)$", re.M)
@@ -110,7 +114,7 @@ class CSource:
     includes: list[str]
     functions: dict[str, Function]
     arrays: dict[str, StaticArray]
-    #: names declared (prototypes) but not defined here, with their parameter text
+    #: prototypes (the last one of each name), with their parameter text
     declarations: dict[str, str]
     #: uses DLTensor's pre-2021 field name (``.ctx.device_id``)
     uses_ctx: bool = False
@@ -248,7 +252,7 @@ def parse_c(text: str) -> CSource:
         name = m.group(1)
         line_start = clean.rfind("\n", 0, m.start()) + 1
         prefix = clean[line_start : m.start()]
-        if name in functions or name in _KEYWORDS or "=" in prefix or "return" in prefix:
+        if name in _KEYWORDS or "=" in prefix or "return" in prefix:
             continue
         if re.search(r"\b(int32_t|int|void)\b", prefix):
             declarations[name] = " ".join(m.group(2).split())
@@ -256,13 +260,14 @@ def parse_c(text: str) -> CSource:
     for m in _STATIC_ARRAY.finditer(clean):
         # Section names live in string literals, which the stripper blanked: read the original.
         sec = None
-        if m.group(3) is not None:
-            orig = _SECTION.search(text, m.start(3), m.end(3)) if "section" in m.group(3) else None
-            sec = orig.group(1) if orig else None
-        ctype, count = m.group(2), int(m.group(5))
+        for part in ("attr", "pre"):
+            if m.group(part) is not None and "section" in m.group(part):
+                orig = _SECTION.search(text, m.start(part), m.end(part))
+                sec = orig.group(1) if orig else sec
+        ctype, count = m.group("ctype"), int(m.group("count"))
         size = _CTYPE_SIZE.get(ctype)
-        arrays[m.group(4)] = StaticArray(
-            m.group(4), ctype, count, bool(m.group(1)), sec, size * count if size else None
+        arrays[m.group("name")] = StaticArray(
+            m.group("name"), ctype, count, bool(m.group("const")), sec, size * count if size else None
         )
     return CSource(
         target=target_m.group(1).strip() if target_m else None,

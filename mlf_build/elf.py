@@ -70,6 +70,8 @@ class ElfInfo:
     undefined: set[str] = field(default_factory=set)
     #: function name -> number of relocations that refer to the workspace allocator
     alloc_sites: dict[str, int] = field(default_factory=dict)
+    #: (name, sh_type, sh_flags, sh_size) of every section
+    sections: list[tuple[str, int, int, int]] = field(default_factory=list)
 
     @property
     def abi(self) -> str:
@@ -145,6 +147,7 @@ def parse_elf(data: bytes, where: str, want_symbols: bool = True) -> ElfInfo:
     if shstrndx >= len(sections):
         raise MlfError(where, "is a damaged ELF file (bad section name table index)")
     shstr = b.slice(sections[shstrndx][3], sections[shstrndx][4]) if sections[shstrndx][1] != 8 else b""
+    info.sections = [(_cstr(shstr, sec[0]), sec[1], sec[2], sec[4]) for sec in sections]
 
     symbols: list[tuple[str, int, int, int, int]] = []  # name, value, size, shndx, info
     for _name, typ, _f, soff, size, link, _i, entsize in sections:
@@ -176,7 +179,6 @@ def parse_elf(data: bytes, where: str, want_symbols: bool = True) -> ElfInfo:
         info.float_abi = "soft"  # no hard-float marking anywhere: the base (soft) AAPCS
     if want_symbols:
         _count_alloc_sites(b, sections, symbols, cls, info)
-    del shstr
     return info
 
 
@@ -265,19 +267,27 @@ def _arm_attributes(data: bytes, info: ElfInfo) -> None:
         pos += length
 
 
-def first_object_in_archive(data: bytes, where: str) -> bytes:
-    """The first ELF member of a System V ``ar`` archive (for reading a compiler probe)."""
+def elf_members(data: bytes, where: str) -> list[bytes]:
+    """The ELF objects in ``data``: itself, or the members of a System V ``ar`` archive."""
     if not data.startswith(b"!<arch>\n"):
-        return data
-    pos = 8
+        return [data]
+    out, pos = [], 8
     while pos + 60 <= len(data):
         header = data[pos : pos + 60]
         try:
             size = int(header[48:58].decode().strip())
         except ValueError:
-            break
+            raise MlfError(where, "is a damaged ar archive") from None
         body = data[pos + 60 : pos + 60 + size]
         if body.startswith(b"\x7fELF"):
-            return body
+            out.append(body)
         pos += 60 + size + (size & 1)
-    raise MlfError(where, "is an archive without an ELF object")
+    return out
+
+
+def first_object_in_archive(data: bytes, where: str) -> bytes:
+    """The first ELF member of an archive (or the file itself), e.g. a compiler probe."""
+    members = elf_members(data, where)
+    if not members:
+        raise MlfError(where, "is an archive without an ELF object")
+    return members[0]

@@ -19,18 +19,19 @@ from typing import Any
 from . import __version__, get_runtime_dir
 from .aot import IoOverride
 from .archive import DEFAULT_MAX_TOTAL_SIZE
-from .csource import align_up
 from .elf import ElfInfo, first_object_in_archive, parse_elf
 from .emit.common import Settings, public_symbols
 from .emit.crt import CRT_SOURCES, crt_members, crt_rel, emit_crt_config, emit_crt_platform
 from .emit.data import blob_params, emit_data, params_bin_name
-from .emit.header import emit_header
+from .emit.header import emit_header, emit_umbrella
 from .emit.runner import emit_runner
+from .emit.sections import arena_fragment, weights_fragment
 from .emit.wrappers import CRT_PRELUDE, emit_wrapper, source_rel, wrap_source, wrapper_name
 from .errors import MlfError
 from .model import Model, Module, load_model
 from .naming import library_prefix
 from .plan import Plan, plan_module
+from .workarounds import SourceFix, source_fixes
 
 MANIFEST_SCHEMA = "mlf-build/manifest/1"
 _TMP = ".mlf-tmp"
@@ -52,6 +53,7 @@ class Options:
     max_size: int = DEFAULT_MAX_TOTAL_SIZE
     io_shapes: dict[str, IoOverride] = field(default_factory=dict)
     aot_api: str | None = None
+    all_modules: bool = False
 
 
 @dataclass
@@ -62,18 +64,27 @@ class OutputFile:
 
 
 @dataclass
-class Generation:
-    model: Model
+class Unit:
+    """One module built into the library, with its own API prefix."""
+
     module: Module
     plan: Plan
     settings: Settings
+    fixes: dict[str, SourceFix]
+
+
+@dataclass
+class Generation:
+    model: Model
+    prefix: str  # the library's prefix (<t>); units have <t> or <t>_<module>
+    units: list[Unit]
     files: list[OutputFile]
     manifest: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
 
 
 def _check_section(name: str | None, what: str) -> None:
-    if name is not None and (not name or any(c in name for c in ' \t\n",;\\')):
+    if name is not None and (not name or any(c in name for c in ' \t\n",;\\()*')):
         raise MlfError(what, f"{name!r} is not a valid section name")
 
 
@@ -107,58 +118,106 @@ def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
         raise MlfError("RUNTIME", f"{opts.runtime!r} is not a runtime (builtin or tvm_crt)")
     model = load_model(model_path, opts.max_size, opts.io_shapes, opts.aot_api)
     try:
-        mod = model.module(opts.module)
-        plan = plan_module(model, mod, opts.align, opts.align)
-        if opts.abi_probe:
-            _check_abi(model, mod, opts.abi_probe)
+        if opts.all_modules and opts.module is not None:
+            raise MlfError("MODULE", "give either MODULE or ALL_MODULES, not both")
+        modules = model.modules if opts.all_modules else [model.module(opts.module)]
+        if opts.all_modules and opts.runtime == "tvm_crt" and len(modules) > 1:
+            raise MlfError(model.path, "RUNTIME tvm_crt builds one module per library; use MODULE")
         if opts.runtime == "tvm_crt" and not model.runtime_bundled:
             raise MlfError(
                 model.path,
                 "RUNTIME tvm_crt needs the TVM runtime bundled in the MLF (runtime/), which only "
                 "AOT exports made with Runtime('crt') carry; use RUNTIME builtin",
             )
-        settings = Settings(
-            prefix=prefix,
-            runtime=opts.runtime,
-            static_arena=opts.workspace == "static",
-            weights_section=opts.weights_section,
-            arena_section=opts.arena_section,
-            model_label=Path(model_path).name,
-        )
-        _check_budgets(model, mod, plan, settings, opts)
-        files = _outputs(model, mod, plan, settings)
-        manifest = _manifest(model, mod, plan, settings, files)
+        units = []
+        for mod in modules:
+            sub = prefix if not opts.all_modules else library_prefix(f"{prefix}_{mod.name}", "library name")
+            plan = plan_module(model, mod, opts.align, opts.align)
+            if opts.abi_probe:
+                _check_abi(model, mod, opts.abi_probe)
+            settings = Settings(
+                prefix=sub,
+                runtime=opts.runtime,
+                static_arena=opts.workspace == "static",
+                weights_section=opts.weights_section,
+                arena_section=opts.arena_section,
+                model_label=Path(model_path).name,
+            )
+            units.append(Unit(mod, plan, settings, {fx.member: fx for fx in source_fixes(model, mod)}))
+        _check_budgets(model, prefix, units, opts)
+        files: list[OutputFile] = []
+        for u in units:
+            files += _outputs(model, u)
+        symbols = [sym for u in units for sym in public_symbols(u.settings)]
+        files.append(OutputFile(f"{prefix}.syms", ("\n".join(symbols) + "\n").encode()))
+        objcopy = [f"--keep-global-symbols={prefix}.syms"]
+        objcopy += [f"--rename-section={old}={new}" for old, new in _codegen_sections(units, opts)]
+        files.append(OutputFile(f"{prefix}.objcopy", ("\n".join(objcopy) + "\n").encode()))
+        if opts.all_modules:
+            files.append(
+                OutputFile(f"{prefix}.h", emit_umbrella(model, prefix, [u.settings for u in units]).encode())
+            )
+        if opts.weights_section:
+            text = weights_fragment(prefix, opts.weights_section, units[0].plan)
+            files.append(OutputFile(f"{prefix}_weights.ld", text.encode()))
+        if opts.arena_section and any(u.settings.static_arena or u.module.usmp_pools for u in units):
+            text = arena_fragment(prefix, opts.arena_section, units[0].plan)
+            files.append(OutputFile(f"{prefix}_arena.ld", text.encode()))
+        manifest = _manifest(model, prefix, units, files, symbols)
         files.append(OutputFile(f"{prefix}_manifest.json", (json.dumps(manifest, indent=2) + "\n").encode()))
-        return Generation(model, mod, plan, settings, files, manifest, list(model.warnings))
+        warnings = list(model.warnings) + [fx.note for u in units for fx in u.fixes.values()]
+        return Generation(model, prefix, units, files, manifest, warnings)
     except BaseException:
         model.close()
         raise
 
 
-def _check_budgets(model: Model, mod: Module, plan: Plan, s: Settings, opts: Options) -> None:
-    ram = plan.workspace_size if s.static_arena else 0
+def _codegen_sections(units: list[Unit], opts: Options) -> list[tuple[str, str]]:
+    """Sections of TVM's C holding weights (linked params, AOT constants) or static pools
+    (USMP), renamed after the partial link so WEIGHTS_SECTION / ARENA_SECTION cover them too.
+    GCC and Clang put a static array in .rodata.<name> / .bss.<name> under -fdata-sections
+    unless TVM gave it a section of its own (.rodata.tvm, .bss.noinit.tvm)."""
+    renames: dict[str, str] = {}
+    for u in units:
+        for f in u.module.c_sources():
+            assert f.source is not None
+            for arr in f.source.arrays.values():
+                is_weight = arr.const and (
+                    arr.name.startswith(("__tvm_param__", "constant_", "fused_constant"))
+                    or arr.section == ".rodata.tvm"
+                )
+                is_pool = not arr.const and arr.section is not None and arr.section.startswith(".bss")
+                target = opts.weights_section if is_weight else opts.arena_section if is_pool else None
+                if target:
+                    default = (".rodata." if arr.const else ".bss.") + arr.name
+                    renames[arr.section or default] = target
+    return sorted(renames.items())
+
+
+def _check_budgets(model: Model, prefix: str, units: list[Unit], opts: Options) -> None:
+    ram = sum(u.plan.workspace_size for u in units if u.settings.static_arena)
     if opts.max_ram is not None and ram > opts.max_ram:
         raise MlfError(
             model.path,
-            f"library {s.prefix} needs {ram} bytes of RAM for its arena but MAX_RAM is {opts.max_ram} "
+            f"library {prefix} needs {ram} bytes of RAM for its arena but MAX_RAM is {opts.max_ram} "
             f"({ram - opts.max_ram} bytes over)",
         )
-    flash = sum(mod.params[i].nbytes for i in blob_params(mod))
+    flash = sum(u.module.params[i].nbytes for u in units for i in blob_params(u.module))
     if opts.max_flash is not None and flash > opts.max_flash:
         raise MlfError(
             model.path,
-            f"library {s.prefix} needs {flash} bytes of flash for parameters alone but MAX_FLASH is "
+            f"library {prefix} needs {flash} bytes of flash for parameters alone but MAX_FLASH is "
             f"{opts.max_flash} ({flash - opts.max_flash} bytes over)",
         )
 
 
-def _outputs(model: Model, mod: Module, plan: Plan, s: Settings) -> list[OutputFile]:
+def _outputs(model: Model, u: Unit) -> list[OutputFile]:
+    mod, plan, s = u.module, u.plan, u.settings
     t = s.prefix
     files = [
         OutputFile(f"{t}.h", emit_header(model, mod, plan, s).encode()),
         OutputFile(f"{t}_runner.c", emit_runner(model, mod, plan, s).encode()),
         OutputFile(f"{t}_data.c", emit_data(model, mod, plan, s).encode()),
-        OutputFile(f"{t}.syms", ("\n".join(public_symbols(s)) + "\n").encode()),
     ]
     # Always present (empty when every parameter is linked into TVM's C), so build systems that
     # declare outputs up front (Bazel) see the same files for every model.
@@ -169,7 +228,11 @@ def _outputs(model: Model, mod: Module, plan: Plan, s: Settings) -> list[OutputF
         files.append(OutputFile(params_bin_name(s), b""))
     for f in mod.codegen:
         if f.kind in ("c", "c++"):
-            files.append(OutputFile(source_rel(f), member=f.path))
+            fix = u.fixes.get(f.path)
+            if fix is not None:
+                files.append(OutputFile(source_rel(f), fix.text.encode()))
+            else:
+                files.append(OutputFile(source_rel(f), member=f.path))
             files.append(OutputFile(wrapper_name(s, f), emit_wrapper(mod, f, s).encode()))
         elif f.kind == "object":
             files.append(OutputFile(f"codegen/lib/{f.filename}", member=f.path))
@@ -192,41 +255,66 @@ def _outputs(model: Model, mod: Module, plan: Plan, s: Settings) -> list[OutputF
     return files
 
 
-def _manifest(model: Model, mod: Module, plan: Plan, s: Settings, files: list[OutputFile]) -> dict[str, Any]:
-    t = s.prefix
-    sources = [f"{t}_runner.c", f"{t}_data.c"] + [
-        wrapper_name(s, f) for f in mod.codegen if f.kind in ("c", "c++")
-    ]
-    includes = ["."]
-    if any(f.path.startswith("codegen/host/include/") for f in mod.codegen):
-        includes.append("codegen/include")
-    if s.runtime == "tvm_crt":
+def _unit_sources(u: Unit) -> list[str]:
+    t = u.settings.prefix
+    sources = [f"{t}_runner.c", f"{t}_data.c"]
+    sources += [wrapper_name(u.settings, f) for f in u.module.codegen if f.kind in ("c", "c++")]
+    if u.settings.runtime == "tvm_crt":
         sources += [f"{t}_crt_platform.c"] + [f"crt/{t}__{m.rsplit('/', 1)[-1]}" for m in CRT_SOURCES]
+    return sources
+
+
+def _manifest(
+    model: Model, prefix: str, units: list[Unit], files: list[OutputFile], symbols: list[str]
+) -> dict[str, Any]:
+    includes = ["."]
+    if any(f.path.startswith("codegen/host/include/") for u in units for f in u.module.codegen):
+        includes.append("codegen/include")
+    if units[0].settings.runtime == "tvm_crt":
         # The bundled headers come first: the model is compiled against its own runtime.
         includes = ["crt/include", "crt", *includes]
+    first = units[0]
+    static = [u.plan.workspace_size for u in units if u.settings.static_arena]
     return {
         "schema": MANIFEST_SCHEMA,
         "generator": f"mlf_build {__version__}",
-        "name": t,
-        "model": s.model_label,
-        "module": mod.name,
+        "name": prefix,
+        "model": first.settings.model_label,
+        "module": first.module.name if len(units) == 1 else None,
+        "modules": [
+            {
+                "module": u.module.name,
+                "prefix": u.settings.prefix,
+                "executor": u.module.executor,
+                "interface": u.module.interface,
+                "workspace_size": u.plan.workspace_size,
+                "workspace_exact": u.plan.exact,
+                "params_size": u.plan.params_size,
+                "io_size": sum(x.nbytes for x in u.module.inputs + u.module.outputs),
+                "header": f"{u.settings.prefix}.h",
+            }
+            for u in units
+        ],
         "format_version": model.format_version,
-        "executor": mod.executor,
-        "interface": mod.interface,
-        "runtime": s.runtime,
-        "workspace": "static" if s.static_arena else "caller",
-        "workspace_size": plan.workspace_size,
-        "workspace_align": plan.align,
-        "workspace_exact": plan.exact,
-        "params_size": plan.params_size,
-        "io_size": align_up(sum(x.nbytes for x in mod.inputs + mod.outputs), 1),
-        "public_header": f"{t}.h",
-        "public_symbols": public_symbols(s),
-        "sources": sources,
-        "objects": [f"codegen/lib/{f.filename}" for f in mod.objects()],
+        "executor": first.module.executor,
+        "interface": first.module.interface,
+        "runtime": first.settings.runtime,
+        "workspace": "static" if first.settings.static_arena else "caller",
+        "workspace_size": sum(static) if static else max(u.plan.workspace_size for u in units),
+        "workspace_align": first.plan.align,
+        "params_size": sum(u.plan.params_size for u in units),
+        "public_header": f"{prefix}.h",
+        "public_symbols": symbols,
+        "sources": [src for u in units for src in _unit_sources(u)],
+        "objects": [f"codegen/lib/{f.filename}" for u in units for f in u.module.objects()],
         "include_dirs": includes,
-        "byoc": sorted({f.byoc for f in mod.codegen if f.byoc}),
-        "files": sorted([f.rel for f in files] + [f"{t}_manifest.json"]),
+        "linker_fragments": {
+            kind: f"{prefix}_{kind}.ld"
+            for kind in ("weights", "arena")
+            if any(f.rel == f"{prefix}_{kind}.ld" for f in files)
+        },
+        "byoc": sorted({f.byoc for u in units for f in u.module.codegen if f.byoc}),
+        "files": sorted([f.rel for f in files] + [f"{prefix}_manifest.json"]),
         "runtime_sources": [f"src/{p.name}" for p in sorted((get_runtime_dir() / "src").glob("*.c"))],
     }
 
@@ -248,7 +336,7 @@ def cmake_info(gen: Generation, model_path: str) -> str:
         lines.append(f"set(MLF_INFO_{name} " + " ".join(_cmake_quote(v) for v in vals) + ")")
 
     put("NAME", m["name"])
-    put("MODULE", m["module"])
+    put("MODULE", m["module"] or "")
     put("OUTPUTS", m["files"])
     put("SOURCES", m["sources"])
     put("OBJECTS", m["objects"])
@@ -260,6 +348,8 @@ def cmake_info(gen: Generation, model_path: str) -> str:
     put("FORMAT_VERSION", m["format_version"])
     put("EXECUTOR", m["executor"])
     put("BYOC", m["byoc"])
+    put("WEIGHTS_FRAGMENT", m["linker_fragments"].get("weights", ""))
+    put("ARENA_FRAGMENT", m["linker_fragments"].get("arena", ""))
     put("HAS_OBJECTS", "1" if m["objects"] else "0")
     put("MODULES", [x.name for x in gen.model.modules])
     src = gen.model.source
@@ -345,7 +435,7 @@ def write_outputs(gen: Generation, out: Path) -> None:
                 os.replace(staged, final)
             _remove_stale(out, gen)
             shutil.rmtree(tmp)
-            stamp = out / f"{gen.settings.prefix}.stamp"
+            stamp = out / f"{gen.prefix}.stamp"
             stamp.write_text(f"mlf_build {__version__}\n")
             os.utime(stamp)
     except BaseException:
@@ -363,7 +453,7 @@ def _remove_stale(out: Path, gen: Generation) -> None:
         rel = path.relative_to(out).as_posix()
         if rel.startswith(_TMP) or rel == _LOCK or rel.endswith(".stamp") or path.is_dir():
             continue
-        if rel not in keep and (rel.startswith("codegen/") or rel.startswith(gen.settings.prefix)):
+        if rel not in keep and (rel.startswith("codegen/") or rel.startswith(gen.prefix)):
             path.unlink()
 
 

@@ -125,7 +125,10 @@ class Smoke:
                 s.status, s.peak = int(m.group(1)), int(m.group(2))
             elif m := re.match(r"mlf-smoke: short-arena \d+ status (-?\d+)", line):
                 s.short_status = int(m.group(1))
-            elif m := re.match(r"mlf-smoke: output \d+ (\S+) (\d+) ([0-9a-f]*)$", line):
+            elif m := re.match(r"mlf-smoke: output \d+ (\S+) (\d+) (.*)$", line):
+                bad = re.search(r"[^0-9a-f]", m.group(3))
+                near = m.group(3)[bad.start() - 40 : bad.start() + 80] if bad else ""
+                assert bad is None, f"garbled output line near {near!r}"
                 data = bytes.fromhex(m.group(3))
                 assert len(data) == int(m.group(2)), line[:80]
                 s.outputs.append((m.group(1), data))

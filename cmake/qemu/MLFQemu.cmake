@@ -101,3 +101,37 @@ if(DEFINED MLF_QEMU_STACK_SIZE)
 endif()
 set_property(TARGET mlf_qemu_support APPEND PROPERTY INTERFACE_LINK_DEPENDS
   "${MLF_QEMU_LINKER_SCRIPT}" "${MLF_QEMU_DIR}/mlf_qemu_sections.ld")
+
+# mlf_qemu_place_sections(<executable> <model library>...)
+#
+# Places each library's WEIGHTS_SECTION in FLASH and ARENA_SECTION in RAM, as output sections of
+# their own (readelf shows them), for firmware linked with mlf::qemu_support: writes this
+# executable's versions of the linker script's hook files (mlf_qemu_regions.ld,
+# mlf_qemu_flash_sections.ld, mlf_qemu_ram_sections.ld, empty by default) that define the
+# regions <T>_WEIGHTS_REGION / <T>_ARENA_REGION and INCLUDE the libraries' fragments
+# (target properties MLF_WEIGHTS_FRAGMENT / MLF_ARENA_FRAGMENT), and puts them first on the
+# linker's search path.
+function(mlf_qemu_place_sections exe)
+  set(dir "${CMAKE_CURRENT_BINARY_DIR}/${exe}_mlf_sections")
+  set(regions "")
+  set(flash "")
+  set(ram "")
+  foreach(lib IN LISTS ARGN)
+    if(NOT TARGET ${lib})
+      message(FATAL_ERROR "mlf_qemu_place_sections(${exe}): ${lib} is not a target")
+    endif()
+    string(MAKE_C_IDENTIFIER "${lib}" up)
+    string(TOUPPER "${up}" up)
+    string(APPEND regions "REGION_ALIAS(\"${up}_WEIGHTS_REGION\", FLASH);\nREGION_ALIAS(\"${up}_ARENA_REGION\", RAM);\n")
+    set(w "$<TARGET_PROPERTY:${lib},MLF_WEIGHTS_FRAGMENT>")
+    set(a "$<TARGET_PROPERTY:${lib},MLF_ARENA_FRAGMENT>")
+    string(APPEND flash "$<$<BOOL:${w}>:INCLUDE \"${w}\"\n>")
+    string(APPEND ram "$<$<BOOL:${a}>:INCLUDE \"${a}\"\n>")
+    set_property(TARGET ${exe} APPEND PROPERTY LINK_DEPENDS "$<$<BOOL:${w}>:${w}>" "$<$<BOOL:${a}>:${a}>")
+  endforeach()
+  file(WRITE "${dir}/mlf_qemu_regions.ld" "${regions}")
+  file(GENERATE OUTPUT "${dir}/mlf_qemu_flash_sections.ld" CONTENT "${flash}")
+  file(GENERATE OUTPUT "${dir}/mlf_qemu_ram_sections.ld" CONTENT "${ram}")
+  # Before mlf::qemu_support's -L, so these hook files win over its empty defaults.
+  target_link_options(${exe} BEFORE PRIVATE "-L${dir}")
+endfunction()

@@ -1,0 +1,54 @@
+"""``mlf-build check-size``: the flash and RAM a compiled model library occupies, against the
+MAX_FLASH / MAX_RAM budgets. Counts every allocated section of the library's objects (before
+the final link's --gc-sections, so the figures are an upper bound): flash is code, read-only
+data and the load image of initialised data; RAM is initialised data plus zeroed data (.bss,
+including a static arena)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .elf import elf_members, parse_elf
+from .errors import MlfError
+
+SHF_WRITE, SHF_ALLOC = 0x1, 0x2
+SHT_NOBITS = 8
+
+
+def measure(path: str) -> tuple[int, int]:
+    """(flash bytes, RAM bytes) of an object or static library."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise MlfError(path, f"cannot be read ({exc.strerror})") from None
+    flash = ram = 0
+    for obj in elf_members(data, path):
+        info = parse_elf(obj, path, want_symbols=False)
+        for _name, typ, flags, size in info.sections:
+            if not flags & SHF_ALLOC:
+                continue
+            if typ == SHT_NOBITS:
+                ram += size
+            elif flags & SHF_WRITE:
+                flash += size
+                ram += size
+            else:
+                flash += size
+    return flash, ram
+
+
+def check_object(path: str, name: str, max_flash: int | None, max_ram: int | None) -> str:
+    flash, ram = measure(path)
+    over = []
+    if max_flash is not None and flash > max_flash:
+        over.append(f"{flash} bytes of flash, over MAX_FLASH {max_flash} by {flash - max_flash}")
+    if max_ram is not None and ram > max_ram:
+        over.append(f"{ram} bytes of RAM, over MAX_RAM {max_ram} by {ram - max_ram}")
+    if over:
+        raise MlfError(path, f"model library {name} needs " + " and ".join(over))
+    limits = []
+    if max_flash is not None:
+        limits.append(f"flash {flash}/{max_flash}")
+    if max_ram is not None:
+        limits.append(f"RAM {ram}/{max_ram}")
+    return f"mlf-build: {name}: {', '.join(limits) or f'flash {flash}, RAM {ram}'} bytes"
