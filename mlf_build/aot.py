@@ -232,7 +232,8 @@ def resolve_aot_io(
             s.size = parse_dtype(s.dtype, where).nbytes(s.shape)
     _settle_sizes(module, meta, slots, where, sources)
 
-    inputs, outputs = [], []
+    inputs: list[tuple[str, DType, tuple[int, ...]]] = []
+    outputs: list[tuple[str, DType, tuple[int, ...]]] = []
     for s in slots:
         dt = parse_dtype(s.dtype, where)
         assert s.size is not None

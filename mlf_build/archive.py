@@ -14,11 +14,11 @@ import stat
 import tarfile
 import unicodedata
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, ClassVar
+from typing import IO, Any, BinaryIO, ClassVar
 
 from .errors import MlfError, member_display, printable
 
@@ -332,7 +332,7 @@ class _TarSource(MlfSource):
         if f is None:  # pragma: no cover - only regular files are recorded
             raise MlfError(self.display(name), "is not a regular file")
         try:
-            yield _GuardedReader(f, self.display(name))
+            yield _GuardedReader(f, self.display(name))  # type: ignore[misc]
         finally:
             f.close()
 
@@ -343,7 +343,7 @@ class _TarSource(MlfSource):
 class _GuardedReader(io.RawIOBase):
     """Turns the tar/gzip layer's exceptions on a damaged stream into one MlfError."""
 
-    def __init__(self, inner: BinaryIO, where: str) -> None:
+    def __init__(self, inner: IO[bytes], where: str) -> None:
         super().__init__()
         self._inner = inner
         self._where = where
@@ -355,20 +355,20 @@ class _GuardedReader(io.RawIOBase):
         return True
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        return self._call(self._inner.seek, offset, whence)
+        return int(self._call(self._inner.seek, offset, whence))
 
     def tell(self) -> int:
         return self._inner.tell()
 
     def read(self, size: int = -1) -> bytes:
-        return self._call(self._inner.read, size)
+        return bytes(self._call(self._inner.read, size))
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
 
-    def _call(self, fn, *args):  # type: ignore[no-untyped-def]
+    def _call(self, fn: Callable[..., object], *args: int) -> Any:
         try:
             return fn(*args)
         except _DAMAGED as exc:

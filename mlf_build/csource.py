@@ -155,7 +155,9 @@ def _preprocess(text: str) -> str:
 
 
 def _split_args(text: str) -> list[str]:
-    args, depth, cur = [], 0, []
+    args: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "," and depth == 0:
             args.append("".join(cur).strip())

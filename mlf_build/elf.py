@@ -166,15 +166,15 @@ def parse_elf(data: bytes, where: str, want_symbols: bool = True) -> ElfInfo:
             else:
                 nm, sinfo, _other, shndx, value, ssize = b.unpack("IBBHQQ", off)
             symbols.append((_cstr(strtab, nm), value, ssize, shndx, sinfo))
-    for name, _value, _size, shndx, sinfo in symbols:
+    for sym_name, _value, _size, shndx, sinfo in symbols:
         bind, styp = sinfo >> 4, sinfo & 0xF
-        if not name or bind == 0 or styp in (3, 4):  # local, section, file symbols
+        if not sym_name or bind == 0 or styp in (3, 4):  # local, section, file symbols
             continue
         if shndx == 0:
-            info.undefined.add(name)
+            info.undefined.add(sym_name)
         else:
             kind = "func" if styp == 2 else "object"
-            info.defined[name] = f"weak-{kind}" if bind == 2 else kind
+            info.defined[sym_name] = f"weak-{kind}" if bind == 2 else kind
     if e_machine == EM_ARM and info.float_abi is None:
         info.float_abi = "soft"  # no hard-float marking anywhere: the base (soft) AAPCS
     if want_symbols:

@@ -116,7 +116,7 @@ def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
     _check_section(opts.arena_section, "ARENA_SECTION")
     if opts.runtime not in ("builtin", "tvm_crt"):
         raise MlfError("RUNTIME", f"{opts.runtime!r} is not a runtime (builtin or tvm_crt)")
-    model = load_model(model_path, opts.max_size, opts.io_shapes, opts.aot_api)
+    model = load_model(Path(model_path), opts.max_size, opts.io_shapes, opts.aot_api)
     try:
         if opts.all_modules and opts.module is not None:
             raise MlfError("MODULE", "give either MODULE or ALL_MODULES, not both")

@@ -201,8 +201,8 @@ def _module(c: _Ctx, m: dict[str, Any], path: str, key: str) -> ModuleMeta:
     return mod
 
 
-def _sid(c: _Ctx, s: Any, path: str) -> dict[str, Any]:
-    s = c.obj(s, path)
+def _sid(c: _Ctx, raw: Any, path: str) -> dict[str, Any]:
+    s = c.obj(raw, path)
     c.size(s.get("storage_id"), path + ".storage_id")
     c.size(s.get("size_bytes"), path + ".size_bytes")
     if "input_binding" in s:

@@ -174,7 +174,8 @@ def _op_declarations(mod: Module, funcs: list[str]) -> tuple[str, dict[str, str]
     """Prototypes for the operators the table calls, and a trampoline name for any operator
     TVM defined with the old five-argument signature (no resource_handle)."""
     functions = mod.functions()
-    decls, rename = [], {}
+    decls: list[str] = []
+    rename: dict[str, str] = {}
     for f in sorted(set(funcs)):
         fn = functions.get(f)
         if fn is not None and len(fn.params) == 5:
