@@ -1,5 +1,6 @@
 /*
- * startup.c: reset code and vector table for firmware run under qemu-system-arm (mlf::qemu_support).
+ * startup.c: reset code and vector table for firmware run under qemu-system-arm
+ * (mlf::qemu_support).
  *
  * Reset_Handler does everything newlib's rdimon crt0 (_start) would do, but by itself, so that
  * nothing depends on crt0 taking the stack from semihosting HEAPINFO (it would not be where the
@@ -45,91 +46,95 @@ void mlf_qemu_fault_exit(const uint32_t *frame) __attribute__((used, noreturn));
 #define ADP_STOPPED_APPLICATION_EXIT 0x20026u
 #define SCB_CPACR (*(volatile uint32_t *)0xE000ED88u)
 
-static inline __attribute__((always_inline)) uint32_t semihost(uint32_t op, const void *arg)
-{
-    register uint32_t r0 __asm__("r0") = op;
-    register const void *r1 __asm__("r1") = arg;
-    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
-    return r0;
+static inline __attribute__((always_inline)) uint32_t semihost(uint32_t op, const void *arg) {
+  register uint32_t r0 __asm__("r0") = op;
+  register const void *r1 __asm__("r1") = arg;
+  __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
+  return r0;
 }
 
-void Reset_Handler(void)
-{
+void Reset_Handler(void) {
 #if defined(__ARM_FP) || defined(__ARM_FEATURE_MVE)
-    /* CP10+CP11 full access. MVE needs it too, even integer-only MVE without __ARM_FP. */
-    SCB_CPACR |= 0xFu << 20;
-    __asm__ volatile("dsb\n\tisb" ::: "memory");
+  /* CP10+CP11 full access. MVE needs it too, even integer-only MVE without __ARM_FP. */
+  SCB_CPACR |= 0xFu << 20;
+  __asm__ volatile("dsb\n\tisb" ::: "memory");
 #endif
-    /* A linker script for another machine puts RAM where there is none, and QEMU ignores those
-     * writes: the first return would jump to 0. Check before any call (nothing on the stack yet). */
-    static const uint32_t no_ram_exit[2] = {ADP_STOPPED_APPLICATION_EXIT, 98u};
-    volatile uint32_t *probe = &__ram_start__;
-    *probe = 0x4D4C4651u;
-    if (*probe != 0x4D4C4651u) {
-        semihost(SEMIHOSTING_SYS_WRITE0, "mlf_qemu_support: no RAM where the linker script puts it "
-                                         "(script for another QEMU machine?), exit 98\n");
-        semihost(SEMIHOSTING_SYS_EXIT_EXTENDED, no_ram_exit);
-    }
+  /* A linker script for another machine puts RAM where there is none, and QEMU ignores those
+   * writes: the first return would jump to 0. Check before any call (nothing on the stack yet). */
+  static const uint32_t no_ram_exit[2] = {ADP_STOPPED_APPLICATION_EXIT, 98u};
+  volatile uint32_t *probe = &__ram_start__;
+  *probe = 0x4D4C4651u;
+  if (*probe != 0x4D4C4651u) {
+    semihost(SEMIHOSTING_SYS_WRITE0,
+             "mlf_qemu_support: no RAM where the linker script puts it "
+             "(script for another QEMU machine?), exit 98\n");
+    semihost(SEMIHOSTING_SYS_EXIT_EXTENDED, no_ram_exit);
+  }
 
-    const uint32_t *src = &__data_load__;
-    uint32_t *dst = &__data_start__;
-    if (src != dst) {
-        while (dst < &__data_end__) *dst++ = *src++;
-    }
-    for (dst = &__bss_start__; dst < &__bss_end__;) *dst++ = 0;
+  const uint32_t *src = &__data_load__;
+  uint32_t *dst = &__data_start__;
+  if (src != dst) {
+    while (dst < &__data_end__)
+      *dst++ = *src++;
+  }
+  for (dst = &__bss_start__; dst < &__bss_end__;)
+    *dst++ = 0;
 
-    if (&__heap_limit != 0) __heap_limit = (unsigned int)(uintptr_t)&__heap_end__;
+  if (&__heap_limit != 0)
+    __heap_limit = (unsigned int)(uintptr_t)&__heap_end__;
 
-    initialise_monitor_handles();
-    atexit(__libc_fini_array);
-    __libc_init_array();
+  initialise_monitor_handles();
+  atexit(__libc_fini_array);
+  __libc_init_array();
 
-    static char prog[] = "firmware";
-    static char *argv[] = {prog, 0};
-    exit(main(1, argv));
+  static char prog[] = "firmware";
+  static char *argv[] = {prog, 0};
+  exit(main(1, argv));
 }
 
 /* Tiny formatter: this runs after a fault, so it must not touch the heap or stdio. */
-static char *put_hex(char *p, uint32_t v)
-{
-    *p++ = '0';
-    *p++ = 'x';
-    for (int shift = 28; shift >= 0; shift -= 4) *p++ = "0123456789abcdef"[(v >> shift) & 0xFu];
-    return p;
+static char *put_hex(char *p, uint32_t v) {
+  *p++ = '0';
+  *p++ = 'x';
+  for (int shift = 28; shift >= 0; shift -= 4)
+    *p++ = "0123456789abcdef"[(v >> shift) & 0xFu];
+  return p;
 }
 
-void mlf_qemu_fault_exit(const uint32_t *frame)
-{
-    static char msg[96];
-    static const uint32_t exit_block[2] = {ADP_STOPPED_APPLICATION_EXIT, 99u};
-    uint32_t ipsr;
-    __asm__ volatile("mrs %0, ipsr" : "=r"(ipsr));
+void mlf_qemu_fault_exit(const uint32_t *frame) {
+  static char msg[96];
+  static const uint32_t exit_block[2] = {ADP_STOPPED_APPLICATION_EXIT, 99u};
+  uint32_t ipsr;
+  __asm__ volatile("mrs %0, ipsr" : "=r"(ipsr));
 
-    const char *text = "mlf_qemu_support: unhandled exception ";
-    char *p = msg;
-    while (*text) *p++ = *text++;
-    p = put_hex(p, ipsr & 0x1FFu);
-    /* The stacked PC is frame[6], if the exception frame landed in RAM at all. */
-    if (frame >= &__ram_start__ && frame + 8 <= &__StackTop) {
-        for (text = " at pc "; *text;) *p++ = *text++;
-        p = put_hex(p, frame[6]);
-    }
-    for (text = ", exit 99\n"; *text;) *p++ = *text++;
-    *p = '\0';
-    semihost(SEMIHOSTING_SYS_WRITE0, msg);
-    semihost(SEMIHOSTING_SYS_EXIT_EXTENDED, exit_block);
-    for (;;) {
-    }
+  const char *text = "mlf_qemu_support: unhandled exception ";
+  char *p = msg;
+  while (*text)
+    *p++ = *text++;
+  p = put_hex(p, ipsr & 0x1FFu);
+  /* The stacked PC is frame[6], if the exception frame landed in RAM at all. */
+  if (frame >= &__ram_start__ && frame + 8 <= &__StackTop) {
+    for (text = " at pc "; *text;)
+      *p++ = *text++;
+    p = put_hex(p, frame[6]);
+  }
+  for (text = ", exit 99\n"; *text;)
+    *p++ = *text++;
+  *p = '\0';
+  semihost(SEMIHOSTING_SYS_WRITE0, msg);
+  semihost(SEMIHOSTING_SYS_EXIT_EXTENDED, exit_block);
+  for (;;) {
+  }
 }
 
 /* Naked: hand the exception frame (main stack) to C before anything is pushed. ldr+bx rather
  * than b: a Thumb-1 (ARMv6-M) branch reaches only +-2 KiB. */
-void Default_Handler(void)
-{
-    __asm__ volatile("mrs r0, msp\n\t"
-                     "ldr r1, =mlf_qemu_fault_exit\n\t"
-                     "bx r1\n\t"
-                     ".ltorg\n");
+void Default_Handler(void) {
+  __asm__ volatile(
+      "mrs r0, msp\n\t"
+      "ldr r1, =mlf_qemu_fault_exit\n\t"
+      "bx r1\n\t"
+      ".ltorg\n");
 }
 
 #define MLF_WEAK_HANDLER(name) void name(void) __attribute__((weak, alias("Default_Handler")))
@@ -154,17 +159,35 @@ MLF_WEAK_HANDLER(IRQ7_Handler);
 
 /* Entry 0 is the initial stack pointer, a data address: a union keeps this ISO C. */
 typedef union {
-    void (*handler)(void);
-    const void *stack_top;
+  void (*handler)(void);
+  const void *stack_top;
 } mlf_vector_t;
 
 /* 16 system entries + 8 IRQs = 24 words, at the address the CPU reads on reset (the linker script
  * puts .vectors first at VTOR's reset value and asserts it). */
 __attribute__((section(".vectors"), used)) const mlf_vector_t mlf_qemu_vectors[16 + 8] = {
-    {.stack_top = &__StackTop}, {Reset_Handler}, {NMI_Handler}, {HardFault_Handler},
-    {MemManage_Handler}, {BusFault_Handler}, {UsageFault_Handler}, {SecureFault_Handler},
-    {0}, {0}, {0}, {SVC_Handler},
-    {DebugMon_Handler}, {0}, {PendSV_Handler}, {SysTick_Handler},
-    {IRQ0_Handler}, {IRQ1_Handler}, {IRQ2_Handler}, {IRQ3_Handler},
-    {IRQ4_Handler}, {IRQ5_Handler}, {IRQ6_Handler}, {IRQ7_Handler},
+    {.stack_top = &__StackTop},
+    {Reset_Handler},
+    {NMI_Handler},
+    {HardFault_Handler},
+    {MemManage_Handler},
+    {BusFault_Handler},
+    {UsageFault_Handler},
+    {SecureFault_Handler},
+    {0},
+    {0},
+    {0},
+    {SVC_Handler},
+    {DebugMon_Handler},
+    {0},
+    {PendSV_Handler},
+    {SysTick_Handler},
+    {IRQ0_Handler},
+    {IRQ1_Handler},
+    {IRQ2_Handler},
+    {IRQ3_Handler},
+    {IRQ4_Handler},
+    {IRQ5_Handler},
+    {IRQ6_Handler},
+    {IRQ7_Handler},
 };

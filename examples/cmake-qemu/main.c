@@ -3,6 +3,10 @@
 
 #include "waveform_demo.h"
 
-static void print_line(const char *line) { puts(line); }
+static void print_line(const char *line) {
+  puts(line);
+}
 
-int main(void) { return waveform_demo(print_line); }
+int main(void) {
+  return waveform_demo(print_line);
+}

@@ -25,7 +25,8 @@ static int close_enough(float got, float want) {
 int waveform_demo(waveform_print_fn print) {
   char line[200];
   int passed = 0;
-  snprintf(line, sizeof line, "waveform: %d inputs, %d outputs, arena %lu bytes, %d parameters (%lu bytes)",
+  snprintf(line, sizeof line,
+           "waveform: %d inputs, %d outputs, arena %lu bytes, %d parameters (%lu bytes)",
            WAVEFORM_NUM_INPUTS, WAVEFORM_NUM_OUTPUTS, (unsigned long)WAVEFORM_WORKSPACE_SIZE,
            WAVEFORM_NUM_PARAMS, (unsigned long)WAVEFORM_PARAMS_SIZE);
   print(line);
@@ -55,7 +56,8 @@ int waveform_demo(waveform_print_fn print) {
         line[used++] = ' ';
       }
     }
-    snprintf(line + used, sizeof line - (size_t)used, "] %s", match ? "matches numpy" : "DIFFERS FROM NUMPY");
+    snprintf(line + used, sizeof line - (size_t)used, "] %s",
+             match ? "matches numpy" : "DIFFERS FROM NUMPY");
     print(line);
     passed += match;
   }

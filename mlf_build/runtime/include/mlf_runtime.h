@@ -35,10 +35,10 @@ extern "C" {
 
 /* An input or output of a model. */
 typedef struct mlf_tensor_info {
-  const char *name;     /* as the model names it, e.g. "serving_default_input:0" */
-  const char *dtype;    /* "float32", "int8", "uint8", "bool", "bfloat16", ... */
-  uint8_t dtype_code;   /* MLF_DTYPE_* */
-  uint8_t dtype_bits;   /* bits per element (1 for bool, stored in one byte) */
+  const char *name;   /* as the model names it, e.g. "serving_default_input:0" */
+  const char *dtype;  /* "float32", "int8", "uint8", "bool", "bfloat16", ... */
+  uint8_t dtype_code; /* MLF_DTYPE_* */
+  uint8_t dtype_bits; /* bits per element (1 for bool, stored in one byte) */
   int32_t ndim;
   const int64_t *shape; /* ndim dimensions */
   size_t nbytes;        /* size of the buffer to pass */

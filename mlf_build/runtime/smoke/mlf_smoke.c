@@ -111,8 +111,8 @@ int main(void) {
     out[i] = cursor;
     cursor += ROUND(t_(_output_info)[i].nbytes) + GUARD;
   }
-  printf("mlf-smoke: model %s inputs %d outputs %d workspace %lu\n", MLF_STR(MLF_SMOKE_NAME),
-         N_IN, N_OUT, (unsigned long)WS);
+  printf("mlf-smoke: model %s inputs %d outputs %d workspace %lu\n", MLF_STR(MLF_SMOKE_NAME), N_IN,
+         N_OUT, (unsigned long)WS);
 
   /* 1. Exactly WS bytes of arena, guarded on both sides. */
   memset(g_arena, GUARD_BYTE, sizeof g_arena);
@@ -122,7 +122,8 @@ int main(void) {
   if (status != MLF_OK || peak > WS) {
     ok = 0;
   }
-  if (!guards_intact(g_arena, GUARD) || !guards_intact(g_arena + GUARD + WS, sizeof g_arena - GUARD - WS)) {
+  if (!guards_intact(g_arena, GUARD) ||
+      !guards_intact(g_arena + GUARD + WS, sizeof g_arena - GUARD - WS)) {
     printf("mlf-smoke: arena guard overwritten\n");
     ok = 0;
   }
@@ -144,7 +145,8 @@ int main(void) {
   if (status == MLF_OK && peak > 0) {
     memset(g_arena, GUARD_BYTE, sizeof g_arena);
     int32_t short_status = t_(_run_with_workspace)(in, out, g_arena + GUARD, peak - 1);
-    printf("mlf-smoke: short-arena %lu status %ld\n", (unsigned long)(peak - 1), (long)short_status);
+    printf("mlf-smoke: short-arena %lu status %ld\n", (unsigned long)(peak - 1),
+           (long)short_status);
     if (short_status != MLF_ERR_WORKSPACE_TOO_SMALL) {
       ok = 0;
     }

@@ -11,12 +11,12 @@
 #endif
 
 typedef struct {
-  uint8_t *base;    /* start of the dynamic region (after the static tensors) */
-  size_t capacity;  /* bytes in the dynamic region */
-  size_t top;       /* bytes in use */
+  uint8_t *base;   /* start of the dynamic region (after the static tensors) */
+  size_t capacity; /* bytes in the dynamic region */
+  size_t top;      /* bytes in use */
   size_t align;
   size_t static_size;
-  size_t peak;      /* static_size + highest top, for mlf_workspace_peak() */
+  size_t peak; /* static_size + highest top, for mlf_workspace_peak() */
   uint8_t active;
   uint8_t exhausted;
 } mlf_arena_t;
@@ -71,7 +71,9 @@ int32_t mlf_run_end(int32_t model_status) {
   return model_status == 0 ? MLF_OK : MLF_ERR_OPERATOR;
 }
 
-size_t mlf_workspace_peak(void) { return g_arena.peak; }
+size_t mlf_workspace_peak(void) {
+  return g_arena.peak;
+}
 
 void mlf_run_note_used(size_t dynamic_bytes) {
   if (g_arena.static_size + dynamic_bytes > g_arena.peak) {
@@ -79,7 +81,9 @@ void mlf_run_note_used(size_t dynamic_bytes) {
   }
 }
 
-void mlf_run_note_exhausted(void) { g_arena.exhausted = 1; }
+void mlf_run_note_exhausted(void) {
+  g_arena.exhausted = 1;
+}
 
 void *mlf_arena_alloc(uint64_t nbytes) {
   if (!g_arena.active) {

@@ -7,8 +7,8 @@
 
 #include "mlf_runtime_internal.h"
 
-static void *entry_data(const mlf_graph_entry_t *e, const void *const *inputs,
-                        void *const *outputs, uint8_t *arena) {
+static void *entry_data(const mlf_graph_entry_t *e, const void *const *inputs, void *const *outputs,
+                        uint8_t *arena) {
   switch (e->loc) {
     case MLF_LOC_ARENA:
       return arena + e->offset;

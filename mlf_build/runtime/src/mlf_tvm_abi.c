@@ -14,11 +14,17 @@
 
 static MLF_RUNTIME_THREAD_LOCAL const char *g_last_error;
 
-void TVMAPISetLastError(const char *msg) { g_last_error = msg; }
+void TVMAPISetLastError(const char *msg) {
+  g_last_error = msg;
+}
 
-const char *TVMGetLastError(void) { return g_last_error; }
+const char *TVMGetLastError(void) {
+  return g_last_error;
+}
 
-const char *mlf_last_error(void) { return g_last_error; }
+const char *mlf_last_error(void) {
+  return g_last_error;
+}
 
 const char *mlf_strerror(int32_t status) {
   switch (status) {
@@ -45,4 +51,6 @@ __attribute__((weak, noreturn)) void TVMPlatformAbort(int error_code) {
   abort();
 }
 
-__attribute__((weak)) void TVMLogf(const char *fmt, ...) { (void)fmt; }
+__attribute__((weak)) void TVMLogf(const char *fmt, ...) {
+  (void)fmt;
+}

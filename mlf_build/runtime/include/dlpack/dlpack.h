@@ -51,12 +51,12 @@ typedef struct {
 } DLDataType;
 
 typedef struct {
-  void* data;
+  void *data;
   DLDevice device; /* "ctx" before mid-2021: mlf_build's wrappers map old code onto it */
   int ndim;
   DLDataType dtype;
-  int64_t* shape;
-  int64_t* strides;
+  int64_t *shape;
+  int64_t *strides;
   uint64_t byte_offset;
 } DLTensor;
 

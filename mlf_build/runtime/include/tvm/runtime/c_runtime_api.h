@@ -41,21 +41,21 @@ typedef enum {
 typedef union {
   int64_t v_int64;
   double v_float64;
-  void* v_handle;
-  const char* v_str;
+  void *v_handle;
+  const char *v_str;
   DLDataType v_type;
   DLDevice v_device;
 } TVMValue;
 
-typedef void* TVMModuleHandle;
-typedef void* TVMFunctionHandle;
-typedef void* TVMRetValueHandle;
-typedef void* TVMStreamHandle;
-typedef void* TVMObjectHandle;
+typedef void *TVMModuleHandle;
+typedef void *TVMFunctionHandle;
+typedef void *TVMRetValueHandle;
+typedef void *TVMStreamHandle;
+typedef void *TVMObjectHandle;
 
 /* Records a message for the caller; mlf_build keeps the pointer (see mlf_last_error()). */
-TVM_DLL void TVMAPISetLastError(const char* msg);
-TVM_DLL const char* TVMGetLastError(void);
+TVM_DLL void TVMAPISetLastError(const char *msg);
+TVM_DLL const char *TVMGetLastError(void);
 
 #ifdef __cplusplus
 }

@@ -16,8 +16,8 @@ typedef uint16_t tvm_module_index_t;
 
 typedef struct TVMFuncRegistry {
   /* count (little-endian, 1 or 2 bytes depending on the TVM version), then NUL-separated names */
-  const char* names;
-  const TVMBackendPackedCFunc* funcs;
+  const char *names;
+  const TVMBackendPackedCFunc *funcs;
 } TVMFuncRegistry;
 
 #ifdef __cplusplus

@@ -10,10 +10,10 @@ extern "C" {
 #endif
 
 typedef struct TVMModule {
-  const TVMFuncRegistry* registry;
+  const TVMFuncRegistry *registry;
 } TVMModule;
 
-const TVMModule* TVMSystemLibEntryPoint(void);
+const TVMModule *TVMSystemLibEntryPoint(void);
 
 #ifdef __cplusplus
 }
