@@ -9,12 +9,28 @@ from typing import Any
 
 from .model import Model, Module, Tensor
 from .params import ParamTensor
+from .plan import plan_module
 
 SCHEMA = "mlf-build/inspect/1"
 
 
 def _tensor(t: Tensor | ParamTensor) -> dict[str, Any]:
     return {"name": t.name, "dtype": t.dtype.name, "shape": list(t.shape), "nbytes": t.nbytes}
+
+
+def _arena(model: Model, m: Module) -> dict[str, Any] | None:
+    """The arena mlf_build plans for this module (default alignment), or None when it has no
+    model to run (operator-style export)."""
+    if m.style != "full-model" or m.executor is None:
+        return None
+    plan = plan_module(model, m)
+    return {
+        "bytes": plan.workspace_size,
+        "planned_tensors_bytes": plan.static_size,
+        "scratch_bytes": plan.dynamic_size,
+        "align": plan.align,
+        "exact": plan.exact,
+    }
 
 
 def module_json(model: Model, m: Module) -> dict[str, Any]:
@@ -46,6 +62,7 @@ def module_json(model: Model, m: Module) -> dict[str, Any]:
         "io_size_bytes": m.meta.io_size_bytes,
         "constants_size_bytes": m.meta.constants_size_bytes,
         "operator_workspace_bytes": dict(sorted(m.meta.operator_workspace.items())),
+        "arena": _arena(model, m),
         "inputs": [_tensor(t) for t in m.inputs],
         "outputs": [_tensor(t) for t in m.outputs],
         "io_source": m.io_source or None,
@@ -96,6 +113,10 @@ def model_text(model: Model, module: str | None = None) -> str:
             lines.append(f"  interface:      {m.interface} ({api} API)")
         lines.append(f"  targets:        {'; '.join(m.targets) or '-'}")
         ws = m.meta.workspace_size_bytes
+        arena = j["arena"]
+        if arena is not None:
+            how = "exact" if arena["exact"] else "bound from metadata"
+            lines.append(f"  arena:          {arena['bytes']} B ({how})")
         lines.append(
             f"  memory (TVM):   workspace {ws if ws is not None else '?'} B, "
             f"io {m.meta.io_size_bytes if m.meta.io_size_bytes is not None else '?'} B, "
