@@ -1,0 +1,408 @@
+"""3. Footprint: flash and RAM of each model library in a Cortex-M4 firmware (-Os, function and
+data sections, --gc-sections), split into model code, parameters, arena and glue (mlf_build's
+runtime + the generated runner), read from the link map (which input section of which object
+the linker kept) and ``nm --size-sort`` (local symbols included: the model's symbols are local
+after HIDE_SYMBOLS). Also checks that no parameter is stored twice in flash."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import sys
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import mapfile
+from .common import CORPUS, REPO, TOOLCHAIN, fmt_b, have, run, section, table, verdict
+
+EXAMPLE = REPO / "examples" / "model" / "waveform.tar"
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str  # library name = C prefix
+    label: str  # what the report calls it
+    model: Path
+    args: tuple[str, ...] = ()
+
+
+def corpus_tar(item: str) -> Path | None:
+    d = CORPUS / item
+    if not d.is_dir():
+        return None
+    tars = sorted(d.glob("*.tar"))
+    return tars[0] if len(tars) == 1 else None
+
+
+# The corpus items mlf_build builds for Cortex-M (tests/test_firmware.py); the other two are
+# listed with the reason they are not.
+CORPUS_BUILDABLE = [
+    ("snu", "snu-v7-graph", ()),
+    ("yesno_graph", "arduino-yesno-v4-graph", ()),
+    ("yesno_aot", "arduino-yesno-v5-aot", ()),
+    ("cifar", "gtvm-v2-graph-c-lib0only", ()),
+    ("cifar_syslib", "gtvm-v2-graph-c-syslib", ()),
+    ("sine", "linaro-sine-v5-aot-crt", ()),
+]
+NOT_BUILDABLE = {
+    "nitesh-llvm-aarch64-v5-graph": "its operators are an AArch64 object (LLVM target): no Cortex-M build",
+    "octoml-kws-cmsisnn-partial": "needs the CMSIS-NN library (BYOC), which is not part of the corpus",
+}
+
+
+def specs(quick: bool = False) -> list[Spec]:
+    out = [Spec("waveform", "example (waveform.tar)", EXAMPLE)]
+    for name, item, args in CORPUS_BUILDABLE:
+        tar = corpus_tar(item)
+        if tar is not None:
+            out.append(Spec(name, item, tar, args))
+    return out[:2] if quick else out
+
+
+# ---------------------------------------------------------------------------------------------
+# The firmware: one executable per model that runs it once on deterministic inputs and prints a
+# hash of the outputs (integer printf only).
+
+FW_MAIN = """#include <stdint.h>
+#include <stdio.h>
+
+#include "{t}.h"
+
+{buffers}
+static uint32_t xorshift(uint32_t *s) {{
+  uint32_t x = *s;
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  *s = x;
+  return x;
+}}
+
+int main(void) {{
+  const void *ins[{up}_NUM_INPUTS + 1] = {{{ins}}};
+  void *outs[{up}_NUM_OUTPUTS + 1] = {{{outs}}};
+  uint32_t s = 0x9E3779B9u;
+{fill}  int32_t status = {t}_run(ins, outs);
+  uint32_t h = 2166136261u;
+{hash}  printf("fw {t}: status %ld hash %08lx\\n", (long)status, (unsigned long)h);
+  return (int)status;
+}}
+"""
+
+
+def header_io(header: Path, t: str) -> tuple[list[int], list[int]]:
+    """Input and output sizes from a generated header."""
+    text = header.read_text()
+    up = t.upper()
+    n_in = int(re.search(rf"#define {up}_NUM_INPUTS (\d+)", text).group(1))  # type: ignore[union-attr]
+    n_out = int(re.search(rf"#define {up}_NUM_OUTPUTS (\d+)", text).group(1))  # type: ignore[union-attr]
+
+    def size(kind: str, k: int) -> int:
+        return int(re.search(rf"#define {up}_{kind}_{k}_SIZE (\d+)", text).group(1))  # type: ignore[union-attr]
+
+    return [size("INPUT", k) for k in range(n_in)], [size("OUTPUT", k) for k in range(n_out)]
+
+
+def fw_main(t: str, ins: list[int], outs: list[int]) -> str:
+    buffers = "".join(
+        f"static uint8_t in{k}[{n}] __attribute__((aligned(16)));\n" for k, n in enumerate(ins)
+    ) + "".join(f"static uint8_t out{k}[{n}] __attribute__((aligned(16)));\n" for k, n in enumerate(outs))
+    fill = "".join(
+        f"  for (uint32_t i = 0; i < {n}u; ++i) in{k}[i] = (uint8_t)xorshift(&s);\n"
+        for k, n in enumerate(ins)
+    )
+    hashing = "".join(
+        f"  for (uint32_t i = 0; i < {n}u; ++i) h = (h ^ out{k}[i]) * 16777619u;\n"
+        for k, n in enumerate(outs)
+    )
+    return FW_MAIN.format(
+        t=t,
+        up=t.upper(),
+        buffers=buffers,
+        ins=", ".join(f"in{k}" for k in range(len(ins))) or "0",
+        outs=", ".join(f"out{k}" for k in range(len(outs))) or "0",
+        fill=fill,
+        hash=hashing,
+    )
+
+
+def configure(src: Path, build: Path, extra: list[str] | None = None) -> None:
+    shutil.rmtree(build, ignore_errors=True)
+    run(
+        [
+            "cmake",
+            "-S",
+            src,
+            "-B",
+            build,
+            "-G",
+            "Ninja",
+            f"-DCMAKE_PREFIX_PATH={REPO / 'cmake'}",
+            f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN}",
+            "-DMLF_ARM_CPU=cortex-m4",
+            "-DCMAKE_BUILD_TYPE=MinSizeRel",
+            f"-DMLF_BUILD_PYTHON={sys.executable}",
+            *(extra or []),
+        ]
+    )
+
+
+def build_firmware(work: Path, todo: list[Spec]) -> Path:
+    """A CMake project with one add_mlf_library() and one firmware per spec; returns the build
+    folder (firmware fw_<t>.elf, link map fw_<t>.map)."""
+    from .common import generator_cmd, generator_env
+
+    src = work / "src"
+    shutil.rmtree(src, ignore_errors=True)
+    src.mkdir(parents=True)
+    lines = [
+        "cmake_minimum_required(VERSION 3.20)",
+        "project(bench_footprint C)",
+        "find_package(mlf_build CONFIG REQUIRED)",
+        'include("${MLF_BUILD_CMAKE_DIR}/qemu/MLFQemu.cmake")',
+    ]
+    for s in todo:
+        gen = work / "probe" / s.name
+        run(
+            [*generator_cmd(), "generate", s.model, "--name", s.name, "--out", gen, *_cli_args(s.args)],
+            env=generator_env(work / "pycache"),
+        )
+        ins, outs = header_io(gen / f"{s.name}.h", s.name)
+        (src / f"fw_{s.name}.c").write_text(fw_main(s.name, ins, outs))
+        args = " ".join(f'"{a}"' for a in s.args)
+        lines += [
+            f'add_mlf_library({s.name} "{s.model}" {args})',
+            f"add_executable(fw_{s.name} fw_{s.name}.c)",
+            f"target_link_libraries(fw_{s.name} PRIVATE {s.name} mlf::qemu_support)",
+            f'set_target_properties(fw_{s.name} PROPERTIES SUFFIX ".elf")',
+        ]
+    (src / "CMakeLists.txt").write_text("\n".join(lines) + "\n")
+    build = work / "build"
+    configure(src, build)
+    run(["ninja", "-C", build, "-j2"], timeout=3600)
+    return build
+
+
+def _cli_args(args: tuple[str, ...]) -> list[str]:
+    """add_mlf_library keywords -> mlf-build options (only the ones the specs use)."""
+    out: list[str] = []
+    key = None
+    for a in args:
+        if a in ("RUNTIME", "IO_SHAPES", "MODULE"):
+            key = a
+            continue
+        flag = {"RUNTIME": "--runtime", "IO_SHAPES": "--io-shape", "MODULE": "--module"}[key or ""]
+        out += [flag, a]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Classification
+
+
+@dataclass
+class Split:
+    flash: dict[str, int] = field(default_factory=dict)
+    ram: dict[str, int] = field(default_factory=dict)
+    detail: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+    def add(self, cat: str, sec: mapfile.InputSection) -> None:
+        mem = sec.memory
+        if mem in ("flash", "both"):
+            self.flash[cat] = self.flash.get(cat, 0) + sec.size
+        if mem in ("ram", "both"):
+            self.ram[cat] = self.ram.get(cat, 0) + sec.size
+        self.detail.setdefault(cat, []).append((sec.name, sec.size))
+
+
+CATEGORIES = ("model code", "params", "arena", "glue: runtime", "glue: runner", "firmware + libc")
+
+
+def classify(sec: mapfile.InputSection, t: str) -> str:
+    """Which part of the firmware an input section belongs to."""
+    archive = sec.archive
+    name = sec.name
+    if archive == "libmlf_runtime.a":
+        return "glue: runtime"
+    if archive != f"lib{t}.a":
+        return "firmware + libc"
+    # The model library: one object (HIDE_SYMBOLS), told apart by section names.
+    sym = re.sub(r"^\.(text|rodata|data|bss)(\.rel\.ro)?(\.local)?\.", "", name)
+    if re.fullmatch(rf"\.rodata\.{re.escape(t)}\.param\d+", name) or "__tvm_param__" in name:
+        return "params"
+    if name == ".rodata.tvm" or re.search(r"\bconstant_\d+", name) or "global_const_workspace" in name:
+        return "params"
+    if name == f".bss.{t}.arena" or name.startswith(".bss.noinit") or "workspace" in sym.lower():
+        return "arena"
+    if sym.startswith(f"{t}_"):
+        return "glue: runner"
+    return "model code"
+
+
+def split_firmware(build: Path, t: str) -> tuple[Split, list[mapfile.InputSection]]:
+    kept, discarded = mapfile.parse_map(build / f"fw_{t}.map")
+    sp = Split()
+    for sec in kept:
+        if sec.size and sec.memory:
+            sp.add(classify(sec, t), sec)
+    dropped = [s for s in discarded if s.archive in (f"lib{t}.a", "libmlf_runtime.a") and s.size]
+    return sp, dropped
+
+
+def params_twice(spec: Spec, elf: Path) -> tuple[int, int, int, int]:
+    """(tensors checked, found once, not found, found twice or more) for the params file's
+    tensors of >= 64 bytes, searched in the firmware's flash bytes."""
+    from mlf_build.archive import open_mlf
+    from mlf_build.params import parse_params
+
+    image = mapfile.flash_image(elf)
+    checked = once = missing = twice = 0
+    with open_mlf(spec.model) as src:
+        members = src.names("parameters/")
+        for member in members:
+            with src.open(member) as f:
+                data = f.read()
+            for p in parse_params(io.BytesIO(data), len(data), member):
+                if p.nbytes < 64:
+                    continue
+                blob = data[p.offset : p.offset + p.nbytes]
+                if len(set(blob)) <= 1:
+                    continue  # all zeros or one repeated byte: not evidence either way
+                checked += 1
+                n = mapfile.count_occurrences(image, blob)
+                if n == 0:
+                    missing += 1
+                elif n == 1:
+                    once += 1
+                else:
+                    twice += 1
+    return checked, once, missing, twice
+
+
+def link_params(model: Path) -> bool:
+    """Whether TVM linked the parameters into the generated C (-link-params=1)."""
+    with tarfile.open(model) as tf:
+        for m in tf.getmembers():
+            if m.name.endswith("metadata.json"):
+                f = tf.extractfile(m)
+                return f is not None and "link-params=1" in f.read().decode(errors="replace")
+    return False
+
+
+def run_qemu(elf: Path) -> str:
+    r = run(
+        [
+            "qemu-system-arm",
+            "-M",
+            "mps2-an386",
+            "-nographic",
+            "-semihosting-config",
+            "enable=on,target=native",
+            "-kernel",
+            elf,
+        ],
+        check=False,
+        timeout=300,
+    )
+    return (
+        (r.stdout + r.stderr).strip().splitlines()[-1]
+        if (r.stdout + r.stderr).strip()
+        else f"exit {r.returncode}"
+    )
+
+
+def bench(work: Path, quick: bool) -> dict:
+    section("3. Footprint (Cortex-M4F, -Os, -ffunction-sections -fdata-sections, --gc-sections)")
+    missing = have("cmake", "ninja", "arm-none-eabi-gcc", "arm-none-eabi-nm", "arm-none-eabi-size")
+    if missing:
+        print(f"skipped: missing {', '.join(missing)}")
+        return {}
+    todo = specs(quick)
+    build = build_firmware(work, todo)
+    rows, checks, results = [], [], {}
+    glue_flash_ok = glue_ram_ok = True
+    notes = []
+    for s in todo:
+        sp, dropped = split_firmware(build, s.name)
+        elf = build / f"fw_{s.name}.elf"
+        f, r = sp.flash, sp.ram
+        glue_f = f.get("glue: runtime", 0) + f.get("glue: runner", 0)
+        glue_r = r.get("glue: runtime", 0) + r.get("glue: runner", 0)
+        glue_flash_ok &= glue_f <= 1024
+        glue_ram_ok &= glue_r <= 64
+        lib_f = sum(v for k, v in f.items() if k != "firmware + libc")
+        lib_r = sum(v for k, v in r.items() if k != "firmware + libc")
+        checked, once, miss, twice = params_twice(s, elf)
+        lp = link_params(s.model)
+        qemu = run_qemu(elf) if not quick or s.name == "waveform" else "-"
+        results[s.name] = {"flash": f, "ram": r, "params_check": [checked, once, miss, twice], "qemu": qemu}
+        rows.append(
+            [
+                s.label + (" (-link-params)" if lp else ""),
+                fmt_b(lib_f),
+                fmt_b(f.get("model code", 0)),
+                fmt_b(f.get("params", 0)),
+                f"{f.get('glue: runtime', 0)} + {f.get('glue: runner', 0)} = {glue_f} B",
+                fmt_b(lib_r),
+                fmt_b(r.get("arena", 0)),
+                f"{glue_r} B" + (f" (+{r.get('model code', 0)} B model)" if r.get("model code") else ""),
+                f"{twice} twice / {once} once / {miss} absent of {checked}",
+                fmt_b(sum(f.values())),
+                qemu.replace(f"fw {s.name}: ", ""),
+            ]
+        )
+        top = sorted(
+            [(n, z, c) for c in ("glue: runtime", "glue: runner") for n, z in sp.detail.get(c, [])],
+            key=lambda x: -x[1],
+        )[:6]
+        notes.append(
+            f"{s.name}: largest glue sections: "
+            + ", ".join(f"{n} {z}" for n, z, _ in top)
+            + f"; gc-sections dropped {len(dropped)} sections ({sum(d.size for d in dropped)} B) "
+            "of the model library and runtime"
+        )
+        if twice:
+            checks.append((f"{s.name}: no parameter stored twice", False, f"{twice} twice"))
+    print(
+        table(
+            rows,
+            [
+                "model",
+                "lib flash",
+                "model code",
+                "params",
+                "glue flash (runtime + runner)",
+                "lib RAM",
+                "arena",
+                "glue RAM",
+                "params in flash",
+                "firmware flash",
+                "QEMU",
+            ],
+        )
+    )
+    for s in sorted(set(NOT_BUILDABLE)):
+        print(f"\nnot built: {s}: {NOT_BUILDABLE[s]}")
+    print("\nFlash = text + rodata + the .data image; RAM = data + bss; figures after --gc-sections,")
+    print("from the link map (input sections kept, by object and section name).")
+    print("'firmware flash' is the whole ELF (startup, main, newlib-nano printf with float support).")
+    print("'params in flash': the params file's tensors (>= 64 B, not constant) searched in the ELF's")
+    print("flash bytes; 'absent' = TVM transformed them (e.g. AOT constants) so they are not byte-equal.\n")
+    for n in notes:
+        print(n)
+    checks = [
+        ("glue <= 1 KiB flash (every model)", glue_flash_ok, ""),
+        ("glue <= 64 B RAM beyond the arena (every model)", glue_ram_ok, ""),
+        (
+            "no parameter stored twice in flash (every model)",
+            all(v["params_check"][3] == 0 for v in results.values()),
+            "",
+        ),
+        *checks,
+    ]
+    print()
+    for what, ok, value in checks:
+        print(f"target: {what}{': ' + value if value else ''} -> {verdict(ok)}")
+    return {"models": results, "checks": [{"what": w, "ok": ok, "value": v} for w, ok, v in checks]}
