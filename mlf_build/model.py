@@ -206,7 +206,7 @@ class _Loader:
         names = [m.name for m in meta.modules]
         if len(set(names)) != len(names):
             raise MlfError(src.display("metadata.json"), "names the same module twice")
-        codegen = self._codegen(names, meta)
+        codegen = self._codegen(names)
         modules = [
             self._module(mm, meta, [f for f in codegen if f.module in (mm.name, None)]) for mm in meta.modules
         ]
@@ -226,7 +226,7 @@ class _Loader:
         )
 
     # -- codegen ---------------------------------------------------------------------------
-    def _codegen(self, module_names: list[str], meta: Metadata) -> list[CodegenFile]:
+    def _codegen(self, module_names: list[str]) -> list[CodegenFile]:
         src = self.src
         out: list[CodegenFile] = []
         single = module_names[0] if len(module_names) == 1 else None
@@ -261,7 +261,6 @@ class _Loader:
                     kind_word = cf.target.split()[0]
                     cf.byoc = _BYOC.get(kind_word)
             out.append(cf)
-        del meta
         return out
 
     # -- one module ------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from .csource import align_up, workspace_peak
 from .errors import MlfError, printable
 from .graph import Entry, Graph
-from .model import Model, Module, Tensor
+from .model import Model, Module
 from .params import ParamTensor
 
 ARENA_MIN_ALIGN = 16  # TVM_RUNTIME_ALLOC_ALIGNMENT_BYTES default; generated code assumes it
@@ -225,7 +225,3 @@ def _plan_aot(model: Model, mod: Module, plan: Plan) -> None:
     sites = sum(sum(f.elf.alloc_sites.values()) for f in mod.objects() if f.elf is not None)
     plan.dynamic_size = align_up(ws, plan.align) + max(sites, 1) * plan.align
     plan.notes.append("workspace bounded from metadata.json (no C source to read)")
-
-
-def io_tensors(mod: Module) -> tuple[list[Tensor], list[Tensor]]:
-    return mod.inputs, mod.outputs

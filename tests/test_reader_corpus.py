@@ -156,3 +156,27 @@ def test_text_summary_names_everything(corpus: Path) -> None:
     r = run_cli(["inspect", corpus_item(corpus, "snu-v7-graph")])
     assert r.code == 0
     assert "MLF format version 7" in r.out and "x1" in r.out and "executor graph" in r.out
+
+
+def test_params_parse_with_numpy_and_match_the_linked_copies(corpus: Path) -> None:
+    """The params file of a -link-params=1 model and the __tvm_param__ arrays TVM wrote into C
+    hold the same values: mlf_build exposes the C arrays and never embeds the file's copy."""
+    import re
+
+    import numpy as np
+
+    from mlf_build.model import load_model
+    from mlf_build.params import load_array
+
+    with load_model(corpus_item(corpus, "arduino-yesno-v4-graph")) as model:
+        mod = model.modules[0]
+        lib1 = model.source.read_text("codegen/host/src/default_lib1.c", 1 << 24)
+        assert mod.params_member is not None
+        for p in mod.params:
+            values = load_array(model.source, mod.params_member, p)
+            assert values.dtype == np.dtype(p.dtype.numpy) and values.shape == p.shape
+            m = re.search(rf"__tvm_param__{p.name}\[\d+\] = \{{(.*?)\}};", lib1, re.S)
+            assert m is not None, p.name
+            items = [v.strip().rstrip("LlUu") for v in m.group(1).split(",") if v.strip()]
+            linked = np.array([int(v, 16) for v in items])
+            np.testing.assert_array_equal(values.reshape(-1), linked, err_msg=p.name)

@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import __version__
-from ..dtypes import DType
 from ..model import Model, Module
 from ..naming import c_comment
-from ..plan import Plan
 
 
 @dataclass(frozen=True)
@@ -61,17 +59,5 @@ def public_symbols(s: Settings) -> list[str]:
     return names
 
 
-def dtype_fields(dt: DType) -> str:
-    return f"{dt.code}, {dt.bits}"
-
-
 def fmt_shape(shape: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
-
-
-def plan_summary(plan: Plan) -> str:
-    how = "exact, read from the generated C" if plan.exact else "an upper bound from metadata.json"
-    return (
-        f"{plan.workspace_size} bytes = {plan.static_size} for planned tensors + "
-        f"{plan.dynamic_size} of operator scratch ({how})"
-    )

@@ -245,7 +245,6 @@ def _header_fields(mod: Module, which: str) -> list[str]:
     # The loader kept the header's field order in the tensor order; names are the fields.
     tensors = mod.inputs if which == "inputs" else mod.outputs
     if which == "inputs":
-        params = {p.name for p in mod.params}
         names: list[str] = []
         user = iter(mod.inputs)
         for role, idx in mod.aot_args:
@@ -253,7 +252,6 @@ def _header_fields(mod: Module, which: str) -> list[str]:
                 names.append(mod.params[idx].name)
             elif role == "input":
                 names.append(next(user).name)
-        del params
         return names
     return [t.name for t in tensors]
 
