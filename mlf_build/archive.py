@@ -12,7 +12,6 @@ import os
 import re
 import stat
 import tarfile
-import unicodedata
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,7 +25,11 @@ DEFAULT_MAX_TOTAL_SIZE = 2 * 1024**3
 MAX_MEMBERS = 100_000
 #: GNU long names/links and pax records are read into memory whole by tarfile, before any member
 #: they describe is seen: bound them (a 300 kB gzip can otherwise declare a 300 MB long name).
-MAX_EXTENDED_HEADER = 1 << 20
+MAX_EXTENDED_HEADER = 64 << 10
+#: ... and all of them together (tarfile keeps each member's pax records)
+MAX_EXTENDED_TOTAL = 16 << 20
+#: bytes in one member name (Linux's PATH_MAX)
+MAX_NAME_BYTES = 4096
 #: extended headers each apply to the next header, which tarfile reads recursively
 MAX_EXTENDED_CHAIN = 16
 _COPY_CHUNK = 1 << 20
@@ -68,6 +71,11 @@ _MLF_PATTERNS = [
         r"templates/[^/]+",
     )
 ]
+_ABSENT = object()
+#: bytes a tar name could not decode (surrogateescape), and control characters: C0, DEL, C1 and
+#: the Unicode line and paragraph separators
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _JUNK_DIRS = {".git", ".svn", ".hg", ".vscode", ".idea", "__pycache__", ".ipynb_checkpoints"}
 _JUNK_FILE = re.compile(r"(\.pyc|\.pyo|\.swp|\.swo|~|\.DS_Store|\.orig|\.rej)$")
 
@@ -82,18 +90,19 @@ class Member:
 
 def normalise_name(raw: str, where: str) -> str:
     """Check one member name and return its normalised form ('' for the archive root)."""
-    shown = printable(raw)
-    if any(0xDC80 <= ord(c) <= 0xDCFF for c in raw):
-        raise MlfError(where, f"member name {shown!r} is not valid UTF-8")
-    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in raw):  # C0, DEL, C1, U+2028/9
-        raise MlfError(where, f"member name {shown!r} contains control characters")
+    if len(raw) > MAX_NAME_BYTES or len(raw.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise MlfError(where, f"member name {printable(raw)!r} is longer than {MAX_NAME_BYTES} bytes")
+    if _NOT_UTF8.search(raw):
+        raise MlfError(where, f"member name {printable(raw)!r} is not valid UTF-8")
+    if _CONTROL.search(raw):
+        raise MlfError(where, f"member name {printable(raw)!r} contains control characters")
     if "\\" in raw:
-        raise MlfError(where, f"member name {shown!r} contains a backslash")
+        raise MlfError(where, f"member name {printable(raw)!r} contains a backslash")
     if raw.startswith("/") or re.match(r"^[A-Za-z]:", raw):
-        raise MlfError(where, f"member {shown!r} has an absolute path")
+        raise MlfError(where, f"member {printable(raw)!r} has an absolute path")
     parts = [p for p in raw.split("/") if p not in ("", ".")]
     if ".." in parts:
-        raise MlfError(where, f"member {shown!r} points outside the archive ('..')")
+        raise MlfError(where, f"member {printable(raw)!r} points outside the archive ('..')")
     return "/".join(parts)
 
 
@@ -122,9 +131,8 @@ class MlfSource:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.members: dict[str, Member] = {}
-        self.dirs: set[str] = set()
-        #: every regular file seen, kept or ignored (a name may not be both a file and a folder)
-        self._files_seen: set[str] = set()
+        #: every name seen, kept or ignored: folder -> {child: subtree}, None for a regular file
+        self._tree: dict[str, Any] = {}
         #: (name, reason) of files that are present but not part of an MLF
         self.ignored: list[tuple[str, str]] = []
 
@@ -166,8 +174,16 @@ class MlfSource:
         raise NotImplementedError
 
     def copy_to(self, name: str, dest: Path) -> None:
-        """Stream one member into ``dest`` (a path the caller chose, never one from the archive)."""
+        """Stream one member into ``dest`` (a path the caller chose, never one from the archive).
+
+        A member stored as plain bytes in a file (an uncompressed tarball, a directory) is copied
+        by the kernel (copy_file_range), at the speed of ``cp``: that is most of the generation
+        time of a model with many MiB of parameters. Otherwise it is read and written in chunks.
+        """
         remaining = self.members[name].size
+        with self._span(name) as span:
+            if span is not None and _kernel_copy(span[0], span[1], remaining, dest, self.display(name)):
+                return
         with self.open(name) as src, open(dest, "xb") as out:
             while remaining:
                 chunk = src.read(min(_COPY_CHUNK, remaining))
@@ -175,6 +191,11 @@ class MlfSource:
                     raise MlfError(self.display(name), "is truncated (the archive ends early)")
                 out.write(chunk)
                 remaining -= len(chunk)
+
+    @contextmanager
+    def _span(self, name: str) -> Iterator[tuple[int, int] | None]:
+        """(file descriptor, offset) of the member's bytes stored as they are, or None."""
+        yield None
 
     def close(self) -> None:
         pass
@@ -191,18 +212,29 @@ class MlfSource:
         name = normalise_name(raw, str(self.path))
         if not name:
             return None
-        parents = ["/".join(name.split("/")[:i]) for i in range(1, name.count("/") + 1)]
-        for d in ([name] if is_dir else []) + parents:
-            if d in self._files_seen:
-                raise MlfError(self.path, f"{printable(d)!r} is both a file and a directory")
-            self.dirs.add(d)
+        # The tree of names seen (folder -> {child: subtree}, None for a file) finds a name used
+        # as both a file and a folder in time and memory linear in the names' length.
+        node = self._tree
+        parts = name.split("/")
+        for i, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if child is None:
+                raise MlfError(
+                    self.path, f"{printable('/'.join(parts[: i + 1]))!r} is both a file and a directory"
+                )
+            node = child
+        existing = node.get(parts[-1], _ABSENT)
         if is_dir:
+            if existing is None:
+                raise MlfError(self.path, f"{printable(name)!r} is both a file and a directory")
+            if existing is _ABSENT:
+                node[parts[-1]] = {}
             return None
-        if name in self._files_seen:
+        if existing is None:
             raise MlfError(self.path, f"duplicate member {printable(name)!r}")
-        if name in self.dirs:
+        if existing is not _ABSENT:
             raise MlfError(self.path, f"{printable(name)!r} is both a file and a directory")
-        self._files_seen.add(name)
+        node[parts[-1]] = None
         reason = _ignored_reason(name)
         if reason is not None:
             self.ignored.append((name, reason))
@@ -247,6 +279,13 @@ class _CheckedTarInfo(tarfile.TarInfo):
                 f"declares a tar extended header (long name or pax record) of {self.size} bytes, "
                 f"more than the {MAX_EXTENDED_HEADER} allowed"
             )
+        total = getattr(tf, "_mlf_extended", 0) + self.size
+        if total > MAX_EXTENDED_TOTAL:
+            raise _Refused(
+                f"holds more than {MAX_EXTENDED_TOTAL} bytes of tar extended headers "
+                "(long names, pax records)"
+            )
+        tf._mlf_extended = total
         depth = getattr(tf, "_mlf_chain", 0)
         if depth >= MAX_EXTENDED_CHAIN:
             raise _Refused(f"chains more than {MAX_EXTENDED_CHAIN} tar extended headers")
@@ -276,6 +315,7 @@ class _TarSource(MlfSource):
     def __init__(self, path: Path, max_total: int) -> None:
         super().__init__(path)
         self._infos: dict[str, tarfile.TarInfo] = {}
+        self._plain = False  # the members' bytes are stored as they are (no compression)
         try:
             self._tar = tarfile.open(path, "r:*", tarinfo=_CheckedTarInfo)  # noqa: SIM115 - closed by close()
         except _Refused as exc:
@@ -291,6 +331,7 @@ class _TarSource(MlfSource):
     def _scan(self, max_total: int) -> None:
         file_size = self.path.stat().st_size
         compressed = self._tar.fileobj is not None and not isinstance(self._tar.fileobj, io.BufferedReader)
+        self._plain = not compressed and self._tar.fileobj is not None
         total = count = 0
         while True:
             try:
@@ -335,6 +376,20 @@ class _TarSource(MlfSource):
             yield _GuardedReader(f, self.display(name))  # type: ignore[misc]
         finally:
             f.close()
+
+    @contextmanager
+    def _span(self, name: str) -> Iterator[tuple[int, int] | None]:
+        info = self._infos[name]
+        fileobj = self._tar.fileobj
+        if not self._plain or not isinstance(fileobj, io.BufferedReader) or info.sparse is not None:
+            yield None
+            return
+        try:
+            fd = fileobj.fileno()
+        except (AttributeError, OSError, ValueError):
+            yield None
+            return
+        yield fd, info.offset_data
 
     def close(self) -> None:
         self._tar.close()
@@ -450,6 +505,34 @@ class _DirSource(MlfSource):
             yield f
         finally:
             f.close()
+
+    @contextmanager
+    def _span(self, name: str) -> Iterator[tuple[int, int] | None]:
+        with self.open(name) as f:
+            yield f.fileno(), 0
+
+
+def _kernel_copy(src_fd: int, offset: int, count: int, dest: Path, where: str) -> bool:
+    """Copy ``count`` bytes from ``offset`` of ``src_fd`` into a new file ``dest`` inside the
+    kernel. False (and no ``dest``) when the kernel or the file systems cannot; the caller then
+    copies by reading and writing. MlfError when the source ends early."""
+    copy = getattr(os, "copy_file_range", None)
+    if copy is None:
+        return False
+    done = 0
+    with open(dest, "xb") as out:
+        fd = out.fileno()
+        try:
+            while done < count:
+                n = copy(src_fd, fd, min(count - done, 1 << 30), offset + done)
+                if n == 0:
+                    raise MlfError(where, "is truncated (the archive ends early)")
+                done += n
+            return True
+        except OSError:
+            pass  # EXDEV, ENOSYS, EINVAL, ...: not for these files; fall back
+    dest.unlink()
+    return False
 
 
 def _reason(exc: BaseException) -> str:
