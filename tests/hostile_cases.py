@@ -606,6 +606,29 @@ def _(tmp: Path) -> Path:
     return p
 
 
+@case("extended-headers-total", "bytes of tar extended headers")
+def _(tmp: Path) -> Path:
+    # 300 members with a 60 kB pax comment each: small compressed, 18 MB kept in memory by tarfile.
+    value = b"x" * 60_000
+    body = b" comment=" + value + b"\n"
+    size = len(body) + len(str(len(body)))  # a pax record counts its own length digits
+    record = str(size).encode() + body
+    assert len(record) == size
+    pad = b"\0" * (-len(record) % 512)
+    blocks = [
+        raw_header(b"./PaxHeaders/m", len(record), b"x") + record + pad + raw_header(f"m{i}".encode(), 0)
+        for i in range(300)
+    ]
+    p = tmp / "model.tar.gz"
+    p.write_bytes(gzip.compress(b"".join(blocks) + b"\0" * 1024))
+    return p
+
+
+case("name-too-long", "longer than 4096 bytes")(
+    lambda tmp: with_members(tmp, ("codegen/host/src/" + "a" * 5000 + ".c", b"int x;\n"))
+)
+
+
 def _pax_tar(tmp: Path, pax: dict[str, str]) -> Path:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:

@@ -3,11 +3,16 @@ no traceback, no file written outside the output folder, no partial output left 
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import needs_cmake, run_cli
+from tests.firmware import build, configure, run
 from tests.hostile_cases import Case, cases
 
 CASES = cases()
@@ -47,3 +52,150 @@ def test_hostile_input(case: Case, tmp_path: Path) -> None:
         assert case.expect in line, line
         assert f"mlf-build: error: {where}" in line, line  # names the file (or option)
         assert snapshot(tmp_path) == before, f"{command} left files behind"
+
+
+# -- the same failures through add_mlf_library() ----------------------------------------------
+CMAKE_CASES = [
+    "traversal-dot-slash-dotdot",
+    "symlink-escape-dotdot",
+    "gnu-longname-bomb",
+    "metadata-nan",
+    "graph-cycle",
+    "params-nbytes-mismatch",
+    "object-not-elf",
+    "codegen-name-semicolon",
+    "name-newline",
+    "dir-symlink-outside",
+]
+CMAKE_PROJECT = """cmake_minimum_required(VERSION 3.20)
+project(t C)
+find_package(mlf_build CONFIG REQUIRED)
+add_mlf_library(net "{model}")
+"""
+
+
+@needs_cmake
+@pytest.mark.slow
+def test_hostile_inputs_through_cmake(tmp_path: Path, fixture_models: dict[str, Path]) -> None:
+    """add_mlf_library() fails at configure time with the tool's one line, naming the file, for a
+    varied set of the cases; nothing is generated. One build folder is reconfigured for each case
+    (the compiler checks run once)."""
+    src, bdir = tmp_path / "src", tmp_path / "build"
+    src.mkdir()
+    (src / "CMakeLists.txt").write_text(CMAKE_PROJECT.format(model=fixture_models["v7-graph"].as_posix()))
+    configure(src, bdir)
+    by_id = {c.id: c for c in CASES}
+    for cid in CMAKE_CASES:
+        case = by_id[cid]
+        inputs = tmp_path / cid
+        inputs.mkdir()
+        model = case.build(inputs)
+        (src / "CMakeLists.txt").write_text(CMAKE_PROJECT.format(model=model.as_posix()))
+        shutil.rmtree(bdir / "mlf", ignore_errors=True)
+        res = configure(src, bdir, check=False)
+        assert res.returncode != 0, f"{cid}: configure succeeded"
+        msg = " ".join(res.stderr.split())
+        assert f"add_mlf_library(net): mlf-build: error: {model}" in msg, f"{cid}: {msg}"
+        assert case.expect in msg, f"{cid}: {msg}"
+        assert "Traceback" not in res.stderr, f"{cid}: {res.stderr}"
+        assert not (bdir / "mlf" / "net").exists(), f"{cid}: generated files"
+
+
+# -- names that look like C: accepted, and escaped ---------------------------------------------
+# Decision: tensor names holding quotes, comment ends, preprocessor text or non-ASCII occur in real
+# models (TFLite/ONNX names) and are accepted; only control characters are refused (cases
+# name-newline, name-nul). The generated C must carry them as data, never as code.
+INJECT_INPUT = 'in"; */ #include <stdio.h> /* ??/ \\'
+INJECT_PARAM = "p0 */ #define int float // ü \\"
+INJECT_OUTPUT = 'выход "*/ #include <x>" %s$(x) `id`'
+INJECT_MAIN = r"""#include <stdio.h>
+#include <string.h>
+#include "net.h"
+static const unsigned char want_in[] = {%s};
+static const unsigned char want_param[] = {%s};
+static const unsigned char want_out[] = {%s};
+static int same(const char *got, const unsigned char *want, size_t n) {
+  return strlen(got) == n && memcmp(got, want, n) == 0;
+}
+int main(void) {
+  static float x[4] = {1, 2, 3, 4}, y[4];
+  const void *in[] = {x};
+  void *out[] = {y};
+  int ok = same(net_input_info[0].name, want_in, sizeof want_in) &&
+           same(net_params[0].name, want_param, sizeof want_param) &&
+           same(net_output_info[0].name, want_out, sizeof want_out) &&
+           NET_NUM_INPUTS == 1 && NET_NUM_PARAMS == 1 && net_run(in, out) == MLF_OK && y[3] == 4.75f;
+  puts(ok ? "names ok" : "names differ");
+  return ok ? 0 : 1;
+}
+"""
+
+
+def _c_bytes(text: str) -> str:
+    return ", ".join(str(b) for b in text.encode("utf-8"))
+
+
+def injection_model(path: Path) -> Path:
+    import json
+
+    from mlf_build.params import write_params
+    from tests.mlf_factory import graph_doc, metadata_doc, minimal_files, write_tar
+
+    g = graph_doc(INJECT_INPUT)
+    g["nodes"][1]["name"] = INJECT_PARAM
+    meta = metadata_doc()
+    meta["modules"]["default"]["memory"]["functions"]["main"][0]["outputs"] = {
+        INJECT_OUTPUT: {"size": 16, "dtype": "float32"}
+    }
+    files = minimal_files()
+    files["executor-config/graph/default.graph"] = json.dumps(g).encode()
+    files["metadata.json"] = json.dumps(meta).encode()
+    files["parameters/default.params"] = write_params([(INJECT_PARAM, np.arange(4, dtype=np.float32) / 4)])
+    return write_tar(path, files)
+
+
+@needs_cmake
+@pytest.mark.slow
+def test_names_that_look_like_c_are_data_not_code(tmp_path: Path) -> None:
+    model = injection_model(tmp_path / "model.tar")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "CMakeLists.txt").write_text(
+        CMAKE_PROJECT.format(model=model.as_posix())
+        + "add_executable(app main.c)\ntarget_link_libraries(app PRIVATE net)\n"
+        + "target_compile_options(app PRIVATE -Wall -Wextra -Werror -Wcomment -Wtrigraphs)\n"
+        # ISO C99 without extensions: trigraphs ("??/" is a backslash) are live in the header
+        + "set_target_properties(app PROPERTIES C_STANDARD 99 C_EXTENSIONS OFF)\n"
+    )
+    (src / "main.c").write_text(
+        INJECT_MAIN % (_c_bytes(INJECT_INPUT), _c_bytes(INJECT_PARAM), _c_bytes(INJECT_OUTPUT))
+    )
+    bdir = tmp_path / "build"
+    configure(src, bdir)  # MLF_BUILD_WERROR=ON: the library itself builds with -Wall -Wextra -Werror
+    res = build(bdir)
+    assert "warning" not in (res.stdout + res.stderr).lower(), res.stdout + res.stderr
+    assert run([bdir / "app"]).stdout == "names ok\n"
+    # The names appear in comments only defanged, and never as directives.
+    header = (bdir / "mlf" / "net" / "net.h").read_text()
+    directives = [line for line in header.splitlines() if line.lstrip().startswith("#")]
+    assert not [d for d in directives if "stdio" in d or "<x>" in d or "float" in d], directives
+
+
+def test_deeply_nested_directory(tmp_path: Path) -> None:
+    """1500 nested folders (an MLF directory made hostile): one line, not a RecursionError."""
+    root = tmp_path / "model"
+    root.mkdir()
+    fds = [os.open(root, os.O_RDONLY)]
+    try:
+        for _ in range(1500):
+            os.mkdir("d", dir_fd=fds[-1])
+            fds.append(os.open("d", os.O_RDONLY, dir_fd=fds[-1]))
+        r = run_cli(["inspect", root])
+        assert r.code == 2 and r.err.count("\n") == 1, r.err[-500:]
+        assert r.err.startswith(f"mlf-build: error: {root}: ") and "not a Model Library Format" in r.err
+    finally:  # shutil.rmtree recurses too: remove from the bottom up
+        for parent in reversed(fds[:-1]):
+            with contextlib.suppress(FileNotFoundError):
+                os.rmdir("d", dir_fd=parent)
+        for fd in fds:
+            os.close(fd)
