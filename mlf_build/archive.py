@@ -103,6 +103,8 @@ def normalise_name(raw: str, where: str) -> str:
     parts = [p for p in raw.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise MlfError(where, f"member {printable(raw)!r} points outside the archive ('..')")
+    if parts and re.match(r"^[A-Za-z]:", parts[0]):  # "./C:/x" is still a drive on Windows
+        raise MlfError(where, f"member {printable(raw)!r} has an absolute path")
     return "/".join(parts)
 
 

@@ -181,6 +181,7 @@ for _id, _name in [
     )
 case("traversal-absolute", "has an absolute path")(lambda tmp: with_members(tmp, ("/tmp/evil.c", b"x")))
 case("traversal-drive", "has an absolute path")(lambda tmp: with_members(tmp, ("C:/evil.c", b"x")))
+case("traversal-dot-drive", "has an absolute path")(lambda tmp: with_members(tmp, ("./C:/evil.c", b"x")))
 case("backslash-name", "contains a backslash")(lambda tmp: with_members(tmp, ("..\\evil.c", b"x")))
 
 for _id, _kind, _what in [
