@@ -37,23 +37,53 @@ _C_ELEM = {
 
 
 class _Shapes:
-    """Deduplicated ``static const int64_t`` shape arrays."""
+    """The shape pool: one ``static const int64_t`` array holding every shape the runner
+    refers to, each stored once (a shape found inside the pool, or overlapping its end, is
+    not stored again). Entries refer to a shape by the index of its first dimension."""
+
+    MAX_INDEX = 0xFFFF  # mlf_graph_entry_t.shape is 16 bits
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
-        self.names: dict[tuple[int, ...], str] = {}
+        self.pool: list[int] = []
+        self.used = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.prefix}__shapes"
+
+    def index(self, shape: tuple[int, ...]) -> int:
+        self.used = True
+        if not shape:  # scalars: ndim 0, the pointer is never dereferenced
+            if not self.pool:
+                self.pool.append(1)
+            return 0
+        dims, n = list(shape), len(shape)
+        for i in range(len(self.pool) - n + 1):
+            if self.pool[i : i + n] == dims:
+                return i
+        overlap = next((k for k in range(min(n, len(self.pool)), 0, -1) if self.pool[-k:] == dims[:k]), 0)
+        start = len(self.pool) - overlap
+        if start > self.MAX_INDEX:
+            raise MlfError(self.prefix, f"the graph's shapes need more than {self.MAX_INDEX} dimensions")
+        self.pool.extend(dims[overlap:])
+        return start
 
     def ref(self, shape: tuple[int, ...]) -> str:
-        key = shape if shape else (1,)  # scalars point at {1} with ndim 0: never dereferenced
-        if key not in self.names:
-            self.names[key] = f"{self.prefix}__shape_{len(self.names)}"
-        return self.names[key]
+        """A pointer to ``shape`` in the pool, for the info tables."""
+        return f"&{self.name}[{self.index(shape)}]"
 
     def emit(self) -> str:
-        return "".join(
-            f"static const int64_t {name}[{len(shape)}] = {{{', '.join(str(d) for d in shape)}}};\n"
-            for shape, name in self.names.items()
-        )
+        if not self.used:
+            return ""
+        return f"static const int64_t {self.name}[{len(self.pool)}] = {{{', '.join(map(str, self.pool))}}};\n"
+
+
+def _dtype_byte(dt: DType, where: str) -> str:
+    log2 = dt.bits.bit_length() - 1
+    if dt.bits != 1 << log2 or dt.code > 15 or log2 > 15:
+        raise MlfError(where, f"dtype {dt.name} cannot be described to the graph runtime")
+    return f"MLF_DTYPE({dt.code}, {log2})"
 
 
 def param_data_symbol(mod: Module, s: Settings, index: int) -> str:
@@ -131,14 +161,14 @@ def _graph_body(mod: Module, plan: Plan, s: Settings, shapes: _Shapes, slots: li
     for sl in slots:
         e = sl.entry
         assert e is not None
-        data = "NULL"
-        offset = sl.index
+        where = f"{{.offset = {sl.index}u}}"
         if sl.loc == CONST:
-            data = param_data_symbol(mod, s, sl.index)
-            offset = 0
+            where = f"{{.data = {param_data_symbol(mod, s, sl.index)}}}"
+        if len(e.shape) > 63:
+            raise MlfError(mod.name, f"a tensor of the graph has {len(e.shape)} dimensions (at most 63)")
         rows.append(
-            f"    {{{data}, {offset}u, {_LOC[sl.loc]}, {len(e.shape)}, {e.dtype.code}, {e.dtype.bits}, "
-            f"{shapes.ref(e.shape)}}},\n"
+            f"    {{{where}, {shapes.index(e.shape)}u, MLF_KIND({_LOC[sl.loc]}, {len(e.shape)}), "
+            f"{_dtype_byte(e.dtype, mod.name)}}},\n"
         )
     args: list[int] = []
     ops = []
@@ -155,8 +185,8 @@ def _graph_body(mod: Module, plan: Plan, s: Settings, shapes: _Shapes, slots: li
     out.append(f"static const mlf_graph_op_t {t}__ops[{max(len(ops), 1)}] = {{\n{op_rows}}};\n")
     max_args = max((len(st.args) for st in steps if st.func is not None), default=1)
     out.append(
-        f"static const mlf_graph_t {t}__graph = {{\n    {t}__entries, {t}__args, {t}__ops, {len(ops)}, "
-        f"{max_args}}};\n\n"
+        f"static const mlf_graph_t {t}__graph = {{\n    {t}__entries, {shapes.name}, {t}__args, {t}__ops, "
+        f"{len(ops)}, {max_args}}};\n\n"
     )
     out.append(_signature(s))
     out.append(

@@ -32,20 +32,29 @@ void mlf_run_note_used(size_t dynamic_bytes);
 void mlf_run_note_exhausted(void);
 
 /* Where a graph tensor lives. */
-#define MLF_LOC_ARENA 0  /* at byte `offset` of the arena */
-#define MLF_LOC_INPUT 1  /* the caller's input number `offset` */
-#define MLF_LOC_OUTPUT 2 /* the caller's output number `offset` */
-#define MLF_LOC_CONST 3  /* const data at `data` (a parameter) */
+#define MLF_LOC_ARENA 0  /* at byte `u.offset` of the arena */
+#define MLF_LOC_INPUT 1  /* the caller's input number `u.offset` */
+#define MLF_LOC_OUTPUT 2 /* the caller's output number `u.offset` */
+#define MLF_LOC_CONST 3  /* const data at `u.data` (a parameter) */
 
+/* One tensor of the graph, 8 bytes on 32-bit targets: runners of large graphs hold one per
+ * tensor, so this table is most of a runner's flash. */
 typedef struct mlf_graph_entry {
-  const void *data;
-  uint32_t offset;
-  uint8_t loc;
-  uint8_t ndim;
-  uint8_t dtype_code;
-  uint8_t dtype_bits;
-  const int64_t *shape;
+  union {
+    const void *data; /* MLF_LOC_CONST */
+    uint32_t offset;  /* the others */
+  } u;
+  uint16_t shape; /* index of dimension 0 in the graph's shape pool */
+  uint8_t kind;   /* MLF_KIND(loc, ndim) */
+  uint8_t dtype;  /* MLF_DTYPE(code, log2 of the bits) */
 } mlf_graph_entry_t;
+
+#define MLF_KIND(loc, ndim) ((uint8_t)(((loc) << 6) | (ndim))) /* ndim < 64 */
+#define MLF_KIND_LOC(kind) ((kind) >> 6)
+#define MLF_KIND_NDIM(kind) ((kind)&63u)
+#define MLF_DTYPE(code, log2_bits) ((uint8_t)(((code) << 4) | (log2_bits)))
+#define MLF_DTYPE_CODE(dtype) ((uint8_t)((dtype) >> 4))
+#define MLF_DTYPE_BITS(dtype) ((uint8_t)(1u << ((dtype)&15u)))
 
 /* TVM's packed calling convention for operators (and packed-API AOT entry points). */
 typedef int32_t (*mlf_packed_func_t)(TVMValue *args, int32_t *type_codes, int32_t num_args,
@@ -61,6 +70,7 @@ typedef struct mlf_graph_op {
 
 typedef struct mlf_graph {
   const mlf_graph_entry_t *entries;
+  const int64_t *shapes; /* the shape pool: every entry's dimensions, shared where equal */
   const uint16_t *args;
   const mlf_graph_op_t *ops;
   uint16_t num_ops;

@@ -9,23 +9,24 @@
 
 static void *entry_data(const mlf_graph_entry_t *e, const void *const *inputs, void *const *outputs,
                         uint8_t *arena) {
-  switch (e->loc) {
+  switch (MLF_KIND_LOC(e->kind)) {
     case MLF_LOC_ARENA:
-      return arena + e->offset;
+      return arena + e->u.offset;
     case MLF_LOC_INPUT:
       /* Operators only read their inputs; DLTensor just has no const-qualified data field. */
-      return (void *)(uintptr_t)inputs[e->offset];
+      return (void *)(uintptr_t)inputs[e->u.offset];
     case MLF_LOC_OUTPUT:
-      return outputs[e->offset];
+      return outputs[e->u.offset];
     default:
-      return (void *)(uintptr_t)e->data;
+      return (void *)(uintptr_t)e->u.data;
   }
 }
 
-static size_t entry_nbytes(const mlf_graph_entry_t *e) {
-  size_t n = ((size_t)e->dtype_bits + 7u) / 8u;
-  for (uint8_t i = 0; i < e->ndim; ++i) {
-    n *= (size_t)e->shape[i];
+static size_t entry_nbytes(const mlf_graph_t *g, const mlf_graph_entry_t *e) {
+  size_t n = ((size_t)MLF_DTYPE_BITS(e->dtype) + 7u) / 8u;
+  const int64_t *shape = &g->shapes[e->shape];
+  for (uint8_t i = 0; i < MLF_KIND_NDIM(e->kind); ++i) {
+    n *= (size_t)shape[i];
   }
   return n;
 }
@@ -39,7 +40,7 @@ int32_t mlf_graph_run(const mlf_graph_t *g, const void *const *inputs, void *con
       const mlf_graph_entry_t *src = &g->entries[args[0]];
       const mlf_graph_entry_t *dst = &g->entries[args[1]];
       memmove(entry_data(dst, inputs, outputs, arena), entry_data(src, inputs, outputs, arena),
-              entry_nbytes(src));
+              entry_nbytes(g, src));
       continue;
     }
     for (uint16_t k = 0; k < op->num_args; ++k) {
@@ -48,12 +49,12 @@ int32_t mlf_graph_run(const mlf_graph_t *g, const void *const *inputs, void *con
       t->data = entry_data(e, inputs, outputs, arena);
       t->device.device_type = kDLCPU;
       t->device.device_id = 0;
-      t->ndim = e->ndim;
-      t->dtype.code = e->dtype_code;
-      t->dtype.bits = e->dtype_bits;
+      t->ndim = MLF_KIND_NDIM(e->kind);
+      t->dtype.code = MLF_DTYPE_CODE(e->dtype);
+      t->dtype.bits = MLF_DTYPE_BITS(e->dtype);
       t->dtype.lanes = 1;
       /* Operators read shapes, never write them. */
-      t->shape = (int64_t *)(uintptr_t)e->shape;
+      t->shape = (int64_t *)(uintptr_t)&g->shapes[e->shape];
       t->strides = NULL;
       t->byte_offset = 0;
       values[k].v_handle = t;
