@@ -1,0 +1,455 @@
+"""mlf_library(): a TVM Model Library Format archive as an ordinary C library (CcInfo).
+
+The Bazel twin of CMake's add_mlf_library() (cmake/MLFLibrary.cmake): same attributes (the CMake
+option in lower case), same generator, same generated header and API, same runtime.
+
+    load("@mlf_build//bazel:defs.bzl", "mlf_library")
+
+    mlf_library(
+        name,               # the library, and the C prefix of its API: #include "<name>.h",
+                            # <name>_run(), WAVEFORM_WORKSPACE_SIZE ... (non-identifier characters
+                            # become "_", lower case, as in CMake)
+        src,                # MLF tarball (.tar, .tar.gz, .tgz): a file or another rule's output.
+                            # Format versions 1-7.
+        module = "",        # MODULE: module of a multi-module (version 7) archive. Default: the
+                            # only one.
+        runtime = "builtin",  # RUNTIME: builtin (mlf_build's runtime, @mlf_build//mlf_build/runtime,
+                            # shared by all models) or tvm_crt (TVM's CRT bundled in the MLF).
+        workspace = "static",  # WORKSPACE: static (the library owns an arena of
+                            # <NAME>_WORKSPACE_SIZE bytes and offers <name>_run()) or caller (no
+                            # arena; call <name>_run_with_workspace() with yours).
+        align = 16,         # ALIGN: alignment of parameter data and of the arena (power of two;
+                            # the arena is never aligned to less than 16).
+        weights_section = "",  # WEIGHTS_SECTION: linker section for parameter data
+                            # (default .rodata.<name>.param<N>).
+        arena_section = "",  # ARENA_SECTION: linker section of the static arena (default
+                            # .bss.<name>.arena).
+        max_ram = "",       # MAX_RAM: fail the build when the static arena exceeds this many
+                            # bytes ("65536", "64K", "2M"), and after compiling, when the
+                            # library's RAM (arena + data + bss) does.
+        max_flash = "",     # MAX_FLASH: fail the build when the library's flash (code +
+                            # read-only data + data image) exceeds this (parameters alone are
+                            # checked before compiling).
+        io_shapes = [],     # IO_SHAPES: shapes the MLF does not record (AOT exports of TVM
+                            # 0.8-0.10 with several outputs), e.g. ["logits=1x4", "probs=1x4:float32"].
+        aot_api = "",       # AOT_API: packed or unpacked, the calling convention of an AOT entry
+                            # point compiled to an object (LLVM target), which the MLF does not record.
+        hide_symbols = True,  # HIDE_SYMBOLS: link the model's objects into one relocatable object
+                            # (ld -r) whose only global symbols are the API (objcopy
+                            # --keep-global-symbols with <name>.syms), so any number of models (all
+                            # named "default" by TVM) coexist in one program.
+        deps = [],          # LINK_LIBRARIES: cc targets the generated code needs (e.g. CMSIS-NN
+                            # for BYOC code); compiled against and linked.
+        test = False,       # TEST: also <name>_smoke, a test that runs the model once on
+                            # deterministic inputs and checks the arena contract
+                            # (mlf_build/runtime/smoke/mlf_smoke.c): natively on the host, under
+                            # qemu-system-arm for @mlf_build//bazel/platforms:cortex_m3/cortex_m4f.
+        **kwargs,           # visibility, tags, testonly, target_compatible_with, features, ...
+    )
+
+There is no OUTPUT_DIR: generated files go to bazel-bin/<package>/_mlf/<name>/ (CMake:
+<binary dir>/mlf/<target>/), with the same names and bytes as CMake's.
+
+Provides
+  CcInfo    put the library in `deps` of cc_library/cc_binary/cc_test: the header's folder is on
+            the include path, the model's archive and the runtime (and `deps`) are linked.
+  MlfInfo   (below) what was generated; the sizes of the arena, parameters and I/O are only known
+            once the generator has run, so they are in `manifest` (JSON: workspace_size,
+            params_size, io_size, ...) and, for C, in the header (<NAME>_WORKSPACE_SIZE, ...).
+  DefaultInfo  the archive, the header and the manifest.
+  OutputGroupInfo  mlf_generated (every generated file and folder), mlf_units, mlf_objects.
+
+How it builds (every step an action with declared inputs and outputs; no genrule, no `local`):
+  1. MlfGenerate: the generator (//mlf_build:generator, a py_binary in the exec configuration)
+     writes the fixed files <t>.h, <t>_runner.c, <t>_data.c, <t>.syms, <t>_manifest.json,
+     <t>_params.bin (and <t>_crt_platform.c for tvm_crt), the folders codegen/ (and crt/) as
+     tree artifacts, and one unit per wrapped source (see bazel/mlf_build_gen.py). It also gets
+     --abi-probe, an object compiled for the target, to check objects an MLF carries.
+  2. CppCompile with the target's C toolchain (C99 with GNU extensions, -Wall -Wextra
+     -ffunction-sections -fdata-sections); <t>_params.bin is an input of the compile of
+     <t>_data.c, whose .incbin finds it through -Wa,-I.
+  3. hide_symbols: MlfPartialLink (the toolchain's ld -r, with TVM's objects from codegen/lib),
+     MlfLocalizeSymbols (objcopy with the options of <t>.objcopy: --keep-global-symbols=<t>.syms
+     and the section renames for weights_section/arena_section), and Bazel's archiver.
+     Otherwise MlfArchive (the toolchain's ar rcsD) of all objects.
+  4. max_ram/max_flash: MlfCheckSize (mlf-build check-size on the archive), an input of every
+     link of the library.
+"""
+
+load("@bazel_tools//tools/cpp:toolchain_utils.bzl", "find_cpp_toolchain")
+load("@rules_cc//cc:cc_binary.bzl", "cc_binary")
+load("@rules_cc//cc/common:cc_common.bzl", "cc_common")
+load("@rules_cc//cc/common:cc_info.bzl", "CcInfo")
+load(":outputs.bzl", "MLF_OUTPUT_DIRS", "MLF_OUTPUT_FILES")
+load(":qemu.bzl", "mlf_binary_test")
+
+MlfInfo = provider(
+    doc = "What mlf_library generated and built.",
+    fields = {
+        "name": "str: the C prefix <t> of the API (#include \"<t>.h\", <t>_run())",
+        "header": "File: <t>.h",
+        "manifest": "File: <t>_manifest.json, with workspace_size, params_size, io_size, " +
+                    "public_symbols, sources, ... (mlf-build/manifest/1)",
+        "params": "File: <t>_params.bin (may be empty)",
+        "syms": "File: <t>.syms, the symbols kept global",
+        "linker_fragments": "list of File: <t>_weights.ld / <t>_arena.ld, linker script fragments " +
+                            "placing weights_section / arena_section",
+        "generated": "depset of File: everything the generator wrote (files and tree artifacts)",
+        "output_dir": "str: exec path of the folder holding the generated files",
+        "archive": "File: the static library",
+        "runtime": "str: builtin or tvm_crt",
+        "workspace": "str: static or caller",
+        "align": "int: alignment of parameters and arena",
+        "module": "str: the module asked for (\"\" = the only one)",
+        "hide_symbols": "bool",
+    },
+)
+
+_CC_TOOLCHAIN_TYPE = "@bazel_tools//tools/cpp:toolchain_type"
+
+# Flags the generated code is compiled with (CMake: C_STANDARD 99, C_EXTENSIONS ON and these).
+_MODEL_COPTS = ["-std=gnu99", "-Wall", "-Wextra", "-ffunction-sections", "-fdata-sections"]
+
+_IDENT_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+
+def mlf_c_prefix(name):
+    """The C prefix of the API of a library (mlf_build.naming.library_prefix, without its checks).
+
+    Args:
+      name: the library's name.
+
+    Returns:
+      The name as a lower-case C identifier: other characters become "_", a leading digit gets "_".
+    """
+    ident = "".join([c if c in _IDENT_CHARS else "_" for c in name.elems()])
+    if ident[:1].isdigit():
+        ident = "_" + ident
+    return ident.lower()
+
+def _cc_setup(ctx):
+    cc_toolchain = find_cpp_toolchain(ctx)
+    feature_configuration = cc_common.configure_features(
+        ctx = ctx,
+        cc_toolchain = cc_toolchain,
+        requested_features = ctx.features,
+        unsupported_features = ctx.disabled_features,
+    )
+    return cc_toolchain, feature_configuration
+
+def _selected(table, attrs, t):
+    """The entries of an outputs.bzl table that apply to these attributes, with {t} filled in."""
+    out = []
+    for key, names in table.items():
+        attr, _, value = key.partition("=")
+        if not attr or (getattr(attrs, attr) == value if value else getattr(attrs, attr)):
+            out += [n.format(t = t) for n in names]
+    return out
+
+def _declare(ctx, rel):
+    return ctx.actions.declare_file("_mlf/%s/%s" % (ctx.label.name, rel))
+
+def _llvm_object(f):
+    # Objects TVM compiled (llvm target), shipped in the MLF and extracted to codegen/lib/.
+    return f.path if "/codegen/lib/" in f.path else None
+
+def _mlf_library_impl(ctx):
+    name = ctx.label.name
+    t = mlf_c_prefix(name)
+    crt = ctx.attr.runtime == "tvm_crt"
+
+    # ---- 1. generate ---------------------------------------------------------------------
+    files = [_declare(ctx, f) for f in _selected(MLF_OUTPUT_FILES, ctx.attr, t)]
+    dirs = [ctx.actions.declare_directory("_mlf/%s/%s" % (name, d)) for d in _selected(MLF_OUTPUT_DIRS, ctx.attr, t)]
+    by_name = {f.basename: f for f in files}
+    header = by_name[t + ".h"]
+    syms = by_name[t + ".syms"]
+    manifest = by_name[t + "_manifest.json"]
+    params = by_name[t + "_params.bin"]
+    sources = [f for f in files if f.extension == "c"]
+    fragments = [f for f in files if f.extension == "ld"]
+    codegen = dirs[0]
+    units = ctx.actions.declare_directory("_mlf_units/" + name)
+    objcopy_args = ctx.actions.declare_file("_mlf/%s_objcopy.args" % name)
+    out_dir = header.dirname
+
+    probe = ctx.file._abi_probe
+    args = ctx.actions.args()
+    args.add("--units", units.path)
+    args.add("--objcopy-args", objcopy_args.path)
+    for f in files:
+        args.add("--file", f.basename)
+    for d in dirs:
+        args.add("--dir", d.basename)
+    args.add("--")
+    args.add("generate")
+    args.add(ctx.file.src.path)
+    args.add("--out", out_dir)
+    args.add("--name", name)
+    if ctx.attr.module:
+        args.add("--module", ctx.attr.module)
+    args.add("--runtime", ctx.attr.runtime)
+    args.add("--workspace", ctx.attr.workspace)
+    args.add("--align", str(ctx.attr.align))
+    if ctx.attr.weights_section:
+        args.add("--weights-section", ctx.attr.weights_section)
+    if ctx.attr.arena_section:
+        args.add("--arena-section", ctx.attr.arena_section)
+    if ctx.attr.max_ram:
+        args.add("--max-ram", ctx.attr.max_ram)
+    if ctx.attr.max_flash:
+        args.add("--max-flash", ctx.attr.max_flash)
+    for spec in ctx.attr.io_shapes:
+        args.add("--io-shape", spec)
+    if ctx.attr.aot_api:
+        args.add("--aot-api", ctx.attr.aot_api)
+    args.add("--abi-probe", probe.path)
+    generated = files + dirs
+    ctx.actions.run(
+        executable = ctx.executable._generator,
+        arguments = [args],
+        inputs = [ctx.file.src, probe],
+        outputs = generated + [units, objcopy_args],
+        mnemonic = "MlfGenerate",
+        progress_message = "mlf_build: generating %s from %s" % (ctx.label, ctx.attr.src.label),
+    )
+
+    # ---- 2. compile with the target's C toolchain ----------------------------------------
+    cc_toolchain, feature_configuration = _cc_setup(ctx)
+    dep_infos = [d[CcInfo] for d in ctx.attr.deps] + [ctx.attr._runtime[CcInfo]]
+    private_includes = (["crt/include", "crt"] if crt else []) + ["codegen/include"]
+    compilation_context, compilation_outputs = cc_common.compile(
+        name = name,
+        actions = ctx.actions,
+        feature_configuration = feature_configuration,
+        cc_toolchain = cc_toolchain,
+        srcs = sources + [units],
+        public_hdrs = [header],
+        includes = [out_dir],
+        compilation_contexts = [d.compilation_context for d in dep_infos],
+        user_compile_flags = _MODEL_COPTS + [
+            # The units' #include "codegen/<t>__x.c" and the .incbin of <t>_params.bin.
+            "-iquote",
+            out_dir,
+            "-Wa,-I" + out_dir,
+        ] + ["-I%s/%s" % (out_dir, d) for d in private_includes],
+        additional_inputs = [params] + dirs,
+    )
+    pic = bool(compilation_outputs.pic_objects)
+    objects = compilation_outputs.pic_objects if pic else compilation_outputs.objects
+    tool_inputs = cc_toolchain.all_files
+
+    # ---- 3. one object with only the API global, or all objects, in an archive -----------
+    hide = ctx.attr.hide_symbols and cc_toolchain.objcopy_executable and cc_toolchain.ld_executable
+    if ctx.attr.hide_symbols and not hide:
+        # buildifier: disable=print
+        print("mlf_library(%s): no ld/objcopy in this C toolchain; the model's internal symbols stay " % ctx.label +
+              "global (two models exported with the same module name will clash)")
+    if hide:
+        partial = ctx.actions.declare_file("_mlf/%s_model.partial.o" % name)
+        merged = ctx.actions.declare_file("_mlf/%s_model.o" % name)
+        largs = ctx.actions.args()
+        largs.add_all(["-r", "-o", partial.path])
+        largs.add_all(objects)
+        largs.add_all([codegen], map_each = _llvm_object)
+        ctx.actions.run(
+            executable = cc_toolchain.ld_executable,
+            arguments = [largs],
+            inputs = depset(objects + [codegen], transitive = [tool_inputs]),
+            outputs = [partial],
+            mnemonic = "MlfPartialLink",
+            progress_message = "mlf_build: linking %s into one object" % ctx.label,
+        )
+        ctx.actions.run(
+            executable = cc_toolchain.objcopy_executable,
+            arguments = ["@" + objcopy_args.path, partial.path, merged.path],
+            inputs = depset([partial, syms, objcopy_args], transitive = [tool_inputs]),
+            outputs = [merged],
+            mnemonic = "MlfLocalizeSymbols",
+            progress_message = "mlf_build: keeping only the API of %s global" % ctx.label,
+        )
+        _, linking_outputs = cc_common.create_linking_context_from_compilation_outputs(
+            name = name,
+            actions = ctx.actions,
+            feature_configuration = feature_configuration,
+            cc_toolchain = cc_toolchain,
+            compilation_outputs = cc_common.create_compilation_outputs(
+                objects = depset([] if pic else [merged]),
+                pic_objects = depset([merged] if pic else []),
+            ),
+            linking_contexts = [],
+            disallow_dynamic_library = True,
+        )
+        library = linking_outputs.library_to_link
+        archive = library.pic_static_library or library.static_library
+    else:
+        archive = ctx.actions.declare_file("lib%s%s.a" % (name, ".pic" if pic else ""))
+        aargs = ctx.actions.args()
+        aargs.add_all(["rcsD", archive.path])
+        aargs.add_all(objects)
+        aargs.add_all([codegen], map_each = _llvm_object)
+        ctx.actions.run(
+            executable = cc_toolchain.ar_executable,
+            arguments = [aargs],
+            inputs = depset(objects + [codegen], transitive = [tool_inputs]),
+            outputs = [archive],
+            mnemonic = "MlfArchive",
+            progress_message = "mlf_build: archiving %s" % ctx.label,
+        )
+        kind = {"pic_static_library": archive} if pic else {"static_library": archive}
+        library = cc_common.create_library_to_link(
+            actions = ctx.actions,
+            feature_configuration = feature_configuration,
+            cc_toolchain = cc_toolchain,
+            **kind
+        )
+
+    # MAX_RAM / MAX_FLASH after compiling, as CMake's POST_BUILD check-size: every link of the
+    # library needs the report, so no program links a library over budget.
+    checks = []
+    if ctx.attr.max_ram or ctx.attr.max_flash:
+        report = ctx.actions.declare_file("_mlf/%s_size.txt" % name)
+        cargs = ctx.actions.args()
+        cargs.add_all(["--stdout", report.path, "--", "check-size", archive.path, "--name", name])
+        if ctx.attr.max_flash:
+            cargs.add("--max-flash", ctx.attr.max_flash)
+        if ctx.attr.max_ram:
+            cargs.add("--max-ram", ctx.attr.max_ram)
+        ctx.actions.run(
+            executable = ctx.executable._generator,
+            arguments = [cargs],
+            inputs = [archive],
+            outputs = [report],
+            mnemonic = "MlfCheckSize",
+            progress_message = "mlf_build: checking the size of %s" % ctx.label,
+        )
+        checks.append(report)
+
+    linking_context = cc_common.create_linking_context(linker_inputs = depset([
+        cc_common.create_linker_input(
+            owner = ctx.label,
+            libraries = depset([library]),
+            additional_inputs = depset(checks),
+        ),
+    ]))
+    cc_info = cc_common.merge_cc_infos(
+        direct_cc_infos = [CcInfo(compilation_context = compilation_context, linking_context = linking_context)],
+        cc_infos = dep_infos,
+    )
+    return [
+        DefaultInfo(files = depset([archive, header, manifest] + checks)),
+        OutputGroupInfo(
+            mlf_generated = depset(generated),
+            mlf_units = depset([units]),
+            mlf_objects = depset(objects),
+        ),
+        cc_info,
+        MlfInfo(
+            name = t,
+            header = header,
+            manifest = manifest,
+            params = params,
+            syms = syms,
+            linker_fragments = fragments,
+            generated = depset(generated),
+            output_dir = out_dir,
+            archive = archive,
+            runtime = ctx.attr.runtime,
+            workspace = ctx.attr.workspace,
+            align = ctx.attr.align,
+            module = ctx.attr.module,
+            hide_symbols = bool(hide),
+        ),
+    ]
+
+_mlf_library = rule(
+    implementation = _mlf_library_impl,
+    doc = "A TVM Model Library Format archive as a C library; see the top of bazel/mlf_library.bzl.",
+    attrs = {
+        "src": attr.label(allow_single_file = [".tar", ".tar.gz", ".tgz"], mandatory = True),
+        "module": attr.string(),
+        "runtime": attr.string(default = "builtin", values = ["builtin", "tvm_crt"]),
+        "workspace": attr.string(default = "static", values = ["static", "caller"]),
+        "align": attr.int(default = 16),
+        "weights_section": attr.string(),
+        "arena_section": attr.string(),
+        "max_ram": attr.string(),
+        "max_flash": attr.string(),
+        "io_shapes": attr.string_list(),
+        "aot_api": attr.string(values = ["", "packed", "unpacked"]),
+        "hide_symbols": attr.bool(default = True),
+        "deps": attr.label_list(providers = [CcInfo]),
+        "_generator": attr.label(
+            default = Label("//mlf_build:generator"),
+            executable = True,
+            cfg = "exec",
+        ),
+        "_runtime": attr.label(default = Label("//mlf_build/runtime")),
+        "_abi_probe": attr.label(default = Label("//bazel:abi_probe"), allow_single_file = True),
+        "_cc_toolchain": attr.label(default = Label("@bazel_tools//tools/cpp:current_cc_toolchain")),
+    },
+    provides = [CcInfo, MlfInfo],
+    toolchains = [_CC_TOOLCHAIN_TYPE],
+    fragments = ["cpp"],
+    incompatible_use_toolchain_transition = True,
+)
+
+def _abi_probe_impl(ctx):
+    cc_toolchain, feature_configuration = _cc_setup(ctx)
+    src = ctx.actions.declare_file(ctx.label.name + ".c")
+    ctx.actions.write(src, "int mlf_abi_probe(float x) { return (int)(x * 2.0f); }\n")
+    _, outputs = cc_common.compile(
+        name = ctx.label.name,
+        actions = ctx.actions,
+        feature_configuration = feature_configuration,
+        cc_toolchain = cc_toolchain,
+        srcs = [src],
+    )
+    return [DefaultInfo(files = depset(outputs.pic_objects or outputs.objects))]
+
+mlf_abi_probe = rule(
+    implementation = _abi_probe_impl,
+    doc = "One object compiled for the target platform (the generator's --abi-probe).",
+    attrs = {
+        "_cc_toolchain": attr.label(default = Label("@bazel_tools//tools/cpp:current_cc_toolchain")),
+    },
+    toolchains = [_CC_TOOLCHAIN_TYPE],
+    fragments = ["cpp"],
+    incompatible_use_toolchain_transition = True,
+)
+
+def _smoke_test(name, workspace, kwargs):
+    t = mlf_c_prefix(name)
+    common = {k: kwargs[k] for k in ("visibility", "tags", "target_compatible_with") if k in kwargs}
+    defines = [
+        "MLF_SMOKE_HEADER=\\\"%s.h\\\"" % t,
+        "MLF_SMOKE_NAME=" + t,
+        "MLF_SMOKE_UPPER=" + t.upper(),
+    ]
+    if workspace != "caller":
+        defines.append("MLF_SMOKE_STATIC_RUN")
+    cc_binary(
+        name = name + "_smoke_bin",
+        srcs = [Label("//mlf_build/runtime:smoke/mlf_smoke.c")],
+        copts = ["-std=gnu99"],
+        local_defines = defines,
+        deps = [":" + name] + select({
+            str(Label("//bazel/platforms:is_bare_metal")): [str(Label("//bazel/qemu:support"))],
+            "//conditions:default": [],
+        }),
+        testonly = True,
+        **common
+    )
+    mlf_binary_test(
+        name = name + "_smoke",
+        binary = ":" + name + "_smoke_bin",
+        expect = "mlf-smoke: PASS",
+        # As CMake's smoke test: up to 300 s (a large model under QEMU).
+        size = "medium",
+        **common
+    )
+
+def mlf_library(name, src, test = False, **kwargs):
+    """A TVM Model Library Format archive as a C library: see the top of this file."""
+    _mlf_library(name = name, src = src, **kwargs)
+    if test:
+        _smoke_test(name, kwargs.get("workspace", "static"), kwargs)
