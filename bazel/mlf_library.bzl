@@ -48,7 +48,9 @@ option in lower case), same generator, same generated header and API, same runti
     )
 
 There is no OUTPUT_DIR: generated files go to bazel-bin/<package>/_mlf/<name>/ (CMake:
-<binary dir>/mlf/<target>/), with the same names and bytes as CMake's.
+<binary dir>/mlf/<target>/), with the same names and bytes as CMake's. There is no ALL_MODULES
+yet (its file names depend on the archive's content, which Bazel cannot read before declaring
+outputs): use one mlf_library per module.
 
 Provides
   CcInfo    put the library in `deps` of cc_library/cc_binary/cc_test: the header's folder is on
