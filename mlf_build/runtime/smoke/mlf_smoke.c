@@ -4,7 +4,8 @@
  * hex, and checks the arena contract:
  *   - a run with exactly <NAME>_WORKSPACE_SIZE bytes succeeds and uses at most that much;
  *   - a run with one byte less than the run used fails with MLF_ERR_WORKSPACE_TOO_SMALL;
- *   - nothing is written outside the arena or the output buffers (guard bytes around them).
+ *   - nothing is written outside the arena or the output buffers (guard bytes around them),
+ *     and the inputs are left as they were (the library only reads them).
  * Exits 0 only when every check holds. Build with
  *   -DMLF_SMOKE_HEADER='"net.h"' -DMLF_SMOKE_NAME=net -DMLF_SMOKE_UPPER=NET
  *
@@ -36,6 +37,7 @@
 static uint8_t g_io[T_(_IO_SIZE) + (N_IN + N_OUT) * GUARD + ALIGN] __attribute__((aligned(16)));
 static uint8_t g_arena[GUARD + ROUND(WS) + GUARD] __attribute__((aligned(64)));
 static uint8_t g_first[N_OUT > 0 ? T_(_IO_SIZE) : 1];
+static uint8_t g_inputs[N_IN > 0 ? T_(_IO_SIZE) + (N_IN + N_OUT) * GUARD + ALIGN : 1];
 
 static uint32_t xorshift(uint32_t *s) {
   uint32_t x = *s;
@@ -95,6 +97,23 @@ static int guards_intact(const uint8_t *p, size_t n) {
   return 1;
 }
 
+/* The outputs' guards intact, and the inputs (with their guards) as they were filled in. */
+static int io_intact(void *const *out, size_t in_bytes, const char *when) {
+  int ok = 1;
+  if (memcmp(g_io, g_inputs, in_bytes) != 0) {
+    printf("mlf-smoke: an input or its guard changed %s\n", when);
+    ok = 0;
+  }
+  for (int i = 0; i < N_OUT; ++i) {
+    size_t n = t_(_output_info)[i].nbytes;
+    if (!guards_intact((const uint8_t *)out[i] + n, ROUND(n) - n + GUARD)) {
+      printf("mlf-smoke: output %d guard overwritten %s\n", i, when);
+      ok = 0;
+    }
+  }
+  return ok;
+}
+
 int main(void) {
   const void *in[N_IN > 0 ? N_IN : 1];
   void *out[N_OUT > 0 ? N_OUT : 1];
@@ -107,6 +126,8 @@ int main(void) {
     in[i] = cursor;
     cursor += ROUND(t_(_input_info)[i].nbytes) + GUARD;
   }
+  size_t in_bytes = (size_t)(cursor - g_io);
+  memcpy(g_inputs, g_io, in_bytes);
   for (int i = 0; i < N_OUT; ++i) {
     out[i] = cursor;
     cursor += ROUND(t_(_output_info)[i].nbytes) + GUARD;
@@ -140,6 +161,7 @@ int main(void) {
     memcpy(copy, out[i], n);
     copy += n;
   }
+  ok &= io_intact(out, in_bytes, "by the run");
 
   /* 2. One byte less than the run used must be refused, without writing past the end. */
   if (status == MLF_OK && peak > 0) {
@@ -154,6 +176,7 @@ int main(void) {
       printf("mlf-smoke: short arena overflowed\n");
       ok = 0;
     }
+    ok &= io_intact(out, in_bytes, "by the short-arena run");
   }
 
 #if defined(MLF_SMOKE_STATIC_RUN)
@@ -170,6 +193,7 @@ int main(void) {
     }
     copy += n;
   }
+  ok &= io_intact(out, in_bytes, "by the static-arena run");
 #endif
   puts(ok ? "mlf-smoke: PASS" : "mlf-smoke: FAIL");
   return ok ? 0 : 1;
