@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -199,3 +200,68 @@ def test_deeply_nested_directory(tmp_path: Path) -> None:
                 os.rmdir("d", dir_fd=parent)
         for fd in fds:
             os.close(fd)
+
+
+# -- and through mlf_library() in Bazel ---------------------------------------------------------
+BAZEL_CASES = [
+    "traversal-dotdot",
+    "hardlink-to-member",
+    "gnu-longname-bomb",
+    "metadata-huge-number",
+    "graph-cycle",
+    "params-bad-magic",
+    "codegen-name-quote",
+    "object-not-elf",
+]
+
+
+@pytest.fixture
+def bazel_runner(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from tests.test_bazel import BAZEL, Bazel
+
+    if BAZEL is None:
+        pytest.skip("needs bazel (Debian: apt-get install bazel-bootstrap; tests/run.sh does)")
+    servers: list[Bazel] = []
+
+    def make(workspace: Path) -> Bazel:
+        b = Bazel(tmp_path / "bazel", workspace, "ob_hostile")
+        servers.append(b)
+        return b
+
+    try:
+        yield make
+    finally:
+        for b in servers:
+            b.shutdown()
+
+
+@pytest.mark.slow
+def test_hostile_inputs_through_bazel(bazel_runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """One workspace, one mlf_library per case, `bazel build --keep_going`: every target fails
+    with the CLI's one line for its own tarball."""
+    from tests.test_bazel import REPO as BAZEL_REPO
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    by_id = {c.id: c for c in CASES}
+    rules, expected = [], {}
+    for i, cid in enumerate(BAZEL_CASES):
+        folder = ws / f"case{i}"
+        folder.mkdir()
+        model = by_id[cid].build(folder)
+        rel = model.relative_to(ws).as_posix()
+        rules.append(f'mlf_library(name = "case{i}", src = "{rel}")\n')
+        expected[rel] = by_id[cid].expect
+    (ws / "WORKSPACE").write_text(
+        f'workspace(name = "hostile")\nlocal_repository(name = "mlf_build", path = "{BAZEL_REPO}")\n'
+        'load("@mlf_build//bazel:repositories.bzl", "mlf_build_dependencies")\nmlf_build_dependencies()\n'
+    )
+    (ws / "BUILD.bazel").write_text('load("@mlf_build//bazel:defs.bzl", "mlf_library")\n' + "".join(rules))
+    (ws / ".bazelrc").write_text("build --incompatible_enable_cc_toolchain_resolution\n")
+    out = bazel_runner(ws)("build", "--keep_going", "//...")
+    assert out.returncode != 0, out.stderr[-3000:]
+    errors = re.findall(r"^mlf-build: error: .*$", out.stderr, re.M)
+    assert "Traceback" not in out.stderr, out.stderr[-3000:]
+    for rel, expect in expected.items():
+        mine = [e for e in errors if e.startswith(f"mlf-build: error: {rel}")]
+        assert len(mine) == 1 and expect in mine[0], f"{rel}: {mine}\n{out.stderr[-3000:]}"
