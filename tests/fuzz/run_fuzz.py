@@ -5,7 +5,9 @@
 
 Runs every chosen target of tests/fuzz/targets.py for N executions (default: CI-sized, 2000)
 in its own process, starting from seed inputs generated from the test fixtures (nothing binary
-is committed), and prints one line per target with the executions done. A crash is any
+is committed), and prints one line per target with the executions done. JSON inputs (metadata,
+graph, and JSON members in the model target) are mostly mutated structurally (a subtree replaced,
+deleted, duplicated or spliced) by a custom mutator, the rest byte-wise by libFuzzer. A crash is any
 exception other than MlfError, or a broken invariant; its input is saved and the script exits 1.
 Long runs: ``--runs 200000`` (the model target is ~50x slower than the others; give it
 ``--runs-model``). ``--keep DIR`` keeps the grown corpora and any crash inputs in DIR.
@@ -57,7 +59,16 @@ def _child(target: str, corpus: Path, artifacts: Path, runs: int, max_time: int,
     ]
     if max_time:
         args.append(f"-max_total_time={max_time}")
-    atheris.Setup(args, one_input)
+    mutator = targets.MUTATORS.get(target)
+    if mutator is None:
+        atheris.Setup(args, one_input)
+    else:
+        # JSON inputs are mutated structurally most of the time (libFuzzer's byte mutations
+        # otherwise rarely get past the JSON parser); the rest of the time byte-wise.
+        def custom(data: bytes, max_size: int, seed: int) -> bytes:
+            return mutator(data, max_size, seed, atheris.Mutate)
+
+        atheris.Setup(args, one_input, custom_mutator=custom)
     atheris.Fuzz()
 
 

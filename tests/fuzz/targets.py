@@ -14,6 +14,7 @@ Seed inputs are built at run time from tests/mlf_factory.py and the fixture expo
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import tempfile
@@ -229,3 +230,141 @@ def seeds(target: str) -> list[bytes]:
     }[target]
     found = {content for base in bases for name, content in base if pick(name)}
     return sorted(found)
+
+
+# -- structure-aware mutation (atheris custom mutators) ---------------------------------------
+_INTERESTING: list[object] = [
+    0,
+    1,
+    -1,
+    2,
+    7,
+    8,
+    255,
+    65536,
+    2**31,
+    2**32,
+    2**48,
+    2**48 + 1,
+    2**62,
+    2**63,
+    -(2**63),
+    1.5,
+    -0.0,
+    1e308,
+    True,
+    False,
+    None,
+    "",
+    "0",
+    "1",
+    "²",
+    "-1",
+    "float32",
+    "int8",
+    "uint1",
+    "bool",
+    "int9999",
+    "graph",
+    "aot",
+    "null",
+    "tvm_op",
+    "list_int",
+    "list_str",
+    "list_shape",
+    "full-model",
+    "operator",
+    "../x",
+    "a\nb",
+    "default",
+    "x" * 300,
+    [],
+    {},
+    [0, 0, 0],
+    [[0, 0, 0]],
+    {"": None},
+]
+
+
+def _random_json(rng, depth: int = 0):  # type: ignore[no-untyped-def]
+    roll = rng.random()
+    if depth > 2 or roll < 0.6:
+        return rng.choice(_INTERESTING)
+    if roll < 0.8:
+        return [_random_json(rng, depth + 1) for _ in range(rng.randrange(4))]
+    return {
+        rng.choice(["version", "nodes", "attrs", "name", "op", "size", "dtype", "x"]): _random_json(
+            rng, depth + 1
+        )
+    }
+
+
+def _subtrees(doc, path=()):  # type: ignore[no-untyped-def]
+    yield path, doc
+    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else ()
+    for k, v in items:
+        yield from _subtrees(v, (*path, k))
+
+
+def mutate_json_doc(doc, rng):  # type: ignore[no-untyped-def]
+    """Replace, delete, duplicate or splice one subtree of a parsed JSON document."""
+    nodes = list(_subtrees(doc))
+    path, _ = rng.choice(nodes)
+    if not path:
+        return _random_json(rng)
+    parent = doc
+    for key in path[:-1]:
+        parent = parent[key]
+    key = path[-1]
+    op = rng.randrange(4)
+    if op == 0:
+        parent[key] = _random_json(rng)
+    elif op == 1:
+        parent[key] = json.loads(json.dumps(rng.choice(nodes)[1]))  # splice in a copy of another part
+    elif op == 2 and isinstance(parent, dict):
+        del parent[key]
+    elif op == 2 and isinstance(parent, list):
+        parent.insert(key, json.loads(json.dumps(parent[key])))
+    else:
+        value = parent[key]
+        if isinstance(value, int) and not isinstance(value, bool):
+            parent[key] = value + rng.choice([-1, 1, -value - 1, 2**32, 2**63])
+        else:
+            parent[key] = _random_json(rng)
+    return doc
+
+
+def json_mutator(data: bytes, max_size: int, seed: int, fallback):  # type: ignore[no-untyped-def]
+    """A custom mutator: structured mutation of JSON inputs (most of the time), else ``fallback``
+    (libFuzzer's byte-level mutation)."""
+    import random
+
+    rng = random.Random(seed)
+    if rng.random() < 0.25:
+        return fallback(data, max_size)
+    try:
+        doc = json.loads(data)
+        for _ in range(1 + rng.randrange(3)):
+            doc = mutate_json_doc(doc, rng)
+        out = json.dumps(doc).encode()
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to walk
+        return fallback(data, max_size)
+    return out if len(out) <= max_size else fallback(data, max_size)
+
+
+def model_mutator(data: bytes, max_size: int, seed: int, fallback):  # type: ignore[no-untyped-def]
+    """Keeps the (base, member) prefix meaningful: mutates the content, structurally when JSON."""
+    import random
+
+    rng = random.Random(seed)
+    if len(data) < 2 or rng.random() < 0.1:
+        return fallback(data, max_size)
+    head, content = data[:2], data[2:]
+    if rng.random() < 0.05:  # move to another member of another model
+        head = bytes([rng.randrange(256), rng.randrange(256)])
+        b = head[0] % len(model_bases())
+        content = model_bases()[b][head[1] % len(model_bases()[b])][1]
+    return head + json_mutator(content, max_size - 2, seed, fallback)
+
+
+MUTATORS = {"metadata": json_mutator, "graph": json_mutator, "model": model_mutator}
