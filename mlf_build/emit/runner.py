@@ -43,14 +43,24 @@ class _Shapes:
 
     MAX_INDEX = 0xFFFF  # mlf_graph_entry_t.shape is 16 bits
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, suffix: str = "shapes", graph: _Shapes | None = None) -> None:
         self.prefix = prefix
+        self.suffix = suffix
         self.pool: list[int] = []
         self.used = False
+        #: for an info-table pool: the graph's pool, referred to when it holds the shape already
+        self.graph = graph
 
     @property
     def name(self) -> str:
-        return f"{self.prefix}__shapes"
+        return f"{self.prefix}__{self.suffix}"
+
+    def _find(self, dims: list[int]) -> int | None:
+        n = len(dims)
+        for i in range(len(self.pool) - n + 1):
+            if self.pool[i : i + n] == dims:
+                return i
+        return None
 
     def index(self, shape: tuple[int, ...]) -> int:
         self.used = True
@@ -59,9 +69,9 @@ class _Shapes:
                 self.pool.append(1)
             return 0
         dims, n = list(shape), len(shape)
-        for i in range(len(self.pool) - n + 1):
-            if self.pool[i : i + n] == dims:
-                return i
+        found = self._find(dims)
+        if found is not None:
+            return found
         overlap = next((k for k in range(min(n, len(self.pool)), 0, -1) if self.pool[-k:] == dims[:k]), 0)
         start = len(self.pool) - overlap
         if start > self.MAX_INDEX:
@@ -70,7 +80,12 @@ class _Shapes:
         return start
 
     def ref(self, shape: tuple[int, ...]) -> str:
-        """A pointer to ``shape`` in the pool, for the info tables."""
+        """A pointer to ``shape``, for the info tables: into the graph's pool when it holds the
+        shape, else into this pool, which is only kept by the linker with the info tables."""
+        if self.graph is not None and self.graph.used:
+            found = self.graph._find(list(shape))
+            if found is not None:
+                return f"&{self.graph.name}[{found}]"
         return f"&{self.name}[{self.index(shape)}]"
 
     def emit(self) -> str:
@@ -338,12 +353,15 @@ def emit_runner(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
         slots = _aot_packed_slots(mod)
         step = GraphStep(rename.get(mod.entry, mod.entry), list(range(len(slots))))
         body = _graph_body(mod, plan, s, shapes, slots, [step])
-    tables = _tables(mod, s, shapes)
+    # After the graph table: info-table shapes the graph pool lacks go to a pool of their own.
+    info_shapes = _Shapes(t, "info_shapes", graph=shapes)
+    tables = _tables(mod, s, info_shapes)
     out.append(decls)
     if s.static_arena:
         out.append(f"extern uint8_t {arena_symbol(s)}[];\n")
     out.append("\n")
     out.append(shapes.emit())
+    out.append(info_shapes.emit())
     out.append("\n")
     out.append(tables)
     out.append("\n")
