@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,7 +101,16 @@ def run_firmware(elf: Path, target: str, timeout: float = 120) -> subprocess.Com
         "-kernel",
         elf,
     ]
-    return run(cmd, timeout=timeout, check=False)
+    # QEMU's -nographic makes its stdout non-blocking and drops what a full pipe refuses, so a
+    # long semihosting output (a large model's outputs in hex) loses bytes when the reader lags
+    # on a busy machine: collect it in a file instead.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        res = subprocess.run([str(c) for c in cmd], stdout=out, stderr=err, timeout=timeout)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(
+            res.args, res.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace")
+        )
 
 
 @dataclass
