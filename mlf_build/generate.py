@@ -438,41 +438,47 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def write_outputs(gen: Generation, out: Path) -> None:
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
     try:
+        out.mkdir(parents=True, exist_ok=True)
         with _Lock(out / _LOCK):
             tmp = out / _TMP
-            if tmp.exists():
-                shutil.rmtree(tmp)  # left by a killed run; we hold the lock, so no one uses it
-            tmp.mkdir()
-            for f in gen.files:
-                staged = tmp / f.rel
-                staged.parent.mkdir(parents=True, exist_ok=True)
-                if f.data is not None:
-                    staged.write_bytes(f.data)
-                else:
-                    assert f.member is not None
-                    gen.model.source.copy_to(f.member, staged)
-            # The manifest goes last: its presence means the set of files is complete.
-            ordered = sorted(gen.files, key=lambda f: f.rel.endswith("_manifest.json"))
-            for f in ordered:
-                staged, final = tmp / f.rel, out / f.rel
-                final.parent.mkdir(parents=True, exist_ok=True)
-                if _same_file(staged, final):
-                    continue
-                os.replace(staged, final)
-            _remove_stale(out, gen)
-            shutil.rmtree(tmp)
-            stamp = out / f"{gen.prefix}.stamp"
-            stamp.write_text(f"mlf_build {__version__}\n")
-            os.utime(stamp)
-    except BaseException:
-        if created:
-            shutil.rmtree(out, ignore_errors=True)
+            try:
+                _write_locked(gen, out, tmp)
+            except BaseException:
+                # Still under the lock: only this run's staging folder goes. Files already moved
+                # into place are complete new versions, and nothing else is removed, so a
+                # concurrent generation into this folder never loses a file it counted on.
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+    except OSError as exc:  # an output folder that cannot be created or written
+        raise MlfError(exc.filename or out, f"cannot be written ({exc.strerror or exc})") from None
+
+
+def _write_locked(gen: Generation, out: Path, tmp: Path) -> None:
+    if tmp.exists():
+        shutil.rmtree(tmp)  # left by a killed run; we hold the lock, so no one uses it
+    tmp.mkdir()
+    for f in gen.files:
+        staged = tmp / f.rel
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        if f.data is not None:
+            staged.write_bytes(f.data)
         else:
-            shutil.rmtree(out / _TMP, ignore_errors=True)
-        raise
+            assert f.member is not None
+            gen.model.source.copy_to(f.member, staged)
+    # The manifest goes last: its presence means the set of files is complete.
+    ordered = sorted(gen.files, key=lambda f: f.rel.endswith("_manifest.json"))
+    for f in ordered:
+        staged, final = tmp / f.rel, out / f.rel
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if _same_file(staged, final):
+            continue
+        os.replace(staged, final)
+    _remove_stale(out, gen)
+    shutil.rmtree(tmp)
+    stamp = out / f"{gen.prefix}.stamp"
+    stamp.write_text(f"mlf_build {__version__}\n")
+    os.utime(stamp)
 
 
 def _remove_stale(out: Path, gen: Generation) -> None:
@@ -498,8 +504,13 @@ def generate(
     try:
         if cmake_info_path is not None:
             text = cmake_info(gen, str(model_path))
-            Path(cmake_info_path).parent.mkdir(parents=True, exist_ok=True)
-            Path(cmake_info_path).write_text(text)
+            try:
+                Path(cmake_info_path).parent.mkdir(parents=True, exist_ok=True)
+                Path(cmake_info_path).write_text(text)
+            except OSError as exc:
+                raise MlfError(
+                    exc.filename or cmake_info_path, f"cannot be written ({exc.strerror})"
+                ) from None
         if list_only:
             for rel in gen.manifest["files"]:
                 print(rel)

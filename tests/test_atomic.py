@@ -160,3 +160,43 @@ def test_failed_generation_keeps_previous_output(
     assert r.returncode == 2 and r.stderr.startswith("mlf-build: error: ") and r.stderr.count("\n") == 1
     assert tree(out) == clean["old"]
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
+
+
+def test_failure_while_writing_keeps_previous_output(
+    models: dict[str, Path],
+    clean: dict[str, dict[str, bytes]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run that fails after planning (a member found damaged while copying, a full disk)
+    removes its staging folder, under the lock, and leaves every file in place as it was."""
+    from mlf_build.errors import MlfError
+    from mlf_build.generate import Options, prepare, write_outputs
+
+    out = tmp_path / "out"
+    assert run_generate(models["old"], out).returncode == 0
+    gen = prepare(models["big"], Options(name="big"))
+    try:
+
+        def damaged(name: str, dest: Path) -> None:
+            dest.write_bytes(b"partial")
+            raise MlfError(f"big.tar({name})", "is truncated (the archive ends early)")
+
+        monkeypatch.setattr(gen.model.source, "copy_to", damaged)
+        with pytest.raises(MlfError, match="is truncated"):
+            write_outputs(gen, out)
+    finally:
+        gen.model.close()
+    assert tree(out) == clean["old"]
+    assert not (out / ".mlf-tmp").exists()
+
+
+@pytest.mark.parametrize("where", ["file", "proc"])
+def test_unwritable_output_folder_is_one_line(models: dict[str, Path], tmp_path: Path, where: str) -> None:
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    out = blocker / "out" if where == "file" else Path("/proc/mlf-build-test/out")
+    r = run_generate(models["old"], out)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("mlf-build: error: ") and r.stderr.count("\n") == 1, r.stderr
+    assert "cannot be written" in r.stderr and "Traceback" not in r.stderr
