@@ -25,7 +25,7 @@ static void *entry_data(const mlf_graph_entry_t *e, const void *const *inputs, v
 static size_t entry_nbytes(const mlf_graph_t *g, const mlf_graph_entry_t *e) {
   size_t n = ((size_t)MLF_DTYPE_BITS(e->dtype) + 7u) / 8u;
   const int64_t *shape = &g->shapes[e->shape];
-  for (uint8_t i = 0; i < MLF_KIND_NDIM(e->kind); ++i) {
+  for (unsigned i = 0; i < MLF_KIND_NDIM(e->kind); ++i) {
     n *= (size_t)shape[i];
   }
   return n;
@@ -33,7 +33,7 @@ static size_t entry_nbytes(const mlf_graph_t *g, const mlf_graph_entry_t *e) {
 
 int32_t mlf_graph_run(const mlf_graph_t *g, const void *const *inputs, void *const *outputs,
                       uint8_t *arena, DLTensor *tensors, TVMValue *values, int32_t *codes) {
-  for (uint16_t i = 0; i < g->num_ops; ++i) {
+  for (unsigned i = 0; i < g->num_ops; ++i) {
     const mlf_graph_op_t *op = &g->ops[i];
     const uint16_t *args = &g->args[op->first_arg];
     if (op->func == NULL) {
@@ -43,20 +43,18 @@ int32_t mlf_graph_run(const mlf_graph_t *g, const void *const *inputs, void *con
               entry_nbytes(g, src));
       continue;
     }
-    for (uint16_t k = 0; k < op->num_args; ++k) {
+    for (unsigned k = 0; k < op->num_args; ++k) {
       const mlf_graph_entry_t *e = &g->entries[args[k]];
       DLTensor *t = &tensors[k];
+      memset(t, 0, sizeof(*t)); /* device_id, strides and byte_offset stay 0 */
       t->data = entry_data(e, inputs, outputs, arena);
       t->device.device_type = kDLCPU;
-      t->device.device_id = 0;
       t->ndim = MLF_KIND_NDIM(e->kind);
       t->dtype.code = MLF_DTYPE_CODE(e->dtype);
       t->dtype.bits = MLF_DTYPE_BITS(e->dtype);
       t->dtype.lanes = 1;
       /* Operators read shapes, never write them. */
       t->shape = (int64_t *)(uintptr_t)&g->shapes[e->shape];
-      t->strides = NULL;
-      t->byte_offset = 0;
       values[k].v_handle = t;
       codes[k] = kTVMDLTensorHandle;
     }
