@@ -217,7 +217,16 @@ class Split:
         self.detail.setdefault(cat, []).append((sec.name, sec.size))
 
 
-CATEGORIES = ("model code", "params", "arena", "glue: runtime", "glue: runner", "firmware + libc")
+CATEGORIES = (
+    "model code",
+    "params",
+    "arena",
+    "glue: runtime",
+    "glue: runner",
+    "glue: tables",
+    "firmware + libc",
+)
+GLUE = ("glue: runtime", "glue: runner", "glue: tables")
 
 
 def classify(sec: mapfile.InputSection, t: str) -> str:
@@ -234,8 +243,11 @@ def classify(sec: mapfile.InputSection, t: str) -> str:
         return "params"
     if name == ".rodata.tvm" or re.search(r"\bconstant_\d+", name) or "global_const_workspace" in name:
         return "params"
-    if name == f".bss.{t}.arena" or name.startswith(".bss.noinit") or "workspace" in sym.lower():
-        return "arena"
+    ram = name.startswith((".bss", ".noinit", "COMMON"))
+    if name == f".bss.{t}.arena" or name.startswith(".bss.noinit") or (ram and "workspace" in sym.lower()):
+        return "arena"  # the library's arena, or TVM's USMP pools
+    if sym.startswith(f"{t}_") and name.startswith(".rodata"):
+        return "glue: tables"  # the graph table, the shape pools, the info tables
     if sym.startswith(f"{t}_"):
         return "glue: runner"
     return "model code"
@@ -322,14 +334,16 @@ def bench(work: Path, quick: bool) -> dict:
     todo = specs(quick)
     build = build_firmware(work, todo)
     rows, checks, results = [], [], {}
-    glue_flash_ok = glue_ram_ok = True
+    glue_flash_ok = glue_ram_ok = fixed_ok = True
     notes = []
     for s in todo:
         sp, dropped = split_firmware(build, s.name)
         elf = build / f"fw_{s.name}.elf"
         f, r = sp.flash, sp.ram
-        glue_f = f.get("glue: runtime", 0) + f.get("glue: runner", 0)
-        glue_r = r.get("glue: runtime", 0) + r.get("glue: runner", 0)
+        glue_f = sum(f.get(k, 0) for k in GLUE)
+        glue_r = sum(r.get(k, 0) for k in GLUE)
+        fixed_f = glue_f - f.get("glue: tables", 0)
+        fixed_ok &= fixed_f <= 1024
         glue_flash_ok &= glue_f <= 1024
         glue_ram_ok &= glue_r <= 64
         lib_f = sum(v for k, v in f.items() if k != "firmware + libc")
@@ -344,7 +358,8 @@ def bench(work: Path, quick: bool) -> dict:
                 fmt_b(lib_f),
                 fmt_b(f.get("model code", 0)),
                 fmt_b(f.get("params", 0)),
-                f"{f.get('glue: runtime', 0)} + {f.get('glue: runner', 0)} = {glue_f} B",
+                f"{f.get('glue: runtime', 0)} + {f.get('glue: runner', 0)} + {f.get('glue: tables', 0)}"
+                f" = {glue_f} B",
                 fmt_b(lib_r),
                 fmt_b(r.get("arena", 0)),
                 f"{glue_r} B" + (f" (+{r.get('model code', 0)} B model)" if r.get("model code") else ""),
@@ -353,15 +368,14 @@ def bench(work: Path, quick: bool) -> dict:
                 qemu.replace(f"fw {s.name}: ", ""),
             ]
         )
-        top = sorted(
-            [(n, z, c) for c in ("glue: runtime", "glue: runner") for n, z in sp.detail.get(c, [])],
-            key=lambda x: -x[1],
-        )[:6]
+        top = sorted([(n, z) for c in GLUE for n, z in sp.detail.get(c, [])], key=lambda x: -x[1])[:6]
+        gone = [d for d in dropped if d.memory]
         notes.append(
-            f"{s.name}: largest glue sections: "
-            + ", ".join(f"{n} {z}" for n, z, _ in top)
-            + f"; gc-sections dropped {len(dropped)} sections ({sum(d.size for d in dropped)} B) "
-            "of the model library and runtime"
+            f"{s.name}: largest glue: "
+            + ", ".join(f"{n} {z}" for n, z in top)
+            + f". --gc-sections dropped {len(gone)} sections ({sum(d.size for d in gone)} B) of the "
+            "library and runtime: "
+            + ", ".join(sorted({re.sub(r"^\.(text|rodata|data|bss)\.", "", d.name) for d in gone}))
         )
         if twice:
             checks.append((f"{s.name}: no parameter stored twice", False, f"{twice} twice"))
@@ -373,7 +387,7 @@ def bench(work: Path, quick: bool) -> dict:
                 "lib flash",
                 "model code",
                 "params",
-                "glue flash (runtime + runner)",
+                "glue flash (runtime + run code + tables)",
                 "lib RAM",
                 "arena",
                 "glue RAM",
@@ -394,6 +408,7 @@ def bench(work: Path, quick: bool) -> dict:
         print(n)
     checks = [
         ("glue <= 1 KiB flash (every model)", glue_flash_ok, ""),
+        ("glue without the per-graph tables <= 1 KiB flash (every model)", fixed_ok, ""),
         ("glue <= 64 B RAM beyond the arena (every model)", glue_ram_ok, ""),
         (
             "no parameter stored twice in flash (every model)",
