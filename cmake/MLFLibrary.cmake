@@ -201,7 +201,10 @@ function(add_mlf_library target model)
   foreach(f IN LISTS MLF_INFO_OUTPUTS)
     list(APPEND outputs "${out}/${f}")
   endforeach()
-  list(APPEND outputs "${out}/${target}.stamp")
+  # File names use the library's C prefix (MLF_INFO_NAME), which differs from ${target} when the
+  # target name is not a C identifier (my-net -> my_net).
+  set(prefix "${MLF_INFO_NAME}")
+  list(APPEND outputs "${out}/${prefix}.stamp")
   get_filename_component(model_name "${model}" NAME)
   add_custom_command(
     OUTPUT ${outputs}
@@ -223,9 +226,15 @@ function(add_mlf_library target model)
     list(APPEND includes "${out}/${f}")
   endforeach()
   # .incbin data is invisible to the compiler's dependency scan.
-  if(EXISTS "${out}/${target}_params.bin" OR "${target}_params.bin" IN_LIST MLF_INFO_OUTPUTS)
-    set_source_files_properties("${out}/${target}_data.c" PROPERTIES OBJECT_DEPENDS "${out}/${target}_params.bin")
-  endif()
+  foreach(f IN LISTS MLF_INFO_SOURCES)
+    # Two ifs: ${CMAKE_MATCH_1} in the same condition would expand before MATCHES sets it.
+    if(f MATCHES "^(.*)_data\\.c$")
+      set(bin "${CMAKE_MATCH_1}_params.bin")
+      if(bin IN_LIST MLF_INFO_OUTPUTS)
+        set_source_files_properties("${out}/${f}" PROPERTIES OBJECT_DEPENDS "${out}/${bin}")
+      endif()
+    endif()
+  endforeach()
 
   set(hide ON)
   if(DEFINED ARG_HIDE_SYMBOLS)
@@ -266,9 +275,9 @@ function(add_mlf_library target model)
     add_custom_command(
       OUTPUT "${merged}"
       COMMAND "${CMAKE_C_COMPILER}" ${cflags} -r -nostdlib -o "${merged}" "$<TARGET_OBJECTS:${objlib}>" ${objects}
-      COMMAND "${CMAKE_OBJCOPY}" "@${target}.objcopy" "${merged}"
+      COMMAND "${CMAKE_OBJCOPY}" "@${prefix}.objcopy" "${merged}"
       WORKING_DIRECTORY "${out}"
-      DEPENDS "$<TARGET_OBJECTS:${objlib}>" ${objects} "${out}/${target}.syms" "${out}/${target}.objcopy"
+      DEPENDS "$<TARGET_OBJECTS:${objlib}>" ${objects} "${out}/${prefix}.syms" "${out}/${prefix}.objcopy"
       COMMENT "mlf_build: linking ${target} into one object with only its API global"
       COMMAND_EXPAND_LISTS VERBATIM)
     add_library(${target} STATIC "${merged}")
@@ -292,7 +301,7 @@ function(add_mlf_library target model)
     MLF_PARAMS_SIZE "${MLF_INFO_PARAMS_SIZE}"
     MLF_FORMAT_VERSION "${MLF_INFO_FORMAT_VERSION}"
     MLF_EXECUTOR "${MLF_INFO_EXECUTOR}"
-    MLF_HEADER "${out}/${target}.h"
+    MLF_HEADER "${out}/${prefix}.h"
     MLF_OUTPUT_DIR "${out}"
     MLF_MODEL "${model}"
     MLF_WORKSPACE "${workspace}"
@@ -320,7 +329,7 @@ function(add_mlf_library target model)
   endif()
 
   if(ARG_TEST)
-    _mlf_add_smoke_test("${target}" "${ARG_WORKSPACE}")
+    _mlf_add_smoke_test("${target}" "${prefix}" "${ARG_WORKSPACE}")
   endif()
 
   # Platform integrations check and place each library (the Zephyr module: RAM check, linker
@@ -340,13 +349,11 @@ function(_mlf_query target model out info opts)
   endif()
 endfunction()
 
-function(_mlf_add_smoke_test target workspace)
+function(_mlf_add_smoke_test target prefix workspace)
   set(exe "${target}_smoke")
   add_executable(${exe} "${MLF_BUILD_RUNTIME_DIR}/smoke/mlf_smoke.c")
-  string(MAKE_C_IDENTIFIER "${target}" lower)
-  string(TOLOWER "${lower}" lower)
-  string(TOUPPER "${lower}" upper)
-  target_compile_definitions(${exe} PRIVATE "MLF_SMOKE_HEADER=\"${target}.h\"" "MLF_SMOKE_NAME=${lower}"
+  string(TOUPPER "${prefix}" upper)
+  target_compile_definitions(${exe} PRIVATE "MLF_SMOKE_HEADER=\"${prefix}.h\"" "MLF_SMOKE_NAME=${prefix}"
     "MLF_SMOKE_UPPER=${upper}")
   if(NOT workspace STREQUAL "caller")
     target_compile_definitions(${exe} PRIVATE MLF_SMOKE_STATIC_RUN)
@@ -361,6 +368,12 @@ function(_mlf_add_smoke_test target workspace)
     include("${MLF_BUILD_CMAKE_DIR}/qemu/MLFQemu.cmake")
     target_link_libraries(${exe} PRIVATE mlf::qemu_support)
     set_target_properties(${exe} PROPERTIES SUFFIX ".elf")
+    # A WEIGHTS_SECTION / ARENA_SECTION library only links when its fragments are placed.
+    get_target_property(weights ${target} MLF_WEIGHTS_FRAGMENT)
+    get_target_property(arena ${target} MLF_ARENA_FRAGMENT)
+    if(weights OR arena)
+      mlf_qemu_place_sections(${exe} ${target})
+    endif()
   endif()
   add_test(NAME ${exe} COMMAND ${exe})
   set_tests_properties(${exe} PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "mlf-smoke: PASS"

@@ -332,9 +332,8 @@ def make_fragment(m: dict[str, Any]) -> str:
         f"{up}_OBJECTS := " + " ".join(f"{d}/{o}" for o in m["objects"]),
         f"{up}_INCLUDES := " + " ".join(f"-I{d}/{i}" if i != "." else f"-I{d}" for i in m["include_dirs"]),
         f"{up}_CFLAGS := -std=gnu99 -ffunction-sections -fdata-sections",
-        f"{up}_PARAMS_BIN := {d}/{m['name']}_params.bin"
-        if any(f.endswith("_params.bin") for f in m["files"])
-        else "",
+        # Every module's weights (ALL_MODULES has several): prerequisites Make cannot discover.
+        f"{up}_PARAMS_BIN := " + " ".join(f"{d}/{f}" for f in m["files"] if f.endswith("_params.bin")),
         f"{up}_WORKSPACE_SIZE := {m['workspace_size']}",
     ]
     return "\n".join(line for line in lines if line) + "\n"

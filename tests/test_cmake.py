@@ -14,6 +14,7 @@ import pytest
 from tests import fixtures
 from tests.conftest import corpus_item, needs_arm, needs_cmake
 from tests.firmware import ARM_CFLAGS, REPO, build, configure, run, run_firmware
+from tests.mlf_factory import reweighted
 
 pytestmark = [needs_cmake, pytest.mark.slow]
 
@@ -138,6 +139,21 @@ def test_touching_the_model_regenerates_but_recompiles_nothing(built: tuple[Path
     assert "ninja: no work to do." in explain(bdir)
 
 
+def test_new_weights_alone_recompile_the_data_object(built: tuple[Path, Path], tmp_path: Path) -> None:
+    # The weights reach the object through .incbin, which the compiler's dependency scan misses:
+    # only OBJECT_DEPENDS makes the unchanged net_data.c recompile.
+    model, bdir = built
+    before = run([bdir / "app"]).stdout
+    reweighted(model, tmp_path / "new.tar")
+    shutil.copyfile(tmp_path / "new.tar", model)
+    out = explain(bdir, dry=False)
+    assert "mlf_build: generating net from model.tar" in out
+    assert re.search(r"Building C object .*net_data\.c", out), out
+    assert "Linking C executable app" in out
+    assert "ninja: no work to do." in explain(bdir)
+    assert run([bdir / "app"]).stdout == before  # same sizes; status 0 with the new weights
+
+
 def test_target_properties(built: tuple[Path, Path], tmp_path: Path) -> None:
     _, bdir = built
     src = tmp_path / "src"
@@ -220,3 +236,28 @@ def test_example_firmware_cortex_m(tmp_path: Path) -> None:
         res = run_firmware(bdir / "waveform_demo.elf", cpu)
         assert res.returncode == 0, res.stdout + res.stderr
         assert res.stdout.rstrip().endswith("waveform: PASS (4/4 cases match the numpy reference)")
+
+
+@needs_arm
+def test_non_identifier_target_with_sections_smoke_tests_under_qemu(
+    tmp_path: Path, fixture_models: dict[str, Path]
+) -> None:
+    """File names follow the C prefix (My-Net -> my_net), and the smoke test places the
+    library's sections in QEMU firmware on its own."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.20)\nproject(t C)\nenable_testing()\n"
+        "find_package(mlf_build 0.1 CONFIG REQUIRED)\n"
+        f'add_mlf_library(My-Net "{fixture_models["v7-graph"].as_posix()}" TEST\n'
+        "  WEIGHTS_SECTION .model_weights ARENA_SECTION .model_arena)\n"
+        'get_target_property(h My-Net MLF_HEADER)\nmessage(STATUS "header=${h}")\n'
+    )
+    bdir = tmp_path / "b"
+    out = configure(src, bdir, "cortex-m4").stdout
+    assert re.search(r"header=.*/mlf/My-Net/my_net\.h\n", out), out
+    build(bdir)
+    res = run(["ctest", "--test-dir", bdir, "--output-on-failure"])
+    assert "My-Net_smoke" in res.stdout and "100% tests passed" in res.stdout, res.stdout
+    sections = run(["arm-none-eabi-readelf", "-SW", bdir / "My-Net_smoke.elf"]).stdout
+    assert ".model_weights" in sections and ".model_arena" in sections, sections

@@ -7,11 +7,12 @@ from pathlib import Path
 
 from tests.conftest import needs_host_cc, run_cli
 from tests.firmware import run
+from tests.mlf_factory import reweighted
 
 MAKEFILE = """include gen/net/net.mk
 include gen/mlf_runtime/mlf_runtime.mk
 
-app: main.c $(NET_SOURCES) $(NET_DATA) $(MLF_RUNTIME_SOURCES)
+app: main.c $(NET_SOURCES) $(NET_OBJECTS) $(NET_PARAMS_BIN) $(MLF_RUNTIME_SOURCES)
 \t$(CC) -O2 -Wall -Wextra -Werror $(NET_CFLAGS) $(NET_INCLUDES) $(MLF_RUNTIME_INCLUDES) -o $@ \\
 \t  main.c $(NET_SOURCES) $(NET_OBJECTS) $(MLF_RUNTIME_SOURCES) -lm
 """
@@ -39,5 +40,9 @@ def test_generated_make_fragments_build_and_run(tmp_path: Path) -> None:
     run(["make", "-C", tmp_path, "app"])
     out = run([tmp_path / "app"]).stdout.split()
     assert out[:2] == ["ok", "probs"] and 0.0 <= float(out[2]) <= 1.0
-    # Make sees the .incbin data: a changed params file relinks.
     assert "is up to date" in run(["make", "-C", tmp_path, "app"]).stdout
+    # New weights change only net_params.bin, which the sources .incbin: Make must still rebuild.
+    new = reweighted(model, tmp_path / "new.tar", 0.5)
+    assert run_cli(["generate", new, "--name", "net", "--out", tmp_path / "gen" / "net"]).code == 0
+    assert "is up to date" not in run(["make", "-C", tmp_path, "app"]).stdout
+    assert run([tmp_path / "app"]).stdout.split()[2] != out[2]

@@ -5,7 +5,8 @@
  *   - a run with exactly <NAME>_WORKSPACE_SIZE bytes succeeds and uses at most that much;
  *   - a run with one byte less than the run used fails with MLF_ERR_WORKSPACE_TOO_SMALL;
  *   - nothing is written outside the arena or the output buffers (guard bytes around them),
- *     and the inputs are left as they were (the library only reads them).
+ *     and the inputs are left as they were (the library only reads them);
+ *   - a successful run clears any earlier mlf_last_error() message.
  * Exits 0 only when every check holds. Build with
  *   -DMLF_SMOKE_HEADER='"net.h"' -DMLF_SMOKE_NAME=net -DMLF_SMOKE_UPPER=NET
  *
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include MLF_SMOKE_HEADER
+#include <tvm/runtime/c_runtime_api.h>
 
 #define MLF_CAT_(a, b) a##b
 #define MLF_CAT(a, b) MLF_CAT_(a, b)
@@ -24,6 +26,19 @@
 #define t_(x) MLF_CAT(MLF_SMOKE_NAME, x)
 #define MLF_STR_(x) #x
 #define MLF_STR(x) MLF_STR_(x)
+
+/* Under AddressSanitizer the guard regions are also poisoned while the model runs, so any read
+ * or write of them (not only a write that changes a guard byte) stops the run with a report. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MLF_SMOKE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MLF_SMOKE_ASAN 1
+#endif
+#endif
+#if defined(MLF_SMOKE_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
 
 #define GUARD 64
 #define GUARD_BYTE 0xA5u
@@ -97,6 +112,33 @@ static int guards_intact(const uint8_t *p, size_t n) {
   return 1;
 }
 
+/* Poison (on) or unpoison the guards behind every input and output and, unless arena_size is
+ * SIZE_MAX, around the first arena_size bytes of the test arena. No-op without AddressSanitizer. */
+static void poison_guards(int on, const void *const *in, void *const *out, size_t arena_size) {
+  void (*set)(const volatile void *, size_t) = NULL;
+#if defined(MLF_SMOKE_ASAN)
+  set = on ? __asan_poison_memory_region : __asan_unpoison_memory_region;
+#else
+  (void)on;
+#endif
+  if (set == NULL) {
+    (void)in, (void)out, (void)arena_size;
+    return;
+  }
+  for (int i = 0; i < N_IN; ++i) {
+    size_t n = t_(_input_info)[i].nbytes;
+    set((const uint8_t *)in[i] + n, ROUND(n) - n + GUARD);
+  }
+  for (int i = 0; i < N_OUT; ++i) {
+    size_t n = t_(_output_info)[i].nbytes;
+    set((const uint8_t *)out[i] + n, ROUND(n) - n + GUARD);
+  }
+  if (arena_size != SIZE_MAX) {
+    set(g_arena, GUARD);
+    set(g_arena + GUARD + arena_size, sizeof g_arena - GUARD - arena_size);
+  }
+}
+
 /* The outputs' guards intact, and the inputs (with their guards) as they were filled in. */
 static int io_intact(void *const *out, size_t in_bytes, const char *when) {
   int ok = 1;
@@ -134,13 +176,23 @@ int main(void) {
   }
   printf("mlf-smoke: model %s inputs %d outputs %d workspace %lu\n", MLF_STR(MLF_SMOKE_NAME), N_IN,
          N_OUT, (unsigned long)WS);
+#if defined(MLF_SMOKE_ASAN)
+  puts("mlf-smoke: guard regions poisoned (AddressSanitizer)");
+#endif
 
   /* 1. Exactly WS bytes of arena, guarded on both sides. */
   memset(g_arena, GUARD_BYTE, sizeof g_arena);
+  TVMAPISetLastError("mlf-smoke: a message from before the run");
+  poison_guards(1, in, out, WS);
   int32_t status = t_(_run_with_workspace)(in, out, g_arena + GUARD, WS);
+  poison_guards(0, in, out, WS);
   size_t peak = mlf_workspace_peak();
   printf("mlf-smoke: status %ld peak %lu\n", (long)status, (unsigned long)peak);
   if (status != MLF_OK || peak > WS) {
+    ok = 0;
+  }
+  if (status == MLF_OK && mlf_last_error() != NULL) {
+    printf("mlf-smoke: a successful run left mlf_last_error() = \"%s\"\n", mlf_last_error());
     ok = 0;
   }
   if (!guards_intact(g_arena, GUARD) ||
@@ -166,7 +218,9 @@ int main(void) {
   /* 2. One byte less than the run used must be refused, without writing past the end. */
   if (status == MLF_OK && peak > 0) {
     memset(g_arena, GUARD_BYTE, sizeof g_arena);
+    poison_guards(1, in, out, peak - 1);
     int32_t short_status = t_(_run_with_workspace)(in, out, g_arena + GUARD, peak - 1);
+    poison_guards(0, in, out, peak - 1);
     printf("mlf-smoke: short-arena %lu status %ld\n", (unsigned long)(peak - 1),
            (long)short_status);
     if (short_status != MLF_ERR_WORKSPACE_TOO_SMALL) {
@@ -181,9 +235,11 @@ int main(void) {
 
 #if defined(MLF_SMOKE_STATIC_RUN)
   /* 3. The library's own arena gives the same outputs. */
+  poison_guards(1, in, out, SIZE_MAX);
   if (t_(_run)(in, out) != MLF_OK) {
     ok = 0;
   }
+  poison_guards(0, in, out, SIZE_MAX);
   copy = g_first;
   for (int i = 0; i < N_OUT; ++i) {
     size_t n = t_(_output_info)[i].nbytes;

@@ -26,6 +26,11 @@ static MLF_RUNTIME_THREAD_LOCAL mlf_arena_t g_arena;
 int32_t mlf_run_begin(const void *const *inputs, size_t num_inputs, void *const *outputs,
                       size_t num_outputs, void *workspace, size_t workspace_size,
                       size_t static_size, size_t align) {
+  if (g_arena.active) {
+    return MLF_ERR_BUSY;
+  }
+  /* A message left by an earlier run must not be blamed on this one (mlf_last_error()). */
+  TVMAPISetLastError(NULL);
   if ((num_inputs != 0 && inputs == NULL) || (num_outputs != 0 && outputs == NULL)) {
     return MLF_ERR_ARGUMENT;
   }
@@ -38,9 +43,6 @@ int32_t mlf_run_begin(const void *const *inputs, size_t num_inputs, void *const 
     if (outputs[i] == NULL) {
       return MLF_ERR_ARGUMENT;
     }
-  }
-  if (g_arena.active) {
-    return MLF_ERR_BUSY;
   }
   if (align == 0 || (align & (align - 1)) != 0 || ((uintptr_t)workspace & (align - 1)) != 0) {
     return MLF_ERR_WORKSPACE_ALIGNMENT;
