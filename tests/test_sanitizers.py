@@ -2,7 +2,9 @@
 (tests/test_firmware.py) built with AddressSanitizer and UndefinedBehaviorSanitizer, its smoke test
 run once: no sanitizer report, and the smoke test's own checks hold (the planned arena suffices,
 one byte less is refused with MLF_ERR_WORKSPACE_TOO_SMALL, guard bytes around the arena and the
-outputs stay intact, the library's static arena gives the same outputs).
+outputs stay intact, inputs are not written, the library's static arena gives the same outputs).
+Under ASan the smoke test also poisons its guard regions while the model runs, so reading them is
+caught too, not only overwriting them.
 
 The same smoke test runs on Cortex-M3/M4F under QEMU in tests/test_firmware.py, where its guard
 bytes are the check (no sanitizers there).
@@ -106,8 +108,9 @@ def test_smoke_under_asan_and_ubsan(sanitized: tuple[Path, set], spec) -> None: 
             os.environ["ASAN_OPTIONS"] = env_before
         os.environ.pop("UBSAN_OPTIONS", None)
     report = res.stdout + res.stderr
-    assert "runtime error:" not in report and "AddressSanitizer" not in report, report[-4000:]
+    assert "runtime error:" not in report and "ERROR: " not in report, report[-4000:]
     assert res.returncode == 0, report[-4000:]
+    assert "mlf-smoke: guard regions poisoned (AddressSanitizer)" in res.stdout
     s = Smoke.parse(res.stdout)
     assert s.passed and s.status == 0, report[-3000:]
     assert 0 <= s.peak <= s.workspace
