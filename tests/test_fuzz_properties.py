@@ -237,7 +237,7 @@ def _members() -> list[tuple[int, int]]:
 
 @pytest.mark.parametrize("kind", ["mutated", "random"])
 @given(data=st.data())
-@settings(max_examples=60)
+@settings(max_examples=settings.default.max_examples // 2)
 def test_load_model_with_one_member_damaged(kind: str, data: st.DataObject) -> None:
     b, m = data.draw(st.sampled_from(_members()))
     original = targets.model_bases()[b][m][1]
@@ -246,7 +246,7 @@ def test_load_model_with_one_member_damaged(kind: str, data: st.DataObject) -> N
 
 
 @given(data=st.data())
-@settings(max_examples=60)
+@settings(max_examples=settings.default.max_examples // 2)
 def test_load_model_with_json_members_mutated(data: st.DataObject) -> None:
     candidates = [
         (b, m) for b, m in _members() if targets.model_bases()[b][m][0].endswith((".json", ".graph"))
