@@ -349,6 +349,8 @@ class _TarSource(MlfSource):
             kind = self._KIND.get(info.type)
             if kind is None and not (info.isfile() or info.isdir()):
                 kind = f"an unsupported tar member type ({info.type!r})"
+            if kind is None and info.sparse is not None:  # GNU sparse 0.0/0.1 in pax records
+                kind = "a sparse file"
             if kind is not None:
                 name = printable(info.name)
                 raise MlfError(self.path, f"member {name!r} is {kind}; an MLF holds only files")

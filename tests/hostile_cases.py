@@ -653,6 +653,14 @@ case("pax-absolute-path", "has an absolute path")(lambda tmp: _pax_tar(tmp, {"pa
 case("pax-gnu-sparse", "sparse file")(
     lambda tmp: _pax_tar(tmp, {"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.name": "a.c"})
 )
+case("pax-gnu-sparse-0.1", "sparse file")(
+    lambda tmp: _pax_tar(tmp, {"GNU.sparse.map": "0,7", "GNU.sparse.size": "7"})
+)
+case("pax-gnu-sparse-0.0", "sparse file")(
+    lambda tmp: _pax_tar(
+        tmp, {"GNU.sparse.size": "100", "GNU.sparse.offset": "0", "GNU.sparse.numbytes": "7"}
+    )
+)
 case("gnu-longname-traversal", "points outside the archive")(
     lambda tmp: with_members(tmp, ("../" * 40 + "codegen/host/src/evil.c", b"int x;\n"))
 )
