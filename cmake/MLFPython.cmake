@@ -6,11 +6,16 @@
 include_guard(GLOBAL)
 
 if(NOT MLF_BUILD_PYTHON)
-  # Installed wheel: prefer the interpreter of the environment it was installed into
-  # (<prefix>/lib/pythonX.Y/site-packages -> <prefix>/bin/python3).
-  set(_mlf_candidates
-    "${_MLF_PYTHONPATH}/../../../bin/python3"
-    "${_MLF_PYTHONPATH}/../../python.exe")
+  if(_MLF_PYTHONPATH MATCHES "[/\\\\](site|dist)-packages$")
+    # Installed wheel: the interpreter of the environment it was installed into
+    # (<prefix>/lib/pythonX.Y/site-packages -> <prefix>/bin/python3).
+    set(_mlf_candidates
+      "${_MLF_PYTHONPATH}/../../../bin/python3"
+      "${_MLF_PYTHONPATH}/../../python.exe")
+  else()
+    # Source checkout: the virtualenv tools/bootstrap.sh creates there.
+    set(_mlf_candidates "${_MLF_PYTHONPATH}/.venv/bin/python3" "${_MLF_PYTHONPATH}/.venv/Scripts/python.exe")
+  endif()
   foreach(_mlf_py IN LISTS _mlf_candidates)
     if(EXISTS "${_mlf_py}")
       get_filename_component(_mlf_py "${_mlf_py}" ABSOLUTE)
@@ -19,7 +24,7 @@ if(NOT MLF_BUILD_PYTHON)
     endif()
   endforeach()
   if(NOT MLF_BUILD_PYTHON)
-    find_package(Python3 3.9 COMPONENTS Interpreter)
+    find_package(Python3 3.10 COMPONENTS Interpreter)
     if(Python3_FOUND)
       set(MLF_BUILD_PYTHON "${Python3_EXECUTABLE}")
     endif()
@@ -27,7 +32,7 @@ if(NOT MLF_BUILD_PYTHON)
   if(NOT MLF_BUILD_PYTHON)
     message(FATAL_ERROR "mlf_build: no Python 3 interpreter found; set MLF_BUILD_PYTHON")
   endif()
-  set(MLF_BUILD_PYTHON "${MLF_BUILD_PYTHON}" CACHE FILEPATH "Python that runs the mlf_build generator (needs numpy)")
+  set(MLF_BUILD_PYTHON "${MLF_BUILD_PYTHON}" CACHE FILEPATH "Python 3.10+ that runs the mlf_build generator")
 endif()
 
 # The generator's bytecode is cached in the build tree (see mlf_build_run.py).
@@ -46,7 +51,7 @@ if(NOT _MLF_BUILD_PYTHON_CHECKED STREQUAL "${MLF_BUILD_PYTHON};${_MLF_PACKAGE_VE
     OUTPUT_STRIP_TRAILING_WHITESPACE)
   if(NOT _mlf_rc EQUAL 0 OR NOT _mlf_out STREQUAL "mlf-build ${_MLF_PACKAGE_VERSION}")
     message(FATAL_ERROR "mlf_build: ${MLF_BUILD_PYTHON} cannot run the mlf_build ${_MLF_PACKAGE_VERSION} "
-      "generator in ${_MLF_PYTHONPATH} (it needs numpy; set MLF_BUILD_PYTHON to a Python that has it):\n"
+      "generator in ${_MLF_PYTHONPATH} (it needs Python 3.10 or newer; set MLF_BUILD_PYTHON):\n"
       "${_mlf_out}${_mlf_err}")
   endif()
   set(_MLF_BUILD_PYTHON_CHECKED "${MLF_BUILD_PYTHON};${_MLF_PACKAGE_VERSION}" CACHE INTERNAL "")

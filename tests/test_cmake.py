@@ -261,3 +261,22 @@ def test_non_identifier_target_with_sections_smoke_tests_under_qemu(
     assert "My-Net_smoke" in res.stdout and "100% tests passed" in res.stdout, res.stdout
     sections = run(["arm-none-eabi-readelf", "-SW", bdir / "My-Net_smoke.elf"]).stdout
     assert ".model_weights" in sections and ".model_arena" in sections, sections
+
+
+def test_a_changed_generator_reconfigures_and_regenerates(
+    tmp_path: Path, fixture_models: dict[str, Path]
+) -> None:
+    # A private copy of the package, so that touching its generator disturbs no other build.
+    pkg = tmp_path / "pkg"
+    shutil.copytree(REPO / "cmake", pkg / "cmake")
+    shutil.copytree(REPO / "mlf_build", pkg / "mlf_build", ignore=shutil.ignore_patterns("__pycache__"))
+    src = project(tmp_path, fixture_models["v7-graph"])
+    bdir = tmp_path / "b"
+    configure(src, bdir, defs={"CMAKE_PREFIX_PATH": str(pkg / "cmake")})
+    build(bdir)
+    assert "ninja: no work to do." in explain(bdir)
+    os.utime(pkg / "mlf_build" / "emit" / "header.py")
+    out = explain(bdir, dry=False)
+    # The output list is asked again (a new generator may name other files), then regenerated.
+    assert "Re-running CMake" in out and "mlf_build: generating net" in out, out
+    assert "ninja: no work to do." in explain(bdir)

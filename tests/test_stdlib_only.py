@@ -1,0 +1,58 @@
+"""The generator runs on a bare Python: no site-packages, hence no numpy. Build systems run it
+with whatever interpreter they find (Zephyr's venv, Bazel's @mlf_python, CMake's Python3), so a
+third-party import anywhere on its path would be a setup failure for every user."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import corpus_item
+from tests.firmware import REPO
+
+RUN = REPO / "cmake" / "mlf_build_run.py"
+
+
+def _generate(model: Path, out: Path, bare: bool) -> subprocess.CompletedProcess[str]:
+    # -S: no site module, so nothing from site-packages (numpy included) can be imported.
+    flags = ["-S", "-B"] if bare else ["-B"]
+    cmd = [sys.executable, *flags, RUN, REPO, "generate", model, "--name", "net", "--out", out]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+def test_numpy_is_not_importable_without_site() -> None:
+    # The premise: otherwise the test below could not fail.
+    res = subprocess.run([sys.executable, "-S", "-c", "import numpy"], capture_output=True, text=True)
+    assert res.returncode != 0 and "numpy" in res.stderr
+
+
+def _same_either_way(model: Path, out: Path, what: str) -> int:
+    """Generate on a bare and on the full Python; both must agree, in success or failure."""
+    bare, full = _generate(model, out / "bare", bare=True), _generate(model, out / "full", bare=False)
+    assert (bare.returncode, bare.stderr) == (full.returncode, full.stderr), what
+    assert "Traceback" not in bare.stderr, f"{what}: {bare.stderr}"
+    if bare.returncode == 0:
+        assert _tree(out / "bare") == _tree(out / "full"), what
+    return bare.returncode
+
+
+def test_every_fixture_generates_the_same_on_a_bare_python(
+    fixture_models: dict[str, Path], tmp_path: Path
+) -> None:
+    codes = {name: _same_either_way(model, tmp_path / name, name) for name, model in fixture_models.items()}
+    # The others need options (--io-shape, --module): the comparison covers their errors.
+    assert sum(c == 0 for c in codes.values()) >= len(codes) - 4, codes
+
+
+def test_corpus_models_generate_the_same_on_a_bare_python(corpus: Path, tmp_path: Path) -> None:
+    for name in ("snu-v7-graph", "arduino-yesno-v5-aot", "gtvm-v2-graph-c-syslib"):
+        assert _same_either_way(corpus_item(corpus, name), tmp_path / name, name) == 0
