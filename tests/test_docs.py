@@ -165,10 +165,12 @@ _ANY_MESSAGE = re.compile(r"\bmessage\(\s*(FATAL_ERROR|SEND_ERROR|WARNING|AUTHOR
 
 
 def cmake_messages() -> list[tuple[str, int, str]]:
-    """(file, line, template) of the FATAL_ERROR and WARNING messages of cmake/: the quoted
-    arguments joined (as message() does), ${...} as fields, cut at the first \\n escape."""
+    """(file, line, template) of the FATAL_ERROR and WARNING messages of cmake/ and the Zephyr
+    module: the quoted arguments joined (as message() does), ${...} as fields, cut at the first
+    \\n escape."""
     out = []
-    for path in sorted((REPO / "cmake").rglob("*.cmake")):
+    paths = [*sorted((REPO / "cmake").rglob("*.cmake")), REPO / "zephyr" / "CMakeLists.txt"]
+    for path in paths:
         text = path.read_text(encoding="utf-8")
         found = list(_MESSAGE.finditer(text))
         # A message this parser cannot read (unquoted arguments, SEND_ERROR) must not go unseen.
@@ -185,7 +187,7 @@ def cmake_messages() -> list[tuple[str, int, str]]:
 def test_cmake_messages_are_documented() -> None:
     messages = cmake_messages()
     files = {f for f, _, _ in messages}
-    assert {"cmake/MLFLibrary.cmake", "cmake/MLFPython.cmake"} <= files
+    assert {"cmake/MLFLibrary.cmake", "cmake/MLFPython.cmake", "zephyr/CMakeLists.txt"} <= files
     doc = _doc_text()
     missing = [f"{file}:{line}: {t}" for file, line, t in messages if not template_regex(t).search(doc)]
     where = TROUBLESHOOTING.relative_to(REPO)
