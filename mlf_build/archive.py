@@ -346,6 +346,8 @@ class _TarSource(MlfSource):
                 break
             count += 1
             self._check_totals(total, count, max_total)
+            if info.size < 0:  # a pax "size" record can say anything; the limits below assume >= 0
+                raise MlfError(self.path, f"member {printable(info.name)!r} declares a negative size")
             kind = self._KIND.get(info.type)
             if kind is None and not (info.isfile() or info.isdir()):
                 kind = f"an unsupported tar member type ({info.type!r})"

@@ -661,6 +661,7 @@ case("pax-gnu-sparse-0.0", "sparse file")(
         tmp, {"GNU.sparse.size": "100", "GNU.sparse.offset": "0", "GNU.sparse.numbytes": "7"}
     )
 )
+case("pax-negative-size", "declares a negative size")(lambda tmp: _pax_tar(tmp, {"size": "-5"}))
 case("gnu-longname-traversal", "points outside the archive")(
     lambda tmp: with_members(tmp, ("../" * 40 + "codegen/host/src/evil.c", b"int x;\n"))
 )
