@@ -1,9 +1,10 @@
 """Atomic and concurrent generation (`mlf-build generate`, as the build systems run it).
 
-- A generator killed with SIGKILL at 20+ random points while it processes a 32 MiB model never
-  leaves a damaged file in place: after every kill, each output file is either the previous
-  generation's or the new one's, byte for byte. The next run succeeds and its output equals a
-  clean generation into an empty folder, byte for byte, with nothing stale or temporary left.
+- Generators killed with SIGKILL at 24 random points (half of them while writing files) as they
+  process a 32 MiB model and an earlier export of it, alternately, into one folder, never leave a
+  damaged file in place: after every kill, each output file is one export's version, byte for
+  byte. The next run succeeds and its output equals a clean generation into an empty folder,
+  byte for byte, with nothing stale or temporary left.
 - 8 generations of the same model started together into one folder all succeed, and the folder
   then equals a clean generation.
 """
@@ -86,39 +87,50 @@ def clean(models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> 
     return out
 
 
+def _kill_at(cmd: list[str], out: Path, delay: float, when_writing: bool) -> int:
+    """Start a generation, SIGKILL it after ``delay`` seconds (counted from the moment its staging
+    folder appears when ``when_writing``), return its exit status."""
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stderr=subprocess.DEVNULL)
+    if when_writing:
+        deadline = time.monotonic() + 60
+        while not (out / ".mlf-tmp").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.0005)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    return proc.wait(timeout=60)
+
+
 def test_kill_9_at_random_points_then_rebuild(
     models: dict[str, Path], clean: dict[str, dict[str, bytes]], tmp_path: Path
 ) -> None:
+    """Generations of the two exports alternate in one folder, each killed at a random point
+    (half of them at a random point of the run, half while it writes files), so every kill can
+    leave a mix of both versions; every file in place must be one of them, whole."""
     out = tmp_path / "build dir" / "out"
     assert run_generate(models["old"], out).returncode == 0
-    old, new = clean["old"], clean["big"]
-    seconds = float(clean["big-seconds"])  # type: ignore[arg-type]
+    versions = (clean["old"], clean["big"])
     rng = random.Random(20240611)
-    delays = sorted(rng.uniform(0.05, seconds * 1.1) for _ in range(KILLS))
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     finished = mid_write = 0
-    for delay in delays:
-        proc = subprocess.Popen(
-            generate_cmd(models["big"], out), cwd=REPO, env=env, stderr=subprocess.PIPE, text=True
-        )
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
-        finished += proc.returncode == 0
-        assert proc.returncode in (0, -signal.SIGKILL), proc.stderr.read() if proc.stderr else ""
-        # Every file in place is complete: the previous generation's or the new one's.
+    for i in range(KILLS):
+        name = ("big", "old")[i % 2]
+        when_writing = i % 4 >= 2
+        seconds = float(clean[f"{name}-seconds"])  # type: ignore[arg-type]
+        delay = rng.uniform(0.0, 0.05) if when_writing else rng.uniform(0.05, seconds * 1.1)
+        code = _kill_at(generate_cmd(models[name], out), out, delay, when_writing)
+        assert code in (0, -signal.SIGKILL), f"kill {i}: exit {code}"
+        finished += code == 0
         files = tree(out)
         for rel, data in files.items():
-            if rel.startswith(".mlf-tmp/"):
-                continue
-            assert data in (old.get(rel), new.get(rel)), f"{rel} is damaged after a kill at {delay:.2f} s"
+            if not rel.startswith(".mlf-tmp/"):
+                assert data in (versions[0].get(rel), versions[1].get(rel)), f"{rel} damaged by kill {i}"
         mid_write += any(rel.startswith(".mlf-tmp/") for rel in files)
     print(f"{KILLS} kills: {mid_write} while writing, {finished} after the run had finished")
     assert finished < KILLS // 2, "the kills came too late to test anything"
     assert mid_write >= 1, "no kill landed while files were being written"
     r = run_generate(models["big"], out)
     assert r.returncode == 0, r.stderr
-    assert tree(out) == new  # byte for byte, nothing stale, no .mlf-tmp left
+    assert tree(out) == clean["big"]  # byte for byte, nothing stale, no .mlf-tmp left
     assert not (out / ".mlf-tmp").exists()
 
 
