@@ -233,6 +233,11 @@ set_source_files_properties(crt_data.c PROPERTIES OBJECT_DEPENDS
 target_link_libraries(fw_crt PRIVATE mlf::qemu_support m)
 set_target_properties(fw_crt PROPERTIES SUFFIX ".elf" C_STANDARD 99 C_EXTENSIONS ON)
 
+# Neither: the part of both firmware images that is not the model.
+add_executable(fw_base fw_base.c)
+target_link_libraries(fw_base PRIVATE mlf::qemu_support)
+set_target_properties(fw_base PROPERTIES SUFFIX ".elf")
+
 # mlf_build's static runner, same model, same inputs.
 add_mlf_library(ours "{model_tar}")
 add_executable(fw_ours fw_ours.c)
@@ -291,6 +296,11 @@ def bench(work: Path) -> dict:
     )
     ins, outs = header_io(probe / "ours.h", "ours")
     (src / "fw_ours.c").write_text(fw_main("ours", ins, outs))
+    # The same firmware without a model: startup, main, printf, libc (what both paths share).
+    base = fw_main("ours", ins, outs).replace(
+        '#include "ours.h"', f"#define OURS_NUM_INPUTS {len(ins)}\n#define OURS_NUM_OUTPUTS {len(outs)}"
+    )
+    (src / "fw_base.c").write_text(base.replace("ours_run(ins, outs)", "(int32_t)(ins[0] == outs[0])"))
 
     results = {}
     pool = 4 << 20
@@ -313,6 +323,7 @@ def bench(work: Path) -> dict:
     ours_out = run_qemu(build / "fw_ours.elf")
     pool, crt_out, (crt_flash, crt_ram) = results["pool sized to the run"]
     ours_flash, ours_ram = _size(build / "fw_ours.elf")
+    base_flash, base_ram = _size(build / "fw_base.elf")
     crt_hash = re.search(r"hash ([0-9a-f]{8})", crt_out)
     our_hash = re.search(r"hash ([0-9a-f]{8})", ours_out)
     same = bool(crt_hash and our_hash and crt_hash.group(1) == our_hash.group(1))
@@ -331,6 +342,25 @@ def bench(work: Path) -> dict:
             crt_hash.group(1) if crt_hash else crt_out[-80:],
         ],
         ["ratio CRT / mlf_build", f"{crt_flash / ours_flash:.2f}x", f"{crt_ram / ours_ram:.2f}x", ""],
+        ["the same firmware without a model", f"{base_flash:,}", f"{base_ram:,}", ""],
+        [
+            "model + runtime only: mlf_build",
+            f"{ours_flash - base_flash:,}",
+            f"{ours_ram - base_ram:,}",
+            "",
+        ],
+        [
+            "model + runtime only: CRT",
+            f"{crt_flash - base_flash:,}",
+            f"{crt_ram - base_ram:,}",
+            "",
+        ],
+        [
+            "ratio CRT / mlf_build (model + runtime)",
+            f"{(crt_flash - base_flash) / (ours_flash - base_flash):.2f}x",
+            f"{(crt_ram - base_ram) / (ours_ram - base_ram):.2f}x",
+            "",
+        ],
     ]
     print(f"Model: {MODEL} (int8 CIFAR-10 CNN, {len(graph['nodes'])} graph nodes); whole firmware,")
     print("same startup code, same main (deterministic input, output hash), newlib-nano.\n")
@@ -349,6 +379,7 @@ def bench(work: Path) -> dict:
     return {
         "ours": [ours_flash, ours_ram],
         "crt": [crt_flash, crt_ram],
+        "base": [base_flash, base_ram],
         "pool": pool,
         "same_outputs": same,
         "checks": [{"what": w, "ok": ok, "value": v} for w, ok, v in checks],

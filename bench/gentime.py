@@ -75,13 +75,15 @@ def bench(work: Path, reps: int, only: int | None = None) -> dict:
     slow = []
     for name, tar in todo:
         if name in errors and not times[name]:
-            rows.append([name, fmt_b(tar.stat().st_size), "fails", "", "", errors[name][:90]])
+            rows.append([name, fmt_b(tar.stat().st_size), "fails (below)", "", ""])
             continue
         t = median(times[name])
-        rows.append([name, fmt_b(tar.stat().st_size), fmt_s(t), fmt_s(max(t - b, 0.0)), fmt_b(rss[name]), ""])
+        rows.append([name, fmt_b(tar.stat().st_size), fmt_s(t), fmt_s(max(t - b, 0.0)), fmt_b(rss[name])])
         if t - b > SLOW:
             slow.append((name, tar))
-    print(table(rows, ["corpus item", "tar", "generate (median)", "minus start-up", "peak RSS", "note"]))
+    print(table(rows, ["corpus item", "tar", "generate (median)", "minus start-up", "peak RSS"]))
+    for name, err in errors.items():
+        print(f"\n{name}: {err}")
     print(f"\nStart-up (python + import of the generator), median: {fmt_s(b)}.")
     for name, tar in slow:
         print(f"\n{name} is slow; profile of one generation:\n")
