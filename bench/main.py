@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.dry:
                 results["embed"] = embed.bench(work / "embed", [1], [0.25], 1, cmake=False)
             elif args.quick:
-                results["embed"] = embed.bench(work / "embed", [1, 16], [1, 4], 3, cmake=False)
+                results["embed"] = embed.bench(work / "embed", [1, 16, 64], [1, 4], 3, cmake=False)
             else:
                 results["embed"] = embed.bench(work / "embed", [1, 16, 64], [1, 4, 16], 7, cmake=True)
         if "incremental" in chosen:
