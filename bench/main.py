@@ -57,7 +57,7 @@ def machine() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bench/run", description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="a ~2 minute subset (fewer sizes and rounds)")
+    ap.add_argument("--quick", action="store_true", help="a ~1 minute subset (fewer sizes and rounds)")
     ap.add_argument(
         "--dry", action="store_true", help="the smallest run of every code path (proves the script works)"
     )
