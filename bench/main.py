@@ -55,6 +55,21 @@ def machine() -> None:
         print(f"{name}: {_tool_version(cmd)}")
 
 
+def _remove(folder: Path) -> None:
+    """rmtree that also removes what Bazel leaves read-only in its output root."""
+
+    def writable(func, path, _exc):  # type: ignore[no-untyped-def]
+        os.chmod(os.path.dirname(path), 0o755)
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, 0o755)
+        func(path)
+
+    try:
+        shutil.rmtree(folder, onerror=writable)
+    except OSError as exc:
+        print(f"note: could not remove all of {folder}: {exc}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     ap.add_argument("--quick", action="store_true", help="a ~1 minute subset (fewer sizes and rounds)")
@@ -113,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                 results["gentime"] = gentime.bench(work / "gentime", 3 if args.quick else 5)
     finally:
         if args.work is None:
-            shutil.rmtree(work, ignore_errors=True)
+            _remove(work)
 
     common.section("Summary")
     checks = [(name, c) for name, r in results.items() for c in (r or {}).get("checks", [])]
