@@ -48,3 +48,20 @@ def test_bench_bigmodel_params_match_write_params(tmp_path) -> None:  # type: ig
     arr = np.frombuffer(data[head:], dtype="<f4").reshape(j, k)
     assert np.isfinite(arr).all()
     assert write_params([("p0", arr)]) == data
+
+
+def test_xxd_emulation_matches_xxd(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """bench/xxd_i.py stands in for xxd where it is missing: it must print the same C text."""
+    import random
+    import shutil
+
+    from bench.xxd_i import xxd_i
+
+    if shutil.which("xxd") is None:
+        pytest.skip("xxd is not installed")
+    for name, size in (("1x.params", 1000), ("a-b.bin", 24), ("empty", 0)):
+        src = tmp_path / name
+        src.write_bytes(random.Random(size).randbytes(size))
+        want = subprocess.run(["xxd", "-i", name], cwd=tmp_path, capture_output=True, check=True).stdout
+        xxd_i(src, name, tmp_path / "out.c")
+        assert (tmp_path / "out.c").read_bytes() == want
