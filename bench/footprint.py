@@ -263,6 +263,32 @@ def split_firmware(build: Path, t: str) -> tuple[Split, list[mapfile.InputSectio
     return sp, dropped
 
 
+def archive_size(build: Path, t: str) -> tuple[int, int]:
+    """(flash, RAM) of lib<t>.a + libmlf_runtime.a before linking: text + data, data + bss
+    (``arm-none-eabi-size -t``), i.e. before --gc-sections."""
+    out = run(["arm-none-eabi-size", "-t", build / f"lib{t}.a", build / "libmlf_runtime.a"]).stdout
+    f = out.strip().splitlines()[-1].split()
+    text, data, bss = int(f[0]), int(f[1]), int(f[2])
+    return text + data, data + bss
+
+
+def library_symbols(build: Path, t: str) -> list[mapfile.Symbol]:
+    """Symbols of the firmware (``nm --size-sort``, local ones included) that lie in a section
+    the linker took from the model library or the runtime, largest first."""
+    kept, _ = mapfile.parse_map(build / f"fw_{t}.map")
+    spans = [
+        (sec.address, sec.address + sec.size)
+        for sec in kept
+        if sec.size and sec.memory and sec.archive in (f"lib{t}.a", "libmlf_runtime.a")
+    ]
+    syms = [
+        sym
+        for sym in mapfile.symbols(build / f"fw_{t}.elf")
+        if any(lo <= sym.address < hi for lo, hi in spans)
+    ]
+    return sorted(syms, key=lambda x: -x.size)
+
+
 def params_twice(spec: Spec, elf: Path) -> tuple[int, int, int, int]:
     """(tensors checked, found once, not found, found twice or more) for the params file's
     tensors of >= 64 bytes, searched in the firmware's flash bytes."""
@@ -370,8 +396,14 @@ def bench(work: Path, quick: bool) -> dict:
         )
         top = sorted([(n, z) for c in GLUE for n, z in sp.detail.get(c, [])], key=lambda x: -x[1])[:6]
         gone = [d for d in dropped if d.memory]
+        before_f, before_r = archive_size(build, s.name)
+        biggest = library_symbols(build, s.name)[:5]
         notes.append(
-            f"{s.name}: largest glue: "
+            f"{s.name}: library + runtime before linking (arm-none-eabi-size -t) {before_f} B flash, "
+            f"{before_r} B RAM; after --gc-sections {lib_f} B, {lib_r} B. Largest symbols (nm "
+            "--size-sort): "
+            + ", ".join(f"{x.name} {x.kind} {x.size}" for x in biggest)
+            + ". Largest glue: "
             + ", ".join(f"{n} {z}" for n, z in top)
             + f". --gc-sections dropped {len(gone)} sections ({sum(d.size for d in gone)} B) of the "
             "library and runtime: "
