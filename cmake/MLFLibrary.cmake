@@ -137,6 +137,14 @@ function(add_mlf_library target model)
     set(ARG_OUTPUT_DIR "${CMAKE_CURRENT_BINARY_DIR}/mlf/${target}")
   endif()
   get_filename_component(out "${ARG_OUTPUT_DIR}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
+  # The generator owns its output folder (it removes files it no longer writes), so two
+  # libraries sharing one would delete each other's sources.
+  get_property(owner GLOBAL PROPERTY "_MLF_OUTPUT_DIR_OWNER:${out}")
+  if(owner)
+    message(FATAL_ERROR "add_mlf_library(${target}): OUTPUT_DIR ${out} is already the output folder of "
+      "${owner}; give each library its own")
+  endif()
+  set_property(GLOBAL PROPERTY "_MLF_OUTPUT_DIR_OWNER:${out}" "${target}")
 
   # Options passed to the generator, identical at configure and build time.
   set(opts --name "${target}")

@@ -280,3 +280,14 @@ def test_a_changed_generator_reconfigures_and_regenerates(
     # The output list is asked again (a new generator may name other files), then regenerated.
     assert "Re-running CMake" in out and "mlf_build: generating net" in out, out
     assert "ninja: no work to do." in explain(bdir)
+
+
+def test_two_libraries_cannot_share_an_output_dir(tmp_path: Path, fixture_models: dict[str, Path]) -> None:
+    src = project(tmp_path, fixture_models["v7-graph"], "OUTPUT_DIR gen")
+    with (src / "CMakeLists.txt").open("a") as f:
+        f.write(f'add_mlf_library(other "{fixture_models["v5-graph"].as_posix()}" OUTPUT_DIR gen)\n')
+    res = configure(src, tmp_path / "b", check=False)
+    assert (
+        f"add_mlf_library(other): OUTPUT_DIR {(tmp_path / 'b' / 'gen').as_posix()} is already the output "
+        "folder of net; give each library its own" in configure_error(res)
+    )
