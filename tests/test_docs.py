@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tests.conftest import run_cli
 from tests.error_messages import FIELD, _templates_in, error_templates
 
 REPO = Path(__file__).resolve().parents[1]
@@ -192,3 +193,12 @@ def test_cmake_messages_are_documented() -> None:
     missing = [f"{file}:{line}: {t}" for file, line, t in messages if not template_regex(t).search(doc)]
     where = TROUBLESHOOTING.relative_to(REPO)
     assert not missing, f"CMake messages missing from {where}:\n" + "\n".join(missing)
+
+
+def test_worked_example_header_is_what_the_generator_writes(tmp_path: Path) -> None:
+    text = (DOCS / "header.md").read_text(encoding="utf-8")
+    shown = re.search(r"its header is:\n\n```c\n(.*?)```\n", text, re.S)
+    assert shown, "docs/header.md: the worked example's header block moved"
+    model = REPO / "examples" / "model" / "waveform.tar"
+    assert run_cli(["generate", model, "--name", "waveform", "--out", tmp_path]).code == 0
+    assert shown.group(1) == (tmp_path / "waveform.h").read_text(), "regenerate the block in docs/header.md"

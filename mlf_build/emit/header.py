@@ -78,8 +78,8 @@ def emit_header(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
     if s.static_arena:
         out.append(
             f"/* Runs the model once on the library's own arena ({T}_WORKSPACE_SIZE bytes).\n"
-            " * inputs[i] and outputs[i] point to buffers of <NAME>_INPUT_<i>_SIZE and\n"
-            " * <NAME>_OUTPUT_<i>_SIZE bytes; they must not overlap. Returns MLF_OK (0) or an\n"
+            f" * inputs[i] and outputs[i] point to buffers of {T}_INPUT_<i>_SIZE and\n"
+            f" * {T}_OUTPUT_<i>_SIZE bytes; they must not overlap. Returns MLF_OK (0) or an\n"
             " * MLF_ERR_* code. Not re-entrant. */\n"
             f"int32_t {t}_run(const void *const *inputs, void *const *outputs);\n\n"
         )
@@ -88,7 +88,7 @@ def emit_header(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
         f" * aligned to {T}_WORKSPACE_ALIGN. A smaller arena yields MLF_ERR_WORKSPACE_TOO_SMALL;\n"
         " * nothing outside the arena is ever written. */\n"
         f"int32_t {t}_run_with_workspace(const void *const *inputs, void *const *outputs,\n"
-        f"{' ' * (len(t) + 30)}void *workspace, size_t workspace_size);\n\n"
+        f"{' ' * (len(t) + 28)}void *workspace, size_t workspace_size);\n\n"
     )
     out.append(f"#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {guard} */\n")
     return "".join(out)
