@@ -16,8 +16,9 @@ undefined; GCC defines it ("GCC does not use the latitude given in C99 and C11 o
 certain aspects of signed '<<' as undefined", GCC manual, Integers implementation) and so does
 Clang in practice; -fsanitize=shift still reports it. So TVM's translation units (the generated
 wrappers codegen/<t>__*.c and crt/<t>__*.c, nothing of mlf_build's) are compiled with
--fno-sanitize=shift-base, through a library hook; every other check stays on for them, and
-everything stays on for mlf_build's runtime, runner and data.
+-fno-sanitize=shift-base by add_mlf_library() itself (so users' sanitized builds get the same);
+every other check stays on for them, and everything stays on for mlf_build's runtime, runner and
+data.
 """
 
 from __future__ import annotations
@@ -35,22 +36,6 @@ from tests.test_firmware import TARGETS, _model_path
 pytestmark = [needs_cmake, needs_host_cc, pytest.mark.slow]
 
 SANITIZE = "-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
-# Included after project() (CMAKE_PROJECT_INCLUDE): the exception above, for TVM's files only.
-TVM_CODE_HOOK = r"""
-function(mlf_test_tvm_code_flags target)
-  set(compiled ${target}_mlf_objects)
-  if(NOT TARGET ${compiled})
-    set(compiled ${target})
-  endif()
-  get_target_property(sources ${compiled} SOURCES)
-  foreach(src IN LISTS sources)
-    if(src MATCHES "/(codegen|crt)/${target}__[^/]+$")
-      set_property(SOURCE "${src}" APPEND PROPERTY COMPILE_OPTIONS -fno-sanitize=shift-base)
-    endif()
-  endforeach()
-endfunction()
-set(MLF_BUILD_LIBRARY_HOOKS mlf_test_tvm_code_flags)
-"""
 SPECS = TARGETS["host"]
 
 
@@ -65,8 +50,6 @@ def sanitized(fixture_models: dict[str, Path], tmp_path_factory: pytest.TempPath
         built.add(spec.name)
         entries.append("|".join([spec.name, str(path), *spec.args]))
     bdir = tmp / "build"
-    hook = tmp / "tvm_code_flags.cmake"
-    hook.write_text(TVM_CODE_HOOK)
     configure(
         HARNESS,
         bdir,
@@ -76,17 +59,16 @@ def sanitized(fixture_models: dict[str, Path], tmp_path_factory: pytest.TempPath
             "CMAKE_C_FLAGS": SANITIZE,
             "CMAKE_EXE_LINKER_FLAGS": SANITIZE,
             "CMAKE_BUILD_TYPE": "Debug",  # -O0: sanitizers see every access
-            "CMAKE_PROJECT_INCLUDE": str(hook),
         },
     )
     build(bdir)
-    # The exception reached TVM's files and nothing else.
+    # add_mlf_library's exception reached TVM's files and nothing else.
     excepted = [
         block.split(" || ")[0].split()[-1]
         for block in (bdir / "build.ninja").read_text().split("\nbuild ")
         if "-fno-sanitize=shift-base" in block
     ]
-    assert excepted, "the hook did not run"
+    assert excepted, "no TVM file got -fno-sanitize=shift-base"
     assert all(re.search(r"/mlf/(\w+)/(codegen|crt)/\1__[^/]+\.c$", src) for src in excepted), excepted
     return bdir, built
 
