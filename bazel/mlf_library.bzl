@@ -13,6 +13,12 @@ option in lower case), same generator, same generated header and API, same runti
                             # Format versions 1-7.
         module = "",        # MODULE: module of a multi-module (version 7) archive. Default: the
                             # only one.
+        all_modules = [],   # ALL_MODULES: build every module of the archive into this library,
+                            # one API per module: <name>_<module>.h, <name>_<module>_run(), ...,
+                            # all included by the umbrella header <name>.h. List the modules, e.g.
+                            # ["mixer", "waveform"] (`mlf-build inspect` shows them), in any order:
+                            # Bazel declares their files before the archive is read, and the build
+                            # fails unless they are exactly the archive's. Not with `module`.
         runtime = "builtin",  # RUNTIME: builtin (mlf_build's runtime, @mlf_build//mlf_build/runtime,
                             # shared by all models) or tvm_crt (TVM's CRT bundled in the MLF).
         workspace = "static",  # WORKSPACE: static (the library owns an arena of
@@ -44,13 +50,16 @@ option in lower case), same generator, same generated header and API, same runti
                             # deterministic inputs and checks the arena contract
                             # (mlf_build/runtime/smoke/mlf_smoke.c): natively on the host, under
                             # qemu-system-arm for @mlf_build//bazel/platforms:cortex_m3/cortex_m4f.
+                            # With all_modules, one test per module, <name>_<module>_smoke, and
+                            # the test_suite <name>_smoke of them all.
         **kwargs,           # visibility, tags, testonly, target_compatible_with, features, ...
     )
 
 There is no OUTPUT_DIR: generated files go to bazel-bin/<package>/_mlf/<name>/ (CMake:
-<binary dir>/mlf/<target>/), with the same names and bytes as CMake's. There is no ALL_MODULES
-yet (its file names depend on the archive's content, which Bazel cannot read before declaring
-outputs): use one mlf_library per module.
+<binary dir>/mlf/<target>/), with the same names and bytes as CMake's. all_modules is CMake's
+ALL_MODULES with the module names spelled out, because the per-module file names must be known
+before the archive is read (bazel/outputs.bzl); the generator checks them
+(mlf-build generate --all-modules --expect-module <module>...).
 
 Provides
   CcInfo    put the library in `deps` of cc_library/cc_binary/cc_test: the header's folder is on
@@ -65,8 +74,10 @@ How it builds (every step an action with declared inputs and outputs; no genrule
   1. MlfGenerate: the generator (//mlf_build:generator, a py_binary in the exec configuration)
      writes the fixed files <t>.h, <t>_runner.c, <t>_data.c, <t>.syms, <t>_manifest.json,
      <t>_params.bin (and <t>_crt_platform.c for tvm_crt), the folders codegen/ (and crt/) as
-     tree artifacts, and one unit per wrapped source (see bazel/mlf_build_gen.py). It also gets
-     --abi-probe, an object compiled for the target, to check objects an MLF carries.
+     tree artifacts, and one unit per wrapped source (see bazel/mlf_build_gen.py). With
+     all_modules, the header, runner, data and parameters once per module (<t>_<module>.h, ...)
+     and the umbrella <t>.h (bazel/outputs.bzl lists them all). It also gets --abi-probe, an
+     object compiled for the target, to check objects an MLF carries.
   2. CppCompile with the target's C toolchain (C99 with GNU extensions, -Wall -Wextra
      -ffunction-sections -fdata-sections); <t>_params.bin is an input of the compile of
      <t>_data.c, whose .incbin finds it through -Wa,-I.
@@ -82,17 +93,17 @@ load("@bazel_tools//tools/cpp:toolchain_utils.bzl", "find_cpp_toolchain")
 load("@rules_cc//cc:cc_binary.bzl", "cc_binary")
 load("@rules_cc//cc/common:cc_common.bzl", "cc_common")
 load("@rules_cc//cc/common:cc_info.bzl", "CcInfo")
-load(":outputs.bzl", "MLF_OUTPUT_DIRS", "MLF_OUTPUT_FILES")
+load(":outputs.bzl", "MLF_MODULE_FILES", "MLF_OUTPUT_DIRS", "MLF_OUTPUT_FILES")
 load(":qemu.bzl", "mlf_binary_test")
 
 MlfInfo = provider(
     doc = "What mlf_library generated and built.",
     fields = {
         "name": "str: the C prefix <t> of the API (#include \"<t>.h\", <t>_run())",
-        "header": "File: <t>.h",
+        "header": "File: <t>.h (with all_modules, the umbrella header including every module's)",
         "manifest": "File: <t>_manifest.json, with workspace_size, params_size, io_size, " +
                     "public_symbols, sources, ... (mlf-build/manifest/1)",
-        "params": "File: <t>_params.bin (may be empty)",
+        "params": "File: <t>_params.bin (may be empty); None with all_modules (see modules)",
         "syms": "File: <t>.syms, the symbols kept global",
         "linker_fragments": "list of File: <t>_weights.ld / <t>_arena.ld, linker script fragments " +
                             "placing weights_section / arena_section",
@@ -102,7 +113,11 @@ MlfInfo = provider(
         "runtime": "str: builtin or tvm_crt",
         "workspace": "str: static or caller",
         "align": "int: alignment of parameters and arena",
-        "module": "str: the module asked for (\"\" = the only one)",
+        "module": "str: the module asked for (\"\" = the only one, or all_modules)",
+        "all_modules": "list of str: the modules built with all_modules, as listed ([] = one module)",
+        "modules": "list of struct(module, prefix, header, params), one per module built, in the " +
+                   "order of all_modules: the module's name (\"\" = the only one), the C prefix of " +
+                   "its API (<t>, or <t>_<module> with all_modules), its header and <prefix>_params.bin",
         "hide_symbols": "bool",
     },
 )
@@ -138,13 +153,36 @@ def _cc_setup(ctx):
     )
     return cc_toolchain, feature_configuration
 
-def _selected(table, attrs, t):
-    """The entries of an outputs.bzl table that apply to these attributes, with {t} filled in."""
+def _selected(table, attrs, **fields):
+    """The entries of an outputs.bzl table that apply to these attributes, with {t} or {m} filled in."""
     out = []
     for key, names in table.items():
         attr, _, value = key.partition("=")
         if not attr or (getattr(attrs, attr) == value if value else getattr(attrs, attr)):
-            out += [n.format(t = t) for n in names]
+            out += [n.format(**fields) for n in names]
+    return out
+
+def _modules(ctx, t):
+    """(module, C prefix of its API) of each module the library is built from."""
+    if not ctx.attr.all_modules:
+        return [(ctx.attr.module, t)]
+    if ctx.attr.module:
+        fail("mlf_library(%s): give either module or all_modules, not both" % ctx.label)
+    seen = {}
+    out = []
+    for module in ctx.attr.all_modules:
+        prefix = mlf_c_prefix(t + "_" + module)
+        if prefix in seen:
+            if seen[prefix] == module:
+                fail("mlf_library(%s): all_modules lists %r twice" % (ctx.label, module))
+            fail("mlf_library(%s): all_modules: %r and %r would both have the C prefix %s" % (
+                ctx.label,
+                seen[prefix],
+                module,
+                prefix,
+            ))
+        seen[prefix] = module
+        out.append((module, prefix))
     return out
 
 def _declare(ctx, rel):
@@ -160,13 +198,21 @@ def _mlf_library_impl(ctx):
     crt = ctx.attr.runtime == "tvm_crt"
 
     # ---- 1. generate ---------------------------------------------------------------------
-    files = [_declare(ctx, f) for f in _selected(MLF_OUTPUT_FILES, ctx.attr, t)]
-    dirs = [ctx.actions.declare_directory("_mlf/%s/%s" % (name, d)) for d in _selected(MLF_OUTPUT_DIRS, ctx.attr, t)]
+    modules = _modules(ctx, t)
+    files = [_declare(ctx, f) for f in _selected(MLF_OUTPUT_FILES, ctx.attr, t = t)]
+    for _, prefix in modules:
+        files += [_declare(ctx, f) for f in _selected(MLF_MODULE_FILES, ctx.attr, m = prefix)]
+    dirs = [ctx.actions.declare_directory("_mlf/%s/%s" % (name, d)) for d in _selected(MLF_OUTPUT_DIRS, ctx.attr, t = t)]
     by_name = {f.basename: f for f in files}
     header = by_name[t + ".h"]
     syms = by_name[t + ".syms"]
     manifest = by_name[t + "_manifest.json"]
-    params = by_name[t + "_params.bin"]
+    per_module = [
+        struct(module = module, prefix = prefix, header = by_name[prefix + ".h"], params = by_name[prefix + "_params.bin"])
+        for module, prefix in modules
+    ]
+    headers = [header] + [m.header for m in per_module if m.header != header]
+    params = [m.params for m in per_module]
     sources = [f for f in files if f.extension == "c"]
     fragments = [f for f in files if f.extension == "ld"]
     codegen = dirs[0]
@@ -189,6 +235,10 @@ def _mlf_library_impl(ctx):
     args.add("--name", name)
     if ctx.attr.module:
         args.add("--module", ctx.attr.module)
+    if ctx.attr.all_modules:
+        args.add("--all-modules")
+        for module in ctx.attr.all_modules:
+            args.add("--expect-module", module)
     args.add("--runtime", ctx.attr.runtime)
     args.add("--workspace", ctx.attr.workspace)
     args.add("--align", str(ctx.attr.align))
@@ -225,7 +275,7 @@ def _mlf_library_impl(ctx):
         feature_configuration = feature_configuration,
         cc_toolchain = cc_toolchain,
         srcs = sources + [units],
-        public_hdrs = [header],
+        public_hdrs = headers,
         includes = [out_dir],
         compilation_contexts = [d.compilation_context for d in dep_infos],
         user_compile_flags = _MODEL_COPTS + [
@@ -234,7 +284,7 @@ def _mlf_library_impl(ctx):
             out_dir,
             "-Wa,-I" + out_dir,
         ] + ["-I%s/%s" % (out_dir, d) for d in private_includes],
-        additional_inputs = [params] + dirs,
+        additional_inputs = params + dirs,
     )
     pic = bool(compilation_outputs.pic_objects)
     objects = compilation_outputs.pic_objects if pic else compilation_outputs.objects
@@ -338,7 +388,7 @@ def _mlf_library_impl(ctx):
         cc_infos = dep_infos,
     )
     return [
-        DefaultInfo(files = depset([archive, header, manifest] + checks)),
+        DefaultInfo(files = depset([archive] + headers + [manifest] + checks)),
         OutputGroupInfo(
             mlf_generated = depset(generated),
             mlf_units = depset([units]),
@@ -349,7 +399,7 @@ def _mlf_library_impl(ctx):
             name = t,
             header = header,
             manifest = manifest,
-            params = params,
+            params = None if ctx.attr.all_modules else params[0],
             syms = syms,
             linker_fragments = fragments,
             generated = depset(generated),
@@ -359,6 +409,8 @@ def _mlf_library_impl(ctx):
             workspace = ctx.attr.workspace,
             align = ctx.attr.align,
             module = ctx.attr.module,
+            all_modules = ctx.attr.all_modules,
+            modules = per_module,
             hide_symbols = bool(hide),
         ),
     ]
@@ -369,6 +421,7 @@ _mlf_library = rule(
     attrs = {
         "src": attr.label(allow_single_file = [".tar", ".tar.gz", ".tgz"], mandatory = True),
         "module": attr.string(),
+        "all_modules": attr.string_list(),
         "runtime": attr.string(default = "builtin", values = ["builtin", "tvm_crt"]),
         "workspace": attr.string(default = "static", values = ["static", "caller"]),
         "align": attr.int(default = 16),
@@ -419,8 +472,8 @@ mlf_abi_probe = rule(
     incompatible_use_toolchain_transition = True,
 )
 
-def _smoke_test(name, workspace, kwargs):
-    t = mlf_c_prefix(name)
+def _smoke_test(library, name, t, workspace, kwargs):
+    """<name>_smoke: mlf_smoke.c run on the API <t> of the mlf_library `library`."""
     common = {k: kwargs[k] for k in ("visibility", "tags", "target_compatible_with") if k in kwargs}
     defines = [
         "MLF_SMOKE_HEADER=\\\"%s.h\\\"" % t,
@@ -434,7 +487,7 @@ def _smoke_test(name, workspace, kwargs):
         srcs = [Label("//mlf_build/runtime:smoke/mlf_smoke.c")],
         copts = ["-std=gnu99"],
         local_defines = defines,
-        deps = [":" + name] + select({
+        deps = [":" + library] + select({
             str(Label("//bazel/platforms:is_bare_metal")): [str(Label("//bazel/qemu:support"))],
             "//conditions:default": [],
         }),
@@ -450,8 +503,26 @@ def _smoke_test(name, workspace, kwargs):
         **common
     )
 
+def _smoke_tests(name, kwargs):
+    """<name>_smoke; with all_modules, <name>_<module>_smoke per module and the suite <name>_smoke."""
+    workspace = kwargs.get("workspace", "static")
+    all_modules = kwargs.get("all_modules") or []
+    if type(all_modules) != "list":
+        fail("mlf_library(%s): test = True needs all_modules as a plain list (not a select())" % name)
+    t = mlf_c_prefix(name)
+    if not all_modules:
+        _smoke_test(name, name, t, workspace, kwargs)
+        return
+    for module in all_modules:
+        _smoke_test(name, "%s_%s" % (name, module), mlf_c_prefix(t + "_" + module), workspace, kwargs)
+    native.test_suite(
+        name = name + "_smoke",
+        tests = [":%s_%s_smoke" % (name, module) for module in all_modules],
+        **{k: kwargs[k] for k in ("visibility", "tags") if k in kwargs}
+    )
+
 def mlf_library(name, src, test = False, **kwargs):
     """A TVM Model Library Format archive as a C library: see the top of this file."""
     _mlf_library(name = name, src = src, **kwargs)
     if test:
-        _smoke_test(name, kwargs.get("workspace", "static"), kwargs)
+        _smoke_tests(name, kwargs)

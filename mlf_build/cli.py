@@ -68,6 +68,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         io_shapes=_overrides(args.io_shape),
         aot_api=args.aot_api,
         all_modules=args.all_modules,
+        expect_modules=args.expect_module,
     )
     warnings = generate(args.model, args.out, opts, list_only=args.list, cmake_info_path=args.cmake_info)
     _warn(warnings)
@@ -148,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--all-modules",
         action="store_true",
         help="build every module of the archive, with one API per module (<name>_<module>_run)",
+    )
+    sp.add_argument(
+        "--expect-module",
+        action="append",
+        metavar="NAME",
+        help="with --all-modules: a module the archive must hold; repeated, the archive's modules "
+        "must be exactly these (how Bazel's all_modules checks the outputs it declared)",
     )
     sp.add_argument(
         "--runtime", choices=("builtin", "tvm_crt"), default="builtin", help="runtime to build against"

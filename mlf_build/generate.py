@@ -27,7 +27,7 @@ from .emit.header import emit_header, emit_umbrella
 from .emit.runner import emit_runner
 from .emit.sections import arena_fragment, weights_fragment
 from .emit.wrappers import CRT_PRELUDE, emit_wrapper, source_rel, wrap_source, wrapper_name
-from .errors import MlfError
+from .errors import MlfError, printable
 from .model import Model, Module, load_model
 from .naming import library_prefix
 from .plan import Plan, plan_module
@@ -54,6 +54,9 @@ class Options:
     io_shapes: dict[str, IoOverride] = field(default_factory=dict)
     aot_api: str | None = None
     all_modules: bool = False
+    # With all_modules: the modules the caller expects (Bazel declares their files before the
+    # archive is read); the archive must hold exactly these. None: no expectation.
+    expect_modules: list[str] | None = None
 
 
 @dataclass
@@ -120,6 +123,8 @@ def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
     try:
         if opts.all_modules and opts.module is not None:
             raise MlfError("MODULE", "give either MODULE or ALL_MODULES, not both")
+        if opts.expect_modules is not None:
+            _check_expected_modules(model, opts)
         modules = model.modules if opts.all_modules else [model.module(opts.module)]
         if opts.all_modules and opts.runtime == "tvm_crt" and len(modules) > 1:
             raise MlfError(model.path, "RUNTIME tvm_crt builds one module per library; use MODULE")
@@ -193,6 +198,22 @@ def _codegen_sections(units: list[Unit], opts: Options) -> list[tuple[str, str]]
                     default = (".rodata." if arr.const else ".bss.") + arr.name
                     renames[arr.section or default] = target
     return sorted(renames.items())
+
+
+def _check_expected_modules(model: Model, opts: Options) -> None:
+    """The modules listed with ALL_MODULES (Bazel's all_modules, --expect-module) are exactly
+    the archive's, in any order: the caller has named the files to be written after them."""
+    assert opts.expect_modules is not None
+    if not opts.all_modules:
+        raise MlfError("--expect-module", "lists the modules of ALL_MODULES; give --all-modules too")
+    have = sorted(m.name for m in model.modules)
+    if sorted(opts.expect_modules) != have:
+        listed = ", ".join(repr(printable(m)) for m in opts.expect_modules) or "none"
+        raise MlfError(
+            model.path,
+            f"holds the modules {', '.join(have)}, but all_modules/--expect-module lists {listed}; "
+            "list exactly the modules it holds",
+        )
 
 
 def _check_budgets(model: Model, prefix: str, units: list[Unit], opts: Options) -> None:

@@ -7,11 +7,15 @@ With Bazel (Debian bazel-bootstrap 4.2.3, offline), in one output user root unde
   examples/cmake-qemu), and the program prints the same lines as the CMake example, natively and
   under QEMU on Cortex-M3 and Cortex-M4F;
 - a bad tarball fails the build with the CLI's one-line error;
+- all_modules: the two-module fixture in a host program calling both modules equals CMake's
+  ALL_MODULES build (generated files, printed outputs), keeps only the API global, has a smoke
+  test per module, and a wrong module list fails with the generator's one-line error;
 - a clean build in a second output base gives byte-identical outputs (generated files, objects,
   archives, firmware), and after `bazel clean` a clean build there with --disk_cache has a cache
   hit for every mlf_library action (the figure is printed: run pytest -s to see it).
-Without Bazel these are skipped, with the reason; test_declared_outputs and
-test_module_version need no Bazel. About 1.5-2.5 minutes on 2 cores.
+Without Bazel these are skipped, with the reason; test_declared_outputs,
+test_all_modules_expected_list and test_module_version need no Bazel. About 1.5-2.5 minutes on 2
+cores.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 import pytest
 
 from mlf_build import __version__
+from mlf_build.naming import library_prefix
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "bazel"
@@ -90,32 +95,113 @@ def _generated(model: Path, tmp: Path, *options: str) -> tuple[set[str], set[str
     return {r for r in rels if "/" not in r}, {r.split("/", 1)[0] for r in rels if "/" in r}
 
 
-def _expected(table: dict, attrs: dict) -> set[str]:
+def _expected(table: dict, attrs: dict, **fields: str) -> set[str]:
     out = set()
     for key, names in table.items():
         attr, _, value = key.partition("=")
         if not attr or (attrs.get(attr) == value if value else attrs.get(attr)):
-            out |= {n.format(t="net") for n in names}
+            out |= {n.format(**fields) for n in names}
     return out
 
 
-def test_declared_outputs(tmp_path):
+def _declared_files(tables: dict, attrs: dict) -> set[str]:
+    """The files mlf_library(name = "net", **attrs) declares: the library's, and each module's
+    (prefix net, or net_<module> for each module of all_modules)."""
+    files = _expected(tables["MLF_OUTPUT_FILES"], attrs, t="net")
+    for module in attrs.get("all_modules") or [None]:
+        prefix = "net" if module is None else library_prefix(f"net_{module}")
+        files |= _expected(tables["MLF_MODULE_FILES"], attrs, m=prefix)
+    return files
+
+
+def _all_modules(*modules: str) -> list[str]:
+    """The generator options mlf_library passes for all_modules = [modules...]."""
+    return ["--all-modules", *(o for m in modules for o in ("--expect-module", m))]
+
+
+def test_declared_outputs(tmp_path, fixture_models):
     """bazel/outputs.bzl (what mlf_library declares) matches what the generator writes."""
     tables = _load_bzl_data(REPO / "bazel" / "outputs.bzl")
+    two = fixture_models["v7-two-modules"]
+    sections = {"weights_section": ".rodata.w", "arena_section": ".bss.a"}
     cases = [
         (MODEL, {}, []),
         (MODEL, {"weights_section": ".rodata.w"}, ["--weights-section", ".rodata.w"]),
         (MODEL, {"arena_section": ".bss.a"}, ["--arena-section", ".bss.a"]),
         (MODEL, {"workspace": "caller"}, ["--workspace", "caller"]),
+        (MODEL, {"all_modules": ["default"]}, _all_modules("default")),
+        (two, {"module": "mixer"}, ["--module", "mixer"]),
+        (two, {"all_modules": ["waveform", "mixer"]}, _all_modules("waveform", "mixer")),
+        (
+            two,
+            {"all_modules": ["mixer", "waveform"], **sections},
+            [
+                *_all_modules("mixer", "waveform"),
+                "--weights-section",
+                ".rodata.w",
+                "--arena-section",
+                ".bss.a",
+            ],
+        ),
+        (
+            two,
+            {"all_modules": ["mixer", "waveform"], "workspace": "caller"},
+            [*_all_modules("mixer", "waveform"), "--workspace", "caller"],
+        ),
     ]
     corpus = Path(os.environ.get("MLF_CORPUS", REPO.parent / "shared" / "mlf-corpus"))
     crt_model = corpus / "linaro-sine-v5-aot-crt" / "model.tar"
     if crt_model.exists():
         cases.append((crt_model, {"runtime": "tvm_crt"}, ["--runtime", "tvm_crt"]))
+        cases.append(
+            (
+                crt_model,
+                {"runtime": "tvm_crt", "all_modules": ["default"]},
+                ["--runtime", "tvm_crt", *_all_modules("default")],
+            )
+        )
     for model, attrs, options in cases:
         files, dirs = _generated(model, tmp_path / "out", *options)
-        assert files == _expected(tables["MLF_OUTPUT_FILES"], attrs), options
-        assert dirs <= _expected(tables["MLF_OUTPUT_DIRS"], attrs), options
+        assert files == _declared_files(tables, attrs), options
+        assert dirs <= _expected(tables["MLF_OUTPUT_DIRS"], attrs, t="net"), options
+
+
+def test_all_modules_expected_list(tmp_path, fixture_models):
+    """What mlf_library's all_modules relies on: the listed modules, in any order, must be
+    exactly the archive's, or generation (and --list) fails with one line naming the archive's
+    modules; --list prints what a generation writes and its manifest lists."""
+    two = fixture_models["v7-two-modules"]
+    args = [sys.executable, "-m", "mlf_build", "generate", two, "--name", "net", "--out", tmp_path / "out"]
+    for listed in (["mixer"], ["mixer", "wave"], ["mixer", "waveform", "waveform"], ["default"]):
+        for extra in ([], ["--list"]):
+            out = run([*args, *_all_modules(*listed), *extra], cwd=REPO)
+            assert out.returncode == 2 and out.stdout == "", out.stderr
+            assert out.stderr.splitlines() == [
+                f"mlf-build: error: {two}: holds the modules mixer, waveform, but "
+                f"all_modules/--expect-module lists {', '.join(map(repr, listed))}; "
+                "list exactly the modules it holds"
+            ]
+            assert not (tmp_path / "out").exists()
+    out = run([*args, "--expect-module", "mixer"], cwd=REPO)
+    assert out.returncode == 2
+    assert out.stderr.splitlines() == [
+        "mlf-build: error: --expect-module: lists the modules of ALL_MODULES; give --all-modules too"
+    ]
+
+    listed = run([*args, *_all_modules("waveform", "mixer"), "--list"], cwd=REPO)
+    assert listed.returncode == 0, listed.stderr
+    _ok(run([*args, *_all_modules("waveform", "mixer")], cwd=REPO))
+    manifest = json.loads((tmp_path / "out" / "net_manifest.json").read_text())
+    assert listed.stdout.split() == manifest["files"]
+    assert [(m["module"], m["prefix"], m["header"]) for m in manifest["modules"]] == [
+        ("mixer", "net_mixer", "net_mixer.h"),
+        ("waveform", "net_waveform", "net_waveform.h"),
+    ]
+    # The same bytes as without the expected list (the list is a check, not an option).
+    plain = tmp_path / "plain"
+    _ok(run([*args[:-1], plain, "--all-modules"], cwd=REPO))
+    for rel in manifest["files"]:
+        assert (plain / rel).read_bytes() == (tmp_path / "out" / rel).read_bytes(), rel
 
 
 def test_module_version():
@@ -241,20 +327,25 @@ def host_run(bazel):
     }
 
 
+def _cmake_native_build(src: Path, build: Path) -> None:
+    """Configure (no toolchain file: the host compiler) and build a CMake project."""
+    cfg = run(
+        [
+            "cmake", "-S", src, "-B", build, "-G", "Ninja",
+            f"-DCMAKE_PREFIX_PATH={REPO / 'cmake'}", f"-DMLF_BUILD_PYTHON={sys.executable}",
+        ]
+    )  # fmt: skip
+    assert cfg.returncode == 0, cfg.stdout + cfg.stderr
+    _ok(run(["cmake", "--build", build]))
+
+
 @pytest.fixture(scope="module")
 def cmake_host(tmp_path_factory):
     """examples/cmake-qemu configured natively (no toolchain file): generated files and output."""
     if not CMAKE:
         pytest.skip("needs cmake and ninja")
     build = tmp_path_factory.mktemp("cmake-host")
-    cfg = run(
-        [
-            "cmake", "-S", CMAKE_EXAMPLE, "-B", build, "-G", "Ninja",
-            f"-DCMAKE_PREFIX_PATH={REPO / 'cmake'}", f"-DMLF_BUILD_PYTHON={sys.executable}",
-        ]
-    )  # fmt: skip
-    assert cfg.returncode == 0, cfg.stdout + cfg.stderr
-    _ok(run(["cmake", "--build", build]))
+    _cmake_native_build(CMAKE_EXAMPLE, build)
     demo = _ok(run([build / "waveform_demo"], timeout=60))
     return {"out": build / "mlf" / "waveform", "lines": MNEMONIC_LINES.findall(demo.stdout)}
 
@@ -315,37 +406,264 @@ def test_cortex_m_under_qemu(bazel, host_run, config, tmp_path_factory):
     assert lines == MNEMONIC_LINES.findall(qemu.stdout)
 
 
-@needs_bazel
-def test_bad_tarball_fails_with_the_cli_error(bazel, tmp_path):
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    with tarfile.open(ws / "bad.tar", "w") as tar:  # a tar without metadata.json
-        info = tarfile.TarInfo("codegen/host/src/lib0.c")
-        tar.addfile(info)
+@pytest.fixture(scope="module")
+def scratch(bazel, tmp_path_factory):
+    """One workspace (output base ob_scratch, one server) for the tests that build BUILD files of
+    their own, each in a package of its own; it uses this checkout as @mlf_build."""
+    ws = tmp_path_factory.mktemp("scratch")
     (ws / "WORKSPACE").write_text(
-        f'workspace(name = "bad")\nlocal_repository(name = "mlf_build", path = "{REPO}")\n'
+        f'workspace(name = "scratch")\nlocal_repository(name = "mlf_build", path = "{REPO}")\n'
         'load("@mlf_build//bazel:repositories.bzl", "mlf_build_dependencies")\nmlf_build_dependencies()\n'
     )
-    (ws / "BUILD.bazel").write_text(
-        'load("@mlf_build//bazel:defs.bzl", "mlf_library")\nmlf_library(name = "bad", src = "bad.tar")\n'
-    )
     (ws / ".bazelrc").write_text("build --incompatible_enable_cc_toolchain_resolution\n")
-    b = Bazel(bazel["root"], ws, "ob_bad")
+    b = Bazel(bazel["root"], ws, "ob_scratch")
     bazel["servers"].append(b)
-    out = b("build", "//:bad")
-    assert out.returncode == 1, out.stderr
-    errors = re.findall(r"^mlf-build: error: .*$", out.stderr, re.M)
+    return {"ws": ws, "bazel": b}
+
+
+def _cli_errors(ws: Path, *args) -> list[str]:
+    """The error lines of `mlf-build generate` run in the workspace (paths as Bazel passes them)."""
     cli = run(
-        [sys.executable, "-m", "mlf_build", "generate", "bad.tar", "--name", "bad", "--out", tmp_path / "o"],
+        [sys.executable, "-m", "mlf_build", "generate", *args],
         cwd=ws,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
-    assert cli.returncode == 2
-    assert cli.stderr.splitlines() == errors
-    assert len(errors) == 1 and errors[0].startswith("mlf-build: error: bad.tar: "), out.stderr
-    assert re.search(
-        r"^ERROR: .*mlf_build: generating //:bad from //:bad.tar failed: \(Exit 2\)", out.stderr, re.M
+    assert cli.returncode == 2, cli.stdout + cli.stderr
+    return cli.stderr.splitlines()
+
+
+@needs_bazel
+def test_bad_tarball_fails_with_the_cli_error(scratch, tmp_path):
+    ws, b = scratch["ws"], scratch["bazel"]
+    (ws / "bad").mkdir()
+    with tarfile.open(ws / "bad" / "bad.tar", "w") as tar:  # a tar without metadata.json
+        info = tarfile.TarInfo("codegen/host/src/lib0.c")
+        tar.addfile(info)
+    (ws / "bad" / "BUILD.bazel").write_text(
+        'load("@mlf_build//bazel:defs.bzl", "mlf_library")\nmlf_library(name = "bad", src = "bad.tar")\n'
     )
+    out = b("build", "//bad")
+    assert out.returncode == 1, out.stderr
+    errors = re.findall(r"^mlf-build: error: .*$", out.stderr, re.M)
+    assert _cli_errors(ws, "bad/bad.tar", "--name", "bad", "--out", tmp_path / "o") == errors
+    assert len(errors) == 1 and errors[0].startswith("mlf-build: error: bad/bad.tar: "), out.stderr
+    assert re.search(
+        r"^ERROR: .*mlf_build: generating //bad:bad from //bad:bad.tar failed: \(Exit 2\)", out.stderr, re.M
+    )
+
+
+# all_modules: a host program calling both modules of the two-module fixture, built by Bazel
+# and by CMake (ALL_MODULES) from the same files; it prints every output exactly.
+TWO_MODULES_MAIN = r"""#include <stdio.h>
+#include "both.h"
+int main(void) {
+  static float sig[32], a[4], b[4], logits[4], probs[4], mix[3];
+  for (int i = 0; i < 32; ++i) sig[i] = (float)(i % 8) / 4.0f - 1.0f;
+  for (int i = 0; i < 4; ++i) { a[i] = 0.25f * (float)i; b[i] = -0.5f + 0.1f * (float)i; }
+  const void *wi[] = {sig}; void *wo[] = {logits, probs};
+  const void *mi[] = {a, b}; void *mo[] = {mix};
+  int rc = both_waveform_run(wi, wo) | both_mixer_run(mi, mo);
+  printf("rc %d workspace %d %d\n", rc, BOTH_WAVEFORM_WORKSPACE_SIZE, BOTH_MIXER_WORKSPACE_SIZE);
+  for (int i = 0; i < 4; ++i) printf("logits %.9g probs %.9g\n", (double)logits[i], (double)probs[i]);
+  for (int i = 0; i < 3; ++i) printf("mix %.9g\n", (double)mix[i]);
+  return rc;
+}
+"""
+
+TWO_MODULES_BUILD = """load("@mlf_build//bazel:defs.bzl", "mlf_library")
+load(":info.bzl", "mlf_info")
+
+mlf_library(
+    name = "both",
+    src = "v7-two-modules.tar",
+    all_modules = ["waveform", "mixer"],
+    test = True,
+)
+
+cc_binary(
+    name = "app",
+    srcs = ["main.c"],
+    deps = [":both"],
+)
+
+mlf_info(
+    name = "both_info",
+    lib = ":both",
+)
+
+mlf_library(
+    name = "wrong",
+    src = "v7-two-modules.tar",
+    all_modules = ["mixer", "wave"],
+)
+
+mlf_library(
+    name = "twice",
+    src = "v7-two-modules.tar",
+    module = "mixer",
+    all_modules = ["mixer", "waveform"],
+)
+
+mlf_library(
+    name = "dup",
+    src = "v7-two-modules.tar",
+    all_modules = ["mixer", "waveform", "mixer"],
+)
+
+mlf_library(
+    name = "case",
+    src = "v7-two-modules.tar",
+    all_modules = ["mixer", "Mixer"],
+)
+"""
+
+# A user's rule writing what MlfInfo says.
+TWO_MODULES_INFO_BZL = r"""load("@mlf_build//bazel:defs.bzl", "MlfInfo")
+
+def _impl(ctx):
+    info = ctx.attr.lib[MlfInfo]
+    lines = [
+        "name %s header %s params %s" % (info.name, info.header.basename, info.params),
+        "module '%s' all_modules %s" % (info.module, ",".join(info.all_modules)),
+    ] + [
+        "%s %s %s %s" % (m.module, m.prefix, m.header.basename, m.params.basename)
+        for m in info.modules
+    ]
+    out = ctx.actions.declare_file(ctx.label.name + ".txt")
+    ctx.actions.write(out, "\n".join(lines) + "\n")
+    return [DefaultInfo(files = depset([out]))]
+
+mlf_info = rule(implementation = _impl, attrs = {"lib": attr.label(providers = [MlfInfo])})
+"""
+
+
+@pytest.fixture(scope="module")
+def two_modules_pkg(scratch, fixture_models):
+    """//two in the scratch workspace: the two-module fixture archive and the program above."""
+    pkg = scratch["ws"] / "two"
+    pkg.mkdir()
+    shutil.copyfile(fixture_models["v7-two-modules"], pkg / "v7-two-modules.tar")
+    (pkg / "main.c").write_text(TWO_MODULES_MAIN)
+    (pkg / "BUILD.bazel").write_text(TWO_MODULES_BUILD)
+    (pkg / "info.bzl").write_text(TWO_MODULES_INFO_BZL)
+    return pkg
+
+
+@pytest.fixture(scope="module")
+def cmake_two_modules(two_modules_pkg, tmp_path_factory):
+    """add_mlf_library(both ... ALL_MODULES) and the same program, built natively by CMake from
+    the same files."""
+    if not CMAKE:
+        pytest.skip("needs cmake and ninja")
+    src, build = tmp_path_factory.mktemp("cmake-two-src"), tmp_path_factory.mktemp("cmake-two")
+    (src / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.20)\nproject(two C)\nfind_package(mlf_build CONFIG REQUIRED)\n"
+        f'add_mlf_library(both "{(two_modules_pkg / "v7-two-modules.tar").as_posix()}" ALL_MODULES)\n'
+        f'add_executable(app "{(two_modules_pkg / "main.c").as_posix()}")\n'
+        "target_link_libraries(app PRIVATE both)\n"
+    )
+    _cmake_native_build(src, build)
+    return {"out": build / "mlf" / "both", "stdout": _ok(run([build / "app"], timeout=60)).stdout}
+
+
+@needs_bazel
+@needs_cmake
+def test_all_modules_equals_cmake(scratch, two_modules_pkg, cmake_two_modules):
+    """mlf_library(all_modules = [...]) is CMake's ALL_MODULES: the same generated bytes, one API
+    per module callable from one program that prints what CMake's prints (numpy's values), only
+    the API left global, MlfInfo describing every module, and a smoke test per module."""
+    b = scratch["bazel"]
+    _ok(b("build", "//two:both", "//two:app", "//two:both_info"))
+    bin_dir = b.info("bazel-bin")
+    ours, theirs = bin_dir / "two" / "_mlf" / "both", cmake_two_modules["out"]
+    manifest = json.loads((ours / "both_manifest.json").read_text())
+    assert [m["prefix"] for m in manifest["modules"]] == ["both_mixer", "both_waveform"]
+    assert manifest["files"] == json.loads((theirs / "both_manifest.json").read_text())["files"]
+    assert {"both.h", "both_mixer.h", "both_waveform_runner.c", "both_mixer_params.bin"} <= set(
+        manifest["files"]
+    )
+    for rel in manifest["files"]:
+        assert (ours / rel).read_bytes() == (theirs / rel).read_bytes(), rel
+
+    printed = _ok(run([bin_dir / "two" / "app"], timeout=60)).stdout
+    assert printed == cmake_two_modules["stdout"]
+    assert printed.startswith("rc 0 workspace "), printed
+    np = pytest.importorskip("numpy")
+    from tests import fixtures  # needs numpy
+
+    sig = (np.arange(32) % 8 / 4.0 - 1.0).astype(np.float32).reshape(1, 1, 32)
+    a = (0.25 * np.arange(4)).astype(np.float32).reshape(1, 4)
+    b_in = (-0.5 + 0.1 * np.arange(4)).astype(np.float32).reshape(1, 4)
+    probs = [float(v) for v in re.findall(r"probs (\S+)", printed)]
+    mix = [float(v) for v in re.findall(r"mix (\S+)", printed)]
+    np.testing.assert_allclose(probs, fixtures.reference("waveform", [sig])[1].reshape(-1), atol=2e-6)
+    np.testing.assert_allclose(mix, fixtures.reference("mixer", [a, b_in])[0].reshape(-1), atol=2e-6)
+
+    (archive,) = (bin_dir / "two").glob("libboth*.a")
+    nm = _ok(run(["nm", "-g", "--defined-only", archive]))
+    defined = {line.split()[-1] for line in nm.stdout.splitlines() if len(line.split()) == 3}
+    assert defined == set((ours / "both.syms").read_text().split())
+    assert {"both_mixer_run", "both_waveform_run"} <= defined
+
+    assert (bin_dir / "two" / "both_info.txt").read_text().splitlines() == [
+        "name both header both.h params None",
+        "module '' all_modules waveform,mixer",
+        "waveform both_waveform both_waveform.h both_waveform_params.bin",
+        "mixer both_mixer both_mixer.h both_mixer_params.bin",
+    ]
+
+    out = _ok(b("test", "//two:both_smoke"))
+    assert "Executed 2 out of 2 tests: 2 tests pass." in out.stdout + out.stderr, out.stdout + out.stderr
+    for module in ("waveform", "mixer"):
+        log = b.info("bazel-testlogs") / "two" / f"both_{module}_smoke" / "test.log"
+        assert f"mlf-smoke: model both_{module} " in log.read_text()
+
+
+@needs_bazel
+def test_all_modules_wrong_list_fails(scratch, two_modules_pkg, tmp_path):
+    """A module list that is not the archive's fails the build with the generator's one line,
+    naming the modules the archive has; module with all_modules fails the analysis."""
+    ws, b = scratch["ws"], scratch["bazel"]
+    out = b("build", "//two:wrong")
+    assert out.returncode == 1, out.stderr
+    errors = re.findall(r"^mlf-build: error: .*$", out.stderr, re.M)
+    assert errors == [
+        "mlf-build: error: two/v7-two-modules.tar: holds the modules mixer, waveform, but "
+        "all_modules/--expect-module lists 'mixer', 'wave'; list exactly the modules it holds"
+    ], out.stderr
+    cli = _cli_errors(
+        ws,
+        "two/v7-two-modules.tar",
+        "--name",
+        "wrong",
+        "--out",
+        tmp_path / "o",
+        *_all_modules("mixer", "wave"),
+    )
+    assert cli == errors
+    assert re.search(
+        r"^ERROR: .*mlf_build: generating //two:wrong from //two:v7-two-modules.tar failed", out.stderr, re.M
+    )
+
+    for target, message in [
+        ("twice", "give either module or all_modules, not both"),
+        ("dup", 'all_modules lists "mixer" twice'),
+        ("case", 'all_modules: "mixer" and "Mixer" would both have the C prefix case_mixer'),
+    ]:
+        out = b("build", f"//two:{target}")
+        assert out.returncode == 1, out.stderr
+        assert f"Error in fail: mlf_library(//two:{target}): {message}\n" in out.stderr, out.stderr
+
+    # test = True names one smoke test per module while the BUILD file loads.
+    (ws / "sel").mkdir()
+    (ws / "sel" / "BUILD.bazel").write_text(
+        'load("@mlf_build//bazel:defs.bzl", "mlf_library")\n'
+        'mlf_library(name = "s", src = "//two:v7-two-modules.tar", test = True,\n'
+        '            all_modules = select({"//conditions:default": ["mixer", "waveform"]}))\n'
+    )
+    out = b("build", "//sel:s")
+    assert out.returncode == 1, out.stderr
+    assert "mlf_library(s): test = True needs all_modules as a plain list (not a select())" in out.stderr
 
 
 @needs_bazel
