@@ -352,7 +352,16 @@ function(add_mlf_library target model)
   endif()
 
   if(ARG_TEST)
-    _mlf_add_smoke_test("${target}" "${prefix}" "${ARG_WORKSPACE}")
+    list(LENGTH MLF_INFO_UNIT_PREFIXES units)
+    if(units EQUAL 1)
+      _mlf_add_smoke_test("${target}" "${target}_smoke" "${prefix}" "${ARG_WORKSPACE}")
+    else()
+      # ALL_MODULES: one smoke test per module API (as Bazel's <name>_<module>_smoke).
+      foreach(module unit IN ZIP_LISTS MLF_INFO_UNIT_MODULES MLF_INFO_UNIT_PREFIXES)
+        string(MAKE_C_IDENTIFIER "${module}" module)
+        _mlf_add_smoke_test("${target}" "${target}_${module}_smoke" "${unit}" "${ARG_WORKSPACE}")
+      endforeach()
+    endif()
   endif()
 
   # Platform integrations check and place each library (the Zephyr module: RAM check, linker
@@ -372,8 +381,7 @@ function(_mlf_query target model out info opts)
   endif()
 endfunction()
 
-function(_mlf_add_smoke_test target prefix workspace)
-  set(exe "${target}_smoke")
+function(_mlf_add_smoke_test target exe prefix workspace)
   add_executable(${exe} "${MLF_BUILD_RUNTIME_DIR}/smoke/mlf_smoke.c")
   string(TOUPPER "${prefix}" upper)
   target_compile_definitions(${exe} PRIVATE "MLF_SMOKE_HEADER=\"${prefix}.h\"" "MLF_SMOKE_NAME=${prefix}"

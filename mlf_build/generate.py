@@ -165,7 +165,9 @@ def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
         if opts.weights_section:
             text = weights_fragment(prefix, opts.weights_section, units[0].plan)
             files.append(OutputFile(f"{prefix}_weights.ld", text.encode()))
-        if opts.arena_section and any(u.settings.static_arena or u.module.usmp_pools for u in units):
+        # Written whenever the option is given (as documented, and as Bazel declares it): with a
+        # caller's arena and no USMP pools the section stays empty and ld drops it.
+        if opts.arena_section:
             text = arena_fragment(prefix, opts.arena_section, units[0].plan)
             files.append(OutputFile(f"{prefix}_arena.ld", text.encode()))
         manifest = _manifest(model, prefix, units, [*files, OutputFile(f"{prefix}.mk")], symbols)
@@ -386,6 +388,9 @@ def cmake_info(gen: Generation, model_path: str) -> str:
 
     put("NAME", m["name"])
     put("MODULE", m["module"] or "")
+    # One entry per generated API (several with ALL_MODULES): module name and C prefix.
+    put("UNIT_MODULES", [u["module"] for u in m["modules"]])
+    put("UNIT_PREFIXES", [u["prefix"] for u in m["modules"]])
     put("OUTPUTS", m["files"])
     put("SOURCES", m["sources"])
     put("OBJECTS", m["objects"])

@@ -129,6 +129,12 @@ def test_declared_outputs(tmp_path, fixture_models):
         (MODEL, {"weights_section": ".rodata.w"}, ["--weights-section", ".rodata.w"]),
         (MODEL, {"arena_section": ".bss.a"}, ["--arena-section", ".bss.a"]),
         (MODEL, {"workspace": "caller"}, ["--workspace", "caller"]),
+        # No arena at all (the caller's, no USMP pools): the fragment is still written.
+        (
+            MODEL,
+            {"workspace": "caller", **sections},
+            ["--workspace", "caller", "--weights-section", ".rodata.w", "--arena-section", ".bss.a"],
+        ),
         (MODEL, {"all_modules": ["default"]}, _all_modules("default")),
         (two, {"module": "mixer"}, ["--module", "mixer"]),
         (two, {"all_modules": ["waveform", "mixer"]}, _all_modules("waveform", "mixer")),

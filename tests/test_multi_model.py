@@ -261,8 +261,9 @@ def test_all_modules_one_api_per_module(tmp_path: Path, fixture_models: dict[str
     src = tmp_path / "src"
     src.mkdir()
     (src / "CMakeLists.txt").write_text(
-        "cmake_minimum_required(VERSION 3.20)\nproject(b C)\nfind_package(mlf_build CONFIG REQUIRED)\n"
-        f'add_mlf_library(both "{model.as_posix()}" ALL_MODULES)\n'
+        "cmake_minimum_required(VERSION 3.20)\nproject(b C)\nenable_testing()\n"
+        "find_package(mlf_build CONFIG REQUIRED)\n"
+        f'add_mlf_library(both "{model.as_posix()}" ALL_MODULES TEST)\n'
         "add_executable(app main.c)\ntarget_link_libraries(app PRIVATE both)\n"
     )
     (src / "main.c").write_text(
@@ -289,3 +290,7 @@ def test_all_modules_one_api_per_module(tmp_path: Path, fixture_models: dict[str
     mix = fixtures.reference("mixer", [a, b])[0].reshape(-1)
     np.testing.assert_allclose(vals[1:5], probs, atol=2e-6)
     np.testing.assert_allclose(vals[5:8], mix, atol=2e-6)
+    # TEST: one smoke test per module API.
+    res = run(["ctest", "--test-dir", tmp_path / "b", "--output-on-failure"])
+    assert "both_waveform_smoke" in res.stdout and "both_mixer_smoke" in res.stdout, res.stdout
+    assert "100% tests passed, 0 tests failed out of 2" in res.stdout, res.stdout
