@@ -135,8 +135,16 @@ def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
                 "AOT exports made with Runtime('crt') carry; use RUNTIME builtin",
             )
         units = []
+        taken: dict[str, str] = {}
         for mod in modules:
             sub = prefix if not opts.all_modules else library_prefix(f"{prefix}_{mod.name}", "library name")
+            if sub in taken:
+                raise MlfError(
+                    model.path,
+                    f"modules {taken[sub]!r} and {mod.name!r} both give the C prefix {sub}; "
+                    "build them as separate libraries with MODULE",
+                )
+            taken[sub] = mod.name
             plan = plan_module(model, mod, opts.align, opts.align)
             if opts.abi_probe:
                 _check_abi(model, mod, opts.abi_probe)

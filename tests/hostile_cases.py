@@ -505,6 +505,21 @@ def _(tmp: Path) -> Path:
     return tar_with(tmp, change)
 
 
+@case("modules-collide-after-sanitising", "both give the C prefix", ("generate",), ("--all-modules",))
+def _(tmp: Path) -> Path:
+    # Two v7 modules whose library prefixes (<t>_<module>, lower case) are the same.
+    files: dict[str, bytes] = {}
+    modules: dict[str, Any] = {}
+    for module in ("Mix", "mix"):
+        one = minimal_files(module)
+        modules.update(json.loads(one.pop("metadata.json"))["modules"])
+        graph = f"executor-config/graph/{module}.graph"
+        one[graph] = one[graph].replace(b"tvmgen_default_", f"tvmgen_{module}_".encode())
+        files.update(one)
+    files["metadata.json"] = json.dumps({"version": 7, "modules": modules}, sort_keys=True).encode()
+    return write_tar(tmp / "model.tar", files)
+
+
 case("name-newline", "control characters")(lambda tmp: tar_with(tmp, rename_input("in\nput")))
 case("name-nul", "control characters")(lambda tmp: tar_with(tmp, rename_input("in\x00put")))
 case("library-name-reserved", "would clash", ("generate",), ("--name", "tvmgen_default"), "library name")(
