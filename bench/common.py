@@ -170,6 +170,29 @@ def generator_env(cache: Path) -> dict[str, str]:
     return env
 
 
+def configure_cortex_m4(src: Path, build: Path, extra: Sequence[str] = ()) -> Run:
+    """A fresh CMake tree of ``src`` for Cortex-M4F (MinSizeRel) against this checkout's package,
+    the generator run by this Python: the configuration every CMake figure is measured with."""
+    shutil.rmtree(build, ignore_errors=True)
+    return run(
+        [
+            "cmake",
+            "-S",
+            src,
+            "-B",
+            build,
+            "-G",
+            "Ninja",
+            f"-DCMAKE_PREFIX_PATH={REPO / 'cmake'}",
+            f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN}",
+            "-DMLF_ARM_CPU=cortex-m4",
+            "-DCMAKE_BUILD_TYPE=MinSizeRel",
+            f"-DMLF_BUILD_PYTHON={sys.executable}",
+            *extra,
+        ]
+    )
+
+
 def median(xs: Sequence[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 

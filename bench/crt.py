@@ -16,8 +16,8 @@ import shutil
 import tarfile
 from pathlib import Path
 
-from .common import CORPUS, have, run, section, table, verdict
-from .footprint import configure, fw_main, header_io, run_qemu
+from .common import CORPUS, configure_cortex_m4, have, run, section, table, verdict
+from .footprint import fw_main, header_io, qemu, run_qemu
 
 CRT_TAR = "linaro-sine-v5-aot-crt"
 MODEL = "gtvm-v2-graph-c-syslib"
@@ -309,9 +309,10 @@ def bench(work: Path) -> dict:
         (src / "CMakeLists.txt").write_text(_cmake(src, model_tar))
         build = work / "build"
         if attempt == "large pool":
-            configure(src, build)
+            configure_cortex_m4(src, build)
         run(["ninja", "-C", build, "-j2"], timeout=1800)
-        crt_out = run_qemu_all(build / "fw_crt.elf")
+        fw = qemu(build / "fw_crt.elf")
+        crt_out = fw.stdout + fw.stderr
         m = re.search(r"pool needed (\d+)", crt_out)
         results[attempt] = (pool, crt_out, _size(build / "fw_crt.elf"))
         if not m:
@@ -384,21 +385,3 @@ def bench(work: Path) -> dict:
         "same_outputs": same,
         "checks": [{"what": w, "ok": ok, "value": v} for w, ok, v in checks],
     }
-
-
-def run_qemu_all(elf: Path) -> str:
-    r = run(
-        [
-            "qemu-system-arm",
-            "-M",
-            "mps2-an386",
-            "-nographic",
-            "-semihosting-config",
-            "enable=on,target=native",
-            "-kernel",
-            elf,
-        ],
-        check=False,
-        timeout=300,
-    )
-    return r.stdout + r.stderr

@@ -18,9 +18,8 @@ from .common import (
     ARM_CFLAGS,
     ARM_GCC,
     MIB,
-    REPO,
     RUNTIME_INCLUDE,
-    TOOLCHAIN,
+    configure_cortex_m4,
     fmt_b,
     fmt_s,
     generator_cmd,
@@ -131,23 +130,7 @@ def _cmake_project(model: Path, work: Path) -> Path:
         f'add_mlf_library({NAME} "{model}")\n'
     )
     build = work / "cmake-build"
-    shutil.rmtree(build, ignore_errors=True)
-    run(
-        [
-            "cmake",
-            "-S",
-            src,
-            "-B",
-            build,
-            "-G",
-            "Ninja",
-            f"-DCMAKE_PREFIX_PATH={REPO / 'cmake'}",
-            f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN}",
-            "-DMLF_ARM_CPU=cortex-m4",
-            "-DCMAKE_BUILD_TYPE=MinSizeRel",
-            f"-DMLF_BUILD_PYTHON={sys.executable}",
-        ]
-    )
+    configure_cortex_m4(src, build)
     return build
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 import io
 import re
 import shutil
-import sys
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import mapfile
-from .common import CORPUS, REPO, TOOLCHAIN, fmt_b, have, run, section, table, verdict
+from .common import CORPUS, REPO, Run, configure_cortex_m4, fmt_b, have, run, section, table, verdict
 
 EXAMPLE = REPO / "examples" / "model" / "waveform.tar"
 
@@ -128,27 +127,6 @@ def fw_main(t: str, ins: list[int], outs: list[int]) -> str:
     )
 
 
-def configure(src: Path, build: Path, extra: list[str] | None = None) -> None:
-    shutil.rmtree(build, ignore_errors=True)
-    run(
-        [
-            "cmake",
-            "-S",
-            src,
-            "-B",
-            build,
-            "-G",
-            "Ninja",
-            f"-DCMAKE_PREFIX_PATH={REPO / 'cmake'}",
-            f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN}",
-            "-DMLF_ARM_CPU=cortex-m4",
-            "-DCMAKE_BUILD_TYPE=MinSizeRel",
-            f"-DMLF_BUILD_PYTHON={sys.executable}",
-            *(extra or []),
-        ]
-    )
-
-
 def build_firmware(work: Path, todo: list[Spec]) -> Path:
     """A CMake project with one add_mlf_library() and one firmware per spec; returns the build
     folder (firmware fw_<t>.elf, link map fw_<t>.map)."""
@@ -180,7 +158,7 @@ def build_firmware(work: Path, todo: list[Spec]) -> Path:
         ]
     (src / "CMakeLists.txt").write_text("\n".join(lines) + "\n")
     build = work / "build"
-    configure(src, build)
+    configure_cortex_m4(src, build)
     run(["ninja", "-C", build, "-j2"], timeout=3600)
     return build
 
@@ -329,8 +307,9 @@ def link_params(model: Path) -> bool:
     return False
 
 
-def run_qemu(elf: Path) -> str:
-    r = run(
+def qemu(elf: Path) -> Run:
+    """Run firmware on mps2-an386 (Cortex-M4F) until its semihosting exit."""
+    return run(
         [
             "qemu-system-arm",
             "-M",
@@ -344,11 +323,13 @@ def run_qemu(elf: Path) -> str:
         check=False,
         timeout=300,
     )
-    return (
-        (r.stdout + r.stderr).strip().splitlines()[-1]
-        if (r.stdout + r.stderr).strip()
-        else f"exit {r.returncode}"
-    )
+
+
+def run_qemu(elf: Path) -> str:
+    """The firmware's last line of output (or its exit status when it printed nothing)."""
+    r = qemu(elf)
+    out = (r.stdout + r.stderr).strip()
+    return out.splitlines()[-1] if out else f"exit {r.returncode}"
 
 
 def bench(work: Path, quick: bool) -> dict:

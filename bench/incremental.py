@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .common import (
     REPO,
-    TOOLCHAIN,
+    configure_cortex_m4,
     fmt_s,
     have,
     median,
@@ -128,24 +128,7 @@ def change_params(tar: Path) -> None:
 
 
 def _configure(src: Path, build: Path) -> float:
-    shutil.rmtree(build, ignore_errors=True)
-    r = run(
-        [
-            "cmake",
-            "-S",
-            src,
-            "-B",
-            build,
-            "-G",
-            "Ninja",
-            f"-DCMAKE_PREFIX_PATH={REPO / 'cmake'}",
-            f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN}",
-            "-DMLF_ARM_CPU=cortex-m4",
-            "-DCMAKE_BUILD_TYPE=MinSizeRel",
-            f"-DMLF_BUILD_PYTHON={sys.executable}",
-        ]
-    )
-    return r.seconds
+    return configure_cortex_m4(src, build).seconds
 
 
 _EDGE = re.compile(r"^\[\d+/\d+\] (.*)$")
