@@ -89,6 +89,17 @@ def fixture_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return models
 
 
+def file_tree(root: Path, ignore: frozenset[str] = frozenset({".mlf-lock"})) -> dict[str, bytes]:
+    """Every file below ``root`` (relative name -> bytes) but those named in ``ignore``: an
+    output folder to compare byte for byte (the generator's lock file is not output)."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if p.is_file() and rel not in ignore:
+            out[rel] = p.read_bytes()
+    return out
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path

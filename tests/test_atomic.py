@@ -24,11 +24,12 @@ import numpy as np
 import pytest
 
 from mlf_build.params import write_params
+from tests.conftest import file_tree
 from tests.firmware import REPO
 from tests.mlf_factory import graph_doc, minimal_files, write_tar
 
 # Not part of a generation's result: the lock file and the stamp (rewritten by every run).
-IGNORED = {".mlf-lock", "big.stamp"}
+IGNORED = frozenset({".mlf-lock", "big.stamp"})
 KILLS = 24
 
 
@@ -62,12 +63,7 @@ def run_generate(model: Path, out: Path) -> subprocess.CompletedProcess[str]:
 
 def tree(root: Path) -> dict[str, bytes]:
     """Every file below root (relative name -> bytes), without the lock and the stamp."""
-    out = {}
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root).as_posix()
-        if p.is_file() and rel not in IGNORED:
-            out[rel] = p.read_bytes()
-    return out
+    return file_tree(root, IGNORED)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import corpus_item
+from tests.conftest import corpus_item, file_tree
 from tests.firmware import REPO
 
 RUN = REPO / "cmake" / "mlf_build_run.py"
@@ -19,14 +19,6 @@ def _generate(model: Path, out: Path, bare: bool) -> subprocess.CompletedProcess
     flags = ["-S", "-B"] if bare else ["-B"]
     cmd = [sys.executable, *flags, RUN, REPO, "generate", model, "--name", "net", "--out", out]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-
-
-def _tree(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and not p.name.startswith(".")
-    }
 
 
 def test_numpy_is_not_importable_without_site() -> None:
@@ -41,7 +33,7 @@ def _same_either_way(model: Path, out: Path, what: str) -> int:
     assert (bare.returncode, bare.stderr) == (full.returncode, full.stderr), what
     assert "Traceback" not in bare.stderr, f"{what}: {bare.stderr}"
     if bare.returncode == 0:
-        assert _tree(out / "bare") == _tree(out / "full"), what
+        assert file_tree(out / "bare") == file_tree(out / "full"), what
     return bare.returncode
 
 
