@@ -62,6 +62,12 @@ def cli() -> object:
     return run_cli
 
 
+def extra_cmakes() -> list[str]:
+    """Other CMake binaries to test with (``MLF_TEST_CMAKES``, colon-separated; tests/run.sh
+    installs 3.20 and 4.x into .cache/ and sets it)."""
+    return [c for c in os.environ.get("MLF_TEST_CMAKES", "").split(os.pathsep) if c]
+
+
 def have(*tools: str) -> bool:
     return all(shutil.which(t) for t in tools)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests import fixtures
-from tests.conftest import corpus_item, needs_arm, needs_cmake
+from tests.conftest import corpus_item, extra_cmakes, needs_arm, needs_cmake
 from tests.firmware import ARM_CFLAGS, REPO, build, configure, run, run_firmware
 from tests.mlf_factory import reweighted
 
@@ -200,13 +200,9 @@ def test_add_subdirectory(tmp_path: Path, fixture_models: dict[str, Path]) -> No
     assert run([bdir / "app"]).stdout.startswith("status 0")
 
 
-def _extra_cmakes() -> list[str]:
-    return [c for c in os.environ.get("MLF_TEST_CMAKES", "").split(os.pathsep) if c]
-
-
 @pytest.mark.parametrize(
     "cmake",
-    _extra_cmakes()
+    extra_cmakes()
     or [
         pytest.param(
             None,

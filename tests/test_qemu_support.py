@@ -6,14 +6,13 @@ CMAKE_CROSSCOMPILING_EMULATOR) and run directly under QEMU with a timeout. Check
 the printed int/float/malloc/8 MiB checksum; a trap exits 99 with a message; the custom
 .rodata.model_a / .bss.arena_a and TVM's .rodata.tvm / .bss.noinit.tvm land in FLASH / RAM; .bss
 has its own load segment; the ELF's float ABI and architecture match. Bad options fail clearly.
-Other CMake versions (3.20, >= 4) are used only if already installed (never downloaded): set
-MLF_TEST_EXTRA_CMAKE=/path/to/cmake[:...] or leave them at /tmp/mlf-cmake-*/bin/cmake.
+Other CMake versions (3.20, >= 4) come from MLF_TEST_CMAKES (tests/run.sh installs them into
+.cache/; tests never download one): without them the test skips, except in CI, where it fails.
 
 Skipped, with the reason, when arm-none-eabi-gcc, qemu-system-arm, cmake or ninja is missing.
 Each CPU builds once (module-scoped fixture); the whole file takes about 15-25 s on 2 cores.
 """
 
-import glob
 import os
 import re
 import shutil
@@ -21,6 +20,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import extra_cmakes
 
 REPO = Path(__file__).resolve().parents[1]
 TOOLCHAIN = REPO / "cmake" / "toolchains" / "arm-none-eabi.cmake"
@@ -319,15 +320,8 @@ def test_mlfqemu_refuses_host_build(tmp_path):
 
 
 def _extra_cmakes():
-    paths = [p for p in os.environ.get("MLF_TEST_EXTRA_CMAKE", "").split(os.pathsep) if p]
-    paths += [
-        *sorted(glob.glob("/tmp/mlf-cmake-*/bin/cmake")),
-        CMAKE,
-        "/usr/bin/cmake",
-        "/work/venv/bin/cmake",
-    ]
     found = {}
-    for path in paths:
+    for path in [*extra_cmakes(), CMAKE]:
         if path and os.access(path, os.X_OK):
             m = re.search(r"cmake version (\d+)\.(\d+)", run([path, "--version"]).stdout)
             if m:
@@ -340,7 +334,10 @@ def test_other_cmake_versions(tmp_path, want):
     versions = _extra_cmakes()
     pick = [v for v in versions if (v == (3, 20) if want == "3.20" else v[0] >= 4)]
     if not pick:
-        pytest.skip(f"no CMake {want} installed (tests never download one); found {sorted(versions)}")
+        reason = f"no CMake {want} in MLF_TEST_CMAKES (tests/run.sh installs it); found {sorted(versions)}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
     cmake = versions[pick[0]]
     build = tmp_path / "b"
     cfg = configure(build, "cortex-m33", cmake=cmake)
