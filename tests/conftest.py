@@ -109,3 +109,22 @@ def file_tree(root: Path, ignore: frozenset[str] = frozenset({".mlf-lock"})) -> 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
+
+
+# Seconds per test file (setup + call + teardown, module fixtures included), printed at the end:
+# what each file costs of CI's time budget.
+_FILE_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    path = report.nodeid.split("::", 1)[0]
+    _FILE_SECONDS[path] = _FILE_SECONDS.get(path, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    ranked = sorted(_FILE_SECONDS.items(), key=lambda item: -item[1])
+    if len(ranked) < 2:
+        return
+    terminalreporter.write_sep("-", f"seconds per test file ({sum(_FILE_SECONDS.values()):.0f} s in all)")
+    for path, seconds in ranked[:10]:
+        terminalreporter.write_line(f"{seconds:8.1f}  {path}")
