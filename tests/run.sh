@@ -4,8 +4,9 @@
 #   bash tests/run.sh [pytest arguments...]
 #
 # Installs what is missing (system packages, .venv with mlf_build and the test tools, CMake
-# 3.20 and 4.x from PyPI for the compatibility test), then runs pytest. Tests that need a
-# Zephyr tree run only when ZEPHYR_BASE is set (see docs/zephyr.md).
+# 3.20 and 4.x from PyPI for the compatibility test, Zephyr for tests/test_zephyr.py), then
+# runs pytest. Zephyr: ZEPHYR_BASE when set, else ../shared/zephyr set up once into
+# ~/.cache/mlf_build/zephyr-<hash> and reused (tests/zephyr_env.py, docs/zephyr.md#tests).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,4 +25,7 @@ export MLF_TEST_CMAKES="$(IFS=:; echo "${cmakes[*]}")"
 
 export PATH="$bin:$PATH"
 cd "$repo"
+# Prints where Zephyr comes from. A failed set-up stops CI here; elsewhere the Zephyr tests
+# report it and the rest runs.
+"$bin/python" -m tests.zephyr_env || [ -z "${CI:-}" ]
 exec "$bin/python" -m pytest -q -ra "$@"

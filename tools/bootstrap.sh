@@ -13,7 +13,7 @@ venv="${MLF_VENV:-$repo/.venv}"
 with_tests=0
 [ "${1:-}" = "--tests" ] && with_tests=1
 
-# Tool -> Debian package. Bazel is only needed by the tests.
+# Tool -> Debian package. Bazel, clang-format and dtc are only needed by the tests.
 declare -A packages=(
   [arm-none-eabi-gcc]=gcc-arm-none-eabi
   [qemu-system-arm]=qemu-system-arm
@@ -21,7 +21,11 @@ declare -A packages=(
   [cmake]=cmake
   [gcc]=gcc
 )
-[ "$with_tests" = 1 ] && packages[bazel]=bazel-bootstrap && packages[clang-format]=clang-format
+if [ "$with_tests" = 1 ]; then
+  packages[bazel]=bazel-bootstrap
+  packages[clang-format]=clang-format
+  packages[dtc]=device-tree-compiler  # Zephyr's builds (tests/test_zephyr.py)
+fi
 missing=()
 for tool in "${!packages[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${packages[$tool]}")
