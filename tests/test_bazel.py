@@ -220,13 +220,22 @@ def test_module_version():
 
 # ------------------------------------------------------------------------------------------------
 class Bazel:
-    """Runs bazel in a workspace with its own output base under one output user root."""
+    """Runs bazel in a workspace with its own output base under one output user root (and, when
+    given, in the environment ``env``)."""
 
-    def __init__(self, root: Path, workspace: Path, base: str, disk_cache: Path | None = None):
+    def __init__(
+        self,
+        root: Path,
+        workspace: Path,
+        base: str,
+        disk_cache: Path | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.root, self.workspace = root, workspace
         self.output_base = root / base
         self.disk_cache = disk_cache
         self.log = root / f"{base}.log"
+        self.env = env
 
     def __call__(self, command: str, *args: str, config: str | None = None, timeout: int = 600):
         startup = [
@@ -247,7 +256,8 @@ class Bazel:
                 flags.append(f"--config={config}")
             if self.disk_cache and command != "info":
                 flags.append(f"--disk_cache={self.disk_cache}")
-        out = run([*startup, command, *flags, *args], cwd=self.workspace, timeout=timeout)
+        out = run([*startup, command, *flags, *args], cwd=self.workspace, timeout=timeout, env=self.env)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("a") as f:
             f.write(f"$ bazel {command} {' '.join(args)} (config {config})\n{out.stdout}{out.stderr}\n")
         return out

@@ -13,7 +13,7 @@ venv="${MLF_VENV:-$repo/.venv}"
 with_tests=0
 [ "${1:-}" = "--tests" ] && with_tests=1
 
-# Tool -> Debian package. Bazel, clang-format and dtc are only needed by the tests.
+# Tool -> Debian package. Bazel, clang-format, dtc and ccache are only needed by the tests.
 declare -A packages=(
   [arm-none-eabi-gcc]=gcc-arm-none-eabi
   [qemu-system-arm]=qemu-system-arm
@@ -25,6 +25,7 @@ if [ "$with_tests" = 1 ]; then
   packages[bazel]=bazel-bootstrap
   packages[clang-format]=clang-format
   packages[dtc]=device-tree-compiler  # Zephyr's builds (tests/test_zephyr.py)
+  packages[ccache]=ccache             # tests/test_team_builds.py
 fi
 missing=()
 for tool in "${!packages[@]}"; do
