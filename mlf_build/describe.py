@@ -66,6 +66,7 @@ def module_json(model: Model, m: Module) -> dict[str, Any]:
         "inputs": [_tensor(t) for t in m.inputs],
         "outputs": [_tensor(t) for t in m.outputs],
         "io_source": m.io_source or None,
+        "devices": list(m.devices),
         "params": [_tensor(p) for p in m.params],
         "params_bytes": sum(p.nbytes for p in m.params),
         "linked_params": sorted(m.linked_params),
@@ -126,6 +127,8 @@ def model_text(model: Model, module: str | None = None) -> str:
         lines += [f"    {_fmt_tensor(t)}" for t in m.inputs]
         lines.append("  outputs:")
         lines += [f"    {_fmt_tensor(t)}" for t in m.outputs]
+        if m.devices:
+            lines.append(f"  devices:        {', '.join(m.devices)} (struct tvmgen_{m.name}_devices)")
         linked = f", {len(m.linked_params)} linked into codegen" if m.linked_params else ""
         lines.append(f"  params: {len(m.params)} tensors, {j['params_bytes']} B{linked}")
         lines.append("  codegen:")

@@ -145,6 +145,7 @@ def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
                     "build them as separate libraries with MODULE",
                 )
             taken[sub] = mod.name
+            _check_buildable(model, mod)
             plan = plan_module(model, mod, opts.align, opts.align)
             if opts.abi_probe:
                 _check_abi(model, mod, opts.abi_probe)
@@ -208,6 +209,15 @@ def _codegen_sections(units: list[Unit], opts: Options) -> list[tuple[str, str]]
                     default = (".rodata." if arr.const else ".bss.") + arr.name
                     renames[arr.section or default] = target
     return sorted(renames.items())
+
+
+def _check_buildable(model: Model, mod: Module) -> None:
+    """What inspect describes but a library cannot be built from (yet)."""
+    if mod.devices:
+        raise MlfError(
+            model.source.display(mod.header_member or ""),
+            f"module {mod.name!r} needs device hooks ({', '.join(mod.devices)}), which are not supported",
+        )
 
 
 def _check_expected_modules(model: Model, opts: Options) -> None:

@@ -90,6 +90,9 @@ class Module:
     linked_params: dict[str, str] = field(default_factory=dict)
     #: external USMP pools: name -> bytes (from the AOT header)
     external_pools: dict[str, int] = field(default_factory=dict)
+    #: AOT: members of struct tvmgen_<m>_devices, in order (e.g. ``ethos_u``): devices whose
+    #: hooks (TVMDevice<Name>Activate/Open/Close/Deactivate) the model calls
+    devices: list[str] = field(default_factory=list)
     #: problems with TVM's codegen found before compiling (spec §8)
     codegen_issues: list[str] = field(default_factory=list)
     #: AOT: the entry point's tensor arguments in order, as (role, index) with role
@@ -448,11 +451,9 @@ class _Loader:
         mod.io_source = io.source
         if header is not None:
             mod.external_pools = dict(header.pools)
-            if header.devices:
-                raise MlfError(
-                    src.display(mod.header_member or ""),
-                    f"module {m!r} needs device hooks ({', '.join(header.devices)}), which are not supported",
-                )
+            # Described by inspect; generate says what building them needs (never a reason to
+            # refuse reading a well-formed archive).
+            mod.devices = list(header.devices)
 
     def _relay(self, mod: Module) -> RelayMain | None:
         if mod.relay_member is None:

@@ -334,8 +334,48 @@ def _graph_harness(root: Path, info: dict, samples: list[list[np.ndarray]], mod:
     return "".join(out)
 
 
+# A host stand-in for an Ethos-U device (layouts with "devices"): the hooks count their calls
+# and TVMEthosULaunch computes the partition the fixture offloads (a dense layer whose float32
+# weights then bias sit at base address 0, input at 3, output at 4), so the run can be checked
+# against numpy. Real builds use TVM's tvm_ethosu_runtime.c and the NPU driver instead.
+ETHOSU_STUB_HEADER = r"""
+#include <stddef.h>
+#include <stdint.h>
+int32_t TVMEthosULaunch(void* resource_handle, void* cms_data, size_t cms_data_size,
+                        uint64_t* base_addrs, size_t* base_addrs_size, int num_tensors);
+"""
+ETHOSU_STUB = r"""
+#include "tvm_ethosu_runtime.h"
+static int g_hooks[4];
+int32_t TVMDeviceEthosUActivate(void* ctx) { (void)ctx; g_hooks[0]++; return 0; }
+int32_t TVMDeviceEthosUOpen(void* ctx) { (void)ctx; g_hooks[1]++; return 0; }
+int32_t TVMDeviceEthosUClose(void* ctx) { (void)ctx; g_hooks[2]++; return 0; }
+int32_t TVMDeviceEthosUDeactivate(void* ctx) { (void)ctx; g_hooks[3]++; return 0; }
+int32_t TVMEthosULaunch(void* resource_handle, void* cms_data, size_t cms_data_size,
+                        uint64_t* base_addrs, size_t* base_addrs_size, int num_tensors) {
+  const float* w = (const float*)(uintptr_t)base_addrs[0];
+  const float* x = (const float*)(uintptr_t)base_addrs[3];
+  float* y = (float*)(uintptr_t)base_addrs[4];
+  size_t depth = base_addrs_size[3] / sizeof(float), units = base_addrs_size[4] / sizeof(float);
+  size_t j, k;
+  if (resource_handle == NULL || memcmp(cms_data, "COP1", 4) != 0 || cms_data_size < 4 ||
+      num_tensors != 6 || base_addrs_size[0] != (units * depth + units) * sizeof(float)) {
+    return -1;
+  }
+  for (j = 0; j < units; ++j) {
+    float acc = 0.0f;
+    for (k = 0; k < depth; ++k) acc = acc + x[k] * w[j * depth + k];
+    y[j] = acc + w[units * depth + j];
+  }
+  return 0;
+}
+"""
+
+
 def _aot_harness(root: Path, info: dict, models: list[tuple[str, str]]) -> str:
     out = [HARNESS_PRELUDE]
+    if info["devices"]:
+        out.append(ETHOSU_STUB)
     body = ["int main(void) {\n"]
     for mod, model in models:
         spec = fmodel.MODELS[model]
@@ -370,7 +410,15 @@ def _aot_harness(root: Path, info: dict, models: list[tuple[str, str]]) -> str:
                 body.append(f"    struct tvmgen_{mod}_outputs out;\n")
                 body += [f"    in.{f} = {v};\n" for f, v in zip(fields_in, ins, strict=False)]
                 body += [f"    out.{f} = {v};\n" for f, v in zip(fields_out, outs, strict=False)]
-                body.append(f"    if (tvmgen_{mod}_run(&in, &out) != 0) return 1;\n")
+                run_args = "&in, &out"
+                if info["devices"]:
+                    body.append(f"    static int npu; struct tvmgen_{mod}_devices dev;\n")
+                    body += [f"    dev.{d} = &npu;\n" for d in info["devices"]]
+                    run_args += ", &dev"
+                body.append(f"    if (tvmgen_{mod}_run({run_args}) != 0) return 1;\n")
+                if info["devices"]:
+                    hooks = ", ".join(f"g_hooks[{k}]" for k in range(4))
+                    body.append(f'    printf("HOOKS %d %d %d %d\\n", {hooks});\n')
                 macro = f"TVMGEN_{mod.upper()}_WORKSPACE_SIZE"
                 body.append(f'    printf("DECLARED {mod} %d\\n", (int){macro});\n')
             elif info["llvm"]:
@@ -398,7 +446,8 @@ def _compile_and_run(root: Path, harness: str, objects: list[Path] | None = None
     build = root / "_build"
     build.mkdir(exist_ok=True)
     (build / "harness.c").write_text(harness)
-    incs = ["-I", str(inc), "-I", str(root / "codegen/host/include")]
+    (build / "tvm_ethosu_runtime.h").write_text(ETHOSU_STUB_HEADER)
+    incs = ["-I", str(inc), "-I", str(root / "codegen/host/include"), "-I", str(build)]
     objs = list(objects or [])
     sources = sorted((root / "codegen/host/src").glob("*.c")) if not objects else []
     for src in [*sources, build / "harness.c"]:
@@ -429,6 +478,8 @@ def _check_outputs(stdout: str, expected: dict[tuple, np.ndarray]) -> dict[str, 
             vals = [float.fromhex(v) for v in parts[1:] if v.startswith(("0x", "-0x"))]
             key = tuple(p for p in parts[1:] if not p.startswith(("0x", "-0x")))
             got[key] = np.array(vals, dtype=np.float32)
+        elif parts[0] == "HOOKS":
+            ws["HOOKS"] = [int(p) for p in parts[1:]]
         elif parts[0] in ("WS", "DECLARED"):
             ws[" ".join(parts[:-1]) if parts[0] == "DECLARED" else "WS"] = [
                 int(p) for p in parts[1:] if p.lstrip("-").isdigit()
@@ -471,6 +522,9 @@ def test_generated_c_matches_reference(layout: str, exported: dict[str, Path], t
         for mod, _ in mods:
             if f"DECLARED {mod}" in ws and not (info["usmp"] and mod != "waveform"):
                 assert ws["WS"][0] <= ws[f"DECLARED {mod}"][0]
+    if info["devices"]:  # Activate/Deactivate once per run, Open/Close per offloaded call
+        runs = len(_sample_inputs("waveform"))
+        assert ws["HOOKS"] == [runs, runs, runs, runs], ws["HOOKS"]
     if info["usmp"] and len(info["modules"]) == 1:
         assert ws["WS"][1] == 0, "USMP code must not call TVMBackendAllocWorkspace"
     elif layout != "v7-two-modules":

@@ -101,3 +101,19 @@ def test_read_only_copy_of_the_corpus_is_never_written(
     before = src.read_bytes()
     assert run_cli(["generate", src, "--name", "net", "--out", tmp_path / "out"]).code == 0
     assert src.read_bytes() == before
+
+
+def test_devices_are_described_and_generate_names_what_is_missing(
+    fixture_models: dict[str, Path], tmp_path: Path
+) -> None:
+    """An AOT model taking a devices struct (Ethos-U) is a well-formed archive: inspect lists
+    the devices; building it is generate's business, which says in one line what it needs."""
+    path = fixture_models["v7-aot-ethosu"]
+    (m,) = inspect(path)["modules"]
+    assert m["devices"] == ["ethos_u"]
+    text = run_cli(["inspect", path])
+    assert text.code == 0 and "devices:        ethos_u (struct tvmgen_default_devices)" in text.out
+    r = run_cli(["generate", path, "--name", "npu", "--out", tmp_path / "out"])
+    assert r.code == 2 and r.err.count("\n") == 1
+    assert "needs device hooks (ethos_u)" in r.err
+    assert not (tmp_path / "out").exists()
