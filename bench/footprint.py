@@ -40,10 +40,10 @@ def corpus_tar(item: str) -> Path | None:
 CORPUS_BUILDABLE = [
     ("snu", "snu-v7-graph", ()),
     ("yesno_graph", "arduino-yesno-v4-graph", ()),
-    ("yesno_aot", "arduino-yesno-v5-aot", ()),
+    ("yesno_aot", "arduino-yesno-v5-aot", ("IO_SHAPES", "output=1x4")),
     ("cifar", "gtvm-v2-graph-c-lib0only", ()),
     ("cifar_syslib", "gtvm-v2-graph-c-syslib", ()),
-    ("sine", "linaro-sine-v5-aot-crt", ()),
+    ("sine", "linaro-sine-v5-aot-crt", ("IO_SHAPES", "Identity=1x1")),
 ]
 NOT_BUILDABLE = {
     "nitesh-llvm-aarch64-v5-graph": "its operators are an AArch64 object (LLVM target): no Cortex-M build",

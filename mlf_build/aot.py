@@ -13,10 +13,12 @@ import re
 from dataclasses import dataclass, field
 
 from .csource import Function
-from .dtypes import DType, parse_dtype
+from .dtypes import DType
 from .errors import MlfError, printable
+from .facts import Facts, IoOverride, IoTensor, settle
 from .metadata import ModuleMeta
-from .relay import RelayMain
+from .naming import check_tvm_members, relay_name_candidates, tvm_sanitize
+from .relay import RelayMain, RelayTensorType, RelayType
 
 _C_TYPES = {
     "float": "float32",
@@ -35,20 +37,28 @@ _C_TYPES = {
 
 @dataclass
 class AotHeader:
+    """What ``tvmgen_<m>.h`` declares, member names exactly as TVM wrote them."""
+
     inputs: list[str]
     outputs: list[str]
+    #: members of struct tvmgen_<m>_workspace_pools with their size macro, in order
     pools: list[tuple[str, int]]
     devices: list[str]
-    sizes: dict[str, int]
+    sizes: dict[str, int]  # member -> TVMGEN_<M>_<MEMBER>_SIZE (TVM 0.11+)
     workspace_size: int | None
+    #: members of the pools struct that are constant pools (``_CONSTANT_POOL_SIZE``), in order
+    constant_pools: list[tuple[str, int]] = field(default_factory=list)
 
 
 def _struct_fields(text: str, struct: str) -> list[str] | None:
+    """Members of ``struct <struct> { void* <member>; ... }`` as written: interface_c.cc
+    EmitStruct declares one ``void*`` per SanitizeName'd name. They are checked where they
+    become C (a member like ``0`` is what TVM writes for a tensor named "0")."""
     m = re.search(rf"struct\s+{re.escape(struct)}\s*\{{(.*?)\}}", text, re.S)
     if m is None:
         return None
     body = re.sub(r"/\*.*?\*/|//[^\n]*", "", m.group(1), flags=re.S)
-    return re.findall(r"\bvoid\s*\*\s*(\w+)\s*;", body)
+    return re.findall(r"\bvoid\s*\*\s*([^\s;*]+)\s*;", body)
 
 
 def parse_aot_header(text: str, m: str, where: str) -> AotHeader:
@@ -56,61 +66,61 @@ def parse_aot_header(text: str, m: str, where: str) -> AotHeader:
     outputs = _struct_fields(text, f"tvmgen_{m}_outputs")
     if inputs is None or outputs is None:
         raise MlfError(where, f"has no struct tvmgen_{m}_inputs/outputs")
+    for kind, members in (("input", inputs), ("output", outputs)):
+        twice = next((x for i, x in enumerate(members) if x in members[:i]), None)
+        if twice is not None:  # TVM refuses to write this (interface_c.cc EmitStruct ICHECK)
+            raise MlfError(where, f"declares the {kind} member {printable(twice)!r} twice")
     up = m.upper()
     macros = {k: int(v) for k, v in re.findall(r"#define\s+(\w+)\s+\(?(\d+)\)?", text)}
+    defined = set(re.findall(r"#define\s+(\w+)", text))
     sizes = {}
     for name in inputs + outputs:
         key = f"TVMGEN_{up}_{name.upper()}_SIZE"
         if key in macros:
             sizes[name] = macros[key]
-    pools = []
+    pools, constant_pools = [], []
     for pool in _struct_fields(text, f"tvmgen_{m}_workspace_pools") or []:
+        # interface_c.cc: external workspace pools get <POOL>_WORKSPACE_POOL_SIZE, external
+        # constant pools <POOL>_CONSTANT_POOL_SIZE and the bytes as <POOL>_CONSTANT_POOL_DATA.
         key = f"TVMGEN_{up}_{pool.upper()}_WORKSPACE_POOL_SIZE"
-        if key not in macros:
-            raise MlfError(where, f"declares workspace pool {pool!r} without its size macro {key}")
-        pools.append((pool, macros[key]))
+        const = f"TVMGEN_{up}_{pool.upper()}_CONSTANT_POOL_SIZE"
+        if key in macros:
+            pools.append((pool, macros[key]))
+        elif const in macros and f"TVMGEN_{up}_{pool.upper()}_CONSTANT_POOL_DATA" in defined:
+            constant_pools.append((pool, macros[const]))
+        else:
+            raise MlfError(where, f"declares workspace pool {printable(pool)!r} without its size macro {key}")
     devices = _struct_fields(text, f"tvmgen_{m}_devices") or []
-    return AotHeader(inputs, outputs, pools, devices, sizes, macros.get(f"TVMGEN_{up}_WORKSPACE_SIZE"))
-
-
-@dataclass
-class IoOverride:
-    shape: tuple[int, ...]
-    dtype: str | None = None
-
-
-def parse_io_override(text: str) -> tuple[str, IoOverride]:
-    """``NAME=1x4`` or ``NAME=1x4:int8`` (``--io-shape``, CMake IO_SHAPES)."""
-    m = re.fullmatch(r"(.+)=(\d+(?:x\d+)*|scalar)(?::(\w+))?", text)
-    if m is None:
-        raise MlfError("--io-shape", f"{text!r} is not NAME=D0xD1...[:dtype]")
-    shape = () if m.group(2) == "scalar" else tuple(int(d) for d in m.group(2).split("x"))
-    return m.group(1), IoOverride(shape, m.group(3))
-
-
-@dataclass
-class _Slot:
-    is_output: bool
-    arg: str  # the name in TVM's code (header field or parameter)
-    name: str  # the name reported to users
-    dtype: str | None = None
-    shape: tuple[int, ...] | None = None
-    size: int | None = None
-    sources: set[str] = field(default_factory=set)
+    return AotHeader(
+        inputs, outputs, pools, devices, sizes, macros.get(f"TVMGEN_{up}_WORKSPACE_SIZE"), constant_pools
+    )
 
 
 @dataclass
 class AotIo:
-    #: (name, dtype, shape) of the user's inputs and outputs
-    inputs: list[tuple[str, DType, tuple[int, ...]]]
-    outputs: list[tuple[str, DType, tuple[int, ...]]]
+    inputs: list[IoTensor]
+    outputs: list[IoTensor]
     #: the entry point's tensor arguments: ("input", i) | ("param", k) | ("output", j)
     args: list[tuple[str, int]]
+    #: the C names of those arguments, in the same order (members of TVM's structs for the C
+    #: interface)
+    arg_names: list[str]
     source: str
 
 
-def _sanitize(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+def _raw_names(members: list[str], candidates: list[str]) -> list[str]:
+    """The model's own names of the tensors TVM calls ``members`` in C: for each, the first
+    candidate not taken yet that is the member or sanitizes to it, else the member itself (the
+    archive keeps no other name)."""
+    taken: set[str] = set()
+    out = []
+    for member in members:
+        name = next((c for c in candidates if c == member and c not in taken), None)
+        if name is None:
+            name = next((c for c in candidates if tvm_sanitize(c) == member and c not in taken), member)
+        taken.add(name)
+        out.append(name)
+    return out
 
 
 def resolve_aot_io(
@@ -125,25 +135,32 @@ def resolve_aot_io(
     overrides: dict[str, IoOverride],
     where: str,
 ) -> AotIo:
-    relay_inputs = [a for a in (relay.args if relay else []) if a[0] not in params]
+    # Relay parameters that are not weights of the params file, by the names they can have had
+    # before the printer wrote them (relay_name_candidates).
+    relay_inputs: list[tuple[list[str], RelayType | None]] = []
+    for printed, rtype in relay.params if relay else []:
+        names = relay_name_candidates(printed)
+        if not any(n in params for n in names):
+            relay_inputs.append((names, rtype))
     meta_in = {i.name: i for i in meta.inputs or []}
     meta_out = {o.name: o for o in meta.outputs or []}
+    relay_out_names = relay.output_names if relay and relay.output_names else []
     sources: set[str] = set()
 
-    # 1) the entry point's arguments, in order
+    # 1) the entry point's arguments, in order, as TVM's C names them
     if header is not None:
         in_args, out_args = list(header.inputs), list(header.outputs)
         sources.add("aot_header")
     elif inner is not None:
         # TVM's inner main takes inputs, then outputs (then pools): everything from the first
         # known output name on is an output.
-        known_outputs = set(meta_out) | set(relay.output_names if relay and relay.output_names else [])
+        known_outputs = {tvm_sanitize(n) for n in [*meta_out, *relay_out_names]}
         in_args, out_args = [], []
         for p in inner.params:
             local = next((a for a, t in inner.aliases.items() if t == p.name), p.name)
             clean = re.sub(r"_buffer_var$", "", local)
-            if re.search(r"workspace|_pool", clean):
-                continue  # USMP pool pointers are bound inside lib0.c
+            if re.search(r"workspace|_pool|^device_context_", clean):
+                continue  # USMP pool pointers are bound inside lib0.c; devices come last
             if out_args or clean in known_outputs or re.fullmatch(r"output\d*", clean):
                 out_args.append(clean)
             else:
@@ -151,131 +168,90 @@ def resolve_aot_io(
         sources.add("aot_source")
     else:
         # Objects only: metadata lists the real inputs (relay also lists weights it bound).
-        in_args = [a[0] for a in relay_inputs if a[0] in meta_in] if meta_in else [a[0] for a in relay_inputs]
+        relay_first = [names[-1] for names, _t in relay_inputs]
+        in_args = [n for n in relay_first if n in meta_in] if meta_in else relay_first
         in_args += sorted(n for n in meta_in if n not in in_args)
-        out_args = (relay.output_names if relay and relay.output_names else None) or sorted(meta_out)
+        out_args = relay_out_names or sorted(meta_out)
         if not in_args or not out_args:
             raise MlfError(
                 where, f"module {module!r}: cannot tell its inputs and outputs (no header, no C source)"
             )
         sources.add("metadata" if meta_in else "relay")
 
-    # 2) user-facing names and what each source knows
-    slots: list[_Slot] = []
-    by_relay_order = relay is not None and not any(
-        a == r[0] or a == _sanitize(r[0]) for a in in_args for r in relay_inputs
-    )
+    # 2) the model's own names, and which Relay parameter each input is
+    in_candidates = [*meta_in] + [n for names, _t in relay_inputs for n in names]
     user_inputs = [a for a in in_args if a not in params]
-    for i, arg in enumerate(user_inputs):
-        r = next((r for r in relay_inputs if arg in (r[0], _sanitize(r[0]))), None)
-        if r is None and by_relay_order and i < len(relay_inputs) and header is None:
-            r = relay_inputs[i]
-        s = _Slot(False, arg, r[0] if r else arg)
-        if r is not None:
-            s.shape, s.dtype = r[1], r[2]
-            sources.add("relay")
-        slots.append(s)
-    out_names = list(out_args)
-    if relay and relay.output_names and len(relay.output_names) == len(out_args):
-        out_names = list(relay.output_names)
-        sources.add("relay")
-    for arg, name in zip(out_args, out_names, strict=True):
-        slots.append(_Slot(True, arg, name))
+    in_names = _raw_names(user_inputs, in_candidates)
+    by_name = {n: t for names, t in relay_inputs for n in names}
+    in_types: list[RelayType | None] = [by_name.get(n) for n in in_names]
+    if header is None and relay_inputs and not any(n in by_name for n in in_names):
+        # 2021 AOT mains name their arguments arg0, arg1, ...: the Relay order is the order.
+        in_types = [relay_inputs[i][1] if i < len(relay_inputs) else None for i in range(len(in_names))]
+        in_names = [relay_inputs[i][0][-1] if i < len(relay_inputs) else a for i, a in enumerate(user_inputs)]
+    out_candidates = [*meta_out, *relay_out_names]
+    out_names = _raw_names(out_args, out_candidates)
+    if header is None and len(relay_out_names) == len(out_args) and out_names == out_args:
+        out_names = list(relay_out_names)  # TVM's C names them output<N>; Relay has the names
+    check_tvm_members(in_names, "input", where)
+    check_tvm_members(out_names, "output", where)
 
-    for s in slots:
-        table = meta_out if s.is_output else meta_in
-        m = table.get(s.name) or table.get(s.arg)
-        if m is not None:
-            s.size, s.dtype = m.size, s.dtype or m.dtype
-            sources.add("metadata")
-        if s.size is None and header is not None and s.arg in header.sizes:
-            s.size = header.sizes[s.arg]
-    # A single output may take the metadata entry whatever its name (TVM renamed outputs).
-    outs = [s for s in slots if s.is_output]
-    if len(outs) == 1 and outs[0].size is None and len(meta_out) == 1:
-        only = next(iter(meta_out.values()))
-        outs[0].size, outs[0].dtype = only.size, outs[0].dtype or only.dtype
-        sources.add("metadata")
-    if inner is not None:
-        n_in = len(in_args)
-        for s in slots:
-            if s.dtype is None:
-                pos = (n_in + out_args.index(s.arg)) if s.is_output else in_args.index(s.arg)
-                s.dtype = _c_dtype(inner, functions, pos)
-                if s.dtype:
-                    sources.add("aot_source")
+    # 3) what each source says about each tensor
+    facts = [Facts("input", n) for n in in_names] + [Facts("output", n) for n in out_names]
+    members = user_inputs + out_args
+    returns = relay.returns if relay else None
+    for k, f in enumerate(facts):
+        is_out = k >= len(in_names)
+        rtype = (
+            (returns[k - len(in_names)] if returns and len(returns) == len(out_args) else None)
+            if is_out
+            else in_types[k]
+        )
+        if isinstance(rtype, RelayTensorType):
+            f.dtypes.append(("relay", rtype.dtype))
+            if rtype.shape is not None:
+                f.shapes.append(("relay", rtype.shape))
+        table = meta_out if is_out else meta_in
+        mi = table.get(f.name)
+        if mi is None and is_out and len(out_args) == 1 and len(meta_out) == 1:
+            mi = next(iter(meta_out.values()))  # TVM renamed a single output (output -> Identity)
+        if mi is not None:
+            f.sizes.append(("metadata", mi.size))
+            f.dtypes.append(("metadata", mi.dtype))
+        if header is not None and members[k] in header.sizes:
+            f.sizes.append(("aot_header", header.sizes[members[k]]))
+        if inner is not None:
+            pos = (len(in_args) + out_args.index(members[k])) if is_out else in_args.index(members[k])
+            f.c_dtype = _c_dtype(inner, functions, pos)
 
-    # 3) what the user said, then what io_size_bytes can settle
-    names = {s.name for s in slots}
+    # 4) one value per fact, or the disagreement in one line
+    known = {f.name for f in facts} | set(members)
     for name in overrides:
-        if name not in names:
+        if name not in known:
             raise MlfError(
                 where,
                 f"--io-shape names {printable(name)!r}, which is not an input or output "
-                f"({', '.join(sorted(names))})",
+                f"({', '.join(sorted(f.name for f in facts))})",
             )
-    for s in slots:
-        o = overrides.get(s.name)
-        if o is not None:
-            s.shape = o.shape
-            s.dtype = o.dtype or s.dtype
-            if s.dtype is not None:
-                s.size = parse_dtype(s.dtype, where).nbytes(o.shape)
-            sources.add("override")
-        if s.dtype is None:
-            raise MlfError(
-                where,
-                f"module {module!r}: cannot tell the dtype of {'output' if s.is_output else 'input'} "
-                f"{printable(s.name)!r}; give it with --io-shape {s.name}=<dims>:<dtype>",
-            )
-        if s.size is None and s.shape is not None:
-            s.size = parse_dtype(s.dtype, where).nbytes(s.shape)
-    _settle_sizes(module, meta, slots, where, sources)
+    tensors = []
+    for f, member in zip(facts, members, strict=True):
+        settled = settle(module, f, overrides.get(f.name) or overrides.get(member), where)
+        sources |= set(settled.origin.values()) | set(settled.checked)
+        # Only the C interface has struct members; the packed one passes an array.
+        tensors.append(IoTensor(f.name, member if header is not None else None, settled))
 
-    inputs: list[tuple[str, DType, tuple[int, ...]]] = []
-    outputs: list[tuple[str, DType, tuple[int, ...]]] = []
-    for s in slots:
-        dt = parse_dtype(s.dtype, where)
-        assert s.size is not None
-        if s.size % dt.itemsize:
-            raise MlfError(
-                where,
-                f"module {module!r}: {printable(s.name)!r} has {s.size} bytes, not a whole number of {dt}",
-            )
-        shape = s.shape if s.shape is not None and dt.nbytes(s.shape) == s.size else (s.size // dt.itemsize,)
-        (outputs if s.is_output else inputs).append((s.name, dt, tuple(shape)))
     args: list[tuple[str, int]] = []
     user = iter(range(len(user_inputs)))
     for a in in_args:
         args.append(("param", params.index(a)) if a in params else ("input", next(user)))
     args += [("output", j) for j in range(len(out_args))]
-    order = ["aot_header", "aot_source", "metadata", "relay", "io_size", "override"]
-    return AotIo(inputs, outputs, args, "+".join(x for x in order if x in sources))
-
-
-def _settle_sizes(module: str, meta: ModuleMeta, slots: list[_Slot], where: str, sources: set[str]) -> None:
-    """Sizes only the total ``io_size_bytes`` can give. TVM counts a tuple's outputs twice in
-    that total, so it is used only for models with a single output."""
-    unknown = [s for s in slots if s.size is None]
-    if not unknown:
-        return
-    total = meta.io_size_bytes
-    n_out = sum(s.is_output for s in slots)
-    items = [parse_dtype(s.dtype or "", where).itemsize for s in unknown]
-    rest = None if total is None else total - sum(s.size for s in slots if s.size is not None)
-    if rest is not None and n_out == 1 and len(unknown) == 1:
-        unknown[0].size = rest
-    elif rest is not None and n_out == 1 and rest == sum(items):
-        for s, it in zip(unknown, items, strict=True):
-            s.size = it
-    else:
-        names = ", ".join(printable(s.name) for s in unknown)
-        raise MlfError(
-            where,
-            f"module {module!r} does not record the sizes of {names}; give them with "
-            + " ".join(f"--io-shape {s.name}=<dims>" for s in unknown),
-        )
-    sources.add("io_size")
+    order = ["aot_header", "aot_source", "graph_json", "metadata", "relay", "c_source", "flat", "override"]
+    return AotIo(
+        tensors[: len(in_names)],
+        tensors[len(in_names) :],
+        args,
+        in_args + out_args,
+        "+".join(x for x in order if x in sources),
+    )
 
 
 def _c_dtype(inner: Function, functions: dict[str, Function], pos: int) -> str | None:

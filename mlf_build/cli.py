@@ -10,9 +10,9 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__, get_cmake_dir
-from .aot import IoOverride, parse_io_override
 from .archive import DEFAULT_MAX_TOTAL_SIZE
 from .errors import MlfError
+from .facts import IoOverride, parse_io_override
 
 PROG = "mlf-build"
 

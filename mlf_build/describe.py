@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .errors import MlfError
+from .generate import build_problems
 from .model import Model, Module, Tensor
 from .params import ParamTensor
 from .plan import plan_module
@@ -14,16 +16,32 @@ from .plan import plan_module
 SCHEMA = "mlf-build/inspect/1"
 
 
-def _tensor(t: Tensor | ParamTensor) -> dict[str, Any]:
+def _param(t: ParamTensor) -> dict[str, Any]:
     return {"name": t.name, "dtype": t.dtype.name, "shape": list(t.shape), "nbytes": t.nbytes}
+
+
+def _tensor(t: Tensor) -> dict[str, Any]:
+    """An input or output, with where each fact came from (facts.py names the sources)."""
+    return {
+        "name": t.name,
+        "dtype": t.dtype.name,
+        "shape": list(t.shape) if t.shape is not None else None,
+        "nbytes": t.nbytes if t.known else None,
+        "member": t.member,
+        "from": dict(sorted(t.origin.items())),
+        "checked_against": list(t.checked),
+    }
 
 
 def _arena(model: Model, m: Module) -> dict[str, Any] | None:
     """The arena mlf_build plans for this module (default alignment), or None when it has no
-    model to run (operator-style export)."""
+    model to run (operator-style export) or cannot be planned (the reason is in ``problems``)."""
     if m.style != "full-model" or m.executor is None:
         return None
-    plan = plan_module(model, m)
+    try:
+        plan = plan_module(model, m)
+    except MlfError:
+        return None
     return {
         "bytes": plan.workspace_size,
         "planned_tensors_bytes": plan.static_size,
@@ -48,6 +66,9 @@ def module_json(model: Model, m: Module) -> dict[str, Any]:
             entry["cpu_arch"] = f.elf.cpu_arch
         if f.byoc:
             entry["byoc"] = f.byoc
+        if f.c_metadata:
+            entry["role"] = "c_metadata"
+            entry["built"] = f not in m.unused_sources()
         codegen.append(entry)
     return {
         "name": m.name,
@@ -67,7 +88,7 @@ def module_json(model: Model, m: Module) -> dict[str, Any]:
         "outputs": [_tensor(t) for t in m.outputs],
         "io_source": m.io_source or None,
         "devices": list(m.devices),
-        "params": [_tensor(p) for p in m.params],
+        "params": [_param(p) for p in m.params],
         "params_bytes": sum(p.nbytes for p in m.params),
         "linked_params": sorted(m.linked_params),
         "files": {
@@ -79,7 +100,20 @@ def module_json(model: Model, m: Module) -> dict[str, Any]:
         "codegen": codegen,
         "runtime_bundled": model.runtime_bundled,
         "codegen_issues": list(m.codegen_issues),
+        "build_problems": _problems(model, m),
     }
+
+
+def _problems(model: Model, m: Module) -> list[str]:
+    """What stops generate, as the lines it would print (without the 'mlf-build: error: ')."""
+    if m.style != "full-model" or m.executor is None:
+        return []
+    out = [str(e) for e in build_problems(model, m)]
+    try:
+        plan_module(model, m)
+    except MlfError as exc:
+        out.append(str(exc))
+    return out
 
 
 def model_json(model: Model, module: str | None = None) -> dict[str, Any]:
@@ -96,9 +130,19 @@ def model_json(model: Model, module: str | None = None) -> dict[str, Any]:
     }
 
 
-def _fmt_tensor(t: Tensor | ParamTensor) -> str:
+def _fmt_param(t: ParamTensor) -> str:
     shape = "x".join(str(d) for d in t.shape) or "scalar"
     return f"{t.name:<24} {t.dtype.name:<9} {shape:<18} {t.nbytes:>10} B"
+
+
+def _fmt_tensor(t: Tensor) -> str:
+    """An input or output: the facts, where they came from, and TVM's C name when it differs."""
+    shape = "?" if t.shape is None else ("x".join(str(d) for d in t.shape) or "scalar")
+    size = f"{t.nbytes:>10} B" if t.known else f"{'?':>10} B"
+    origin = sorted(set(t.origin.values()), key=lambda s: t.origin.get("shape") != s)
+    facts = "from " + "+".join(origin) + (f", checked against {'+'.join(t.checked)}" if t.checked else "")
+    member = f"  C member {t.member}" if t.member is not None and t.member != t.name else ""
+    return f"{t.name:<24} {t.dtype.name:<9} {shape:<18} {size}  ({facts}){member}"
 
 
 def model_text(model: Model, module: str | None = None) -> str:
@@ -141,4 +185,6 @@ def model_text(model: Model, module: str | None = None) -> str:
             lines.append(f"    {c['path']:<44} {c['kind']:<7} {extra}")
         for issue in m.codegen_issues:
             lines.append(f"  known codegen problem: {issue}")
+        for problem in j["build_problems"]:
+            lines.append(f"  cannot build: {problem}")
     return "\n".join(lines)

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, get_runtime_dir
-from .aot import IoOverride
 from .archive import DEFAULT_MAX_TOTAL_SIZE
 from .elf import ElfInfo, first_object_in_archive, parse_elf
 from .emit.common import Settings, public_symbols
@@ -28,8 +27,9 @@ from .emit.runner import emit_runner
 from .emit.sections import arena_fragment, weights_fragment
 from .emit.wrappers import CRT_PRELUDE, emit_wrapper, source_rel, wrap_source, wrapper_name
 from .errors import MlfError, printable
+from .facts import IoOverride
 from .model import Model, Module, load_model
-from .naming import library_prefix
+from .naming import c_member_problem, library_prefix
 from .plan import Plan, plan_module
 from .workarounds import SourceFix, source_fixes
 
@@ -211,13 +211,51 @@ def _codegen_sections(units: list[Unit], opts: Options) -> list[tuple[str, str]]
     return sorted(renames.items())
 
 
-def _check_buildable(model: Model, mod: Module) -> None:
-    """What inspect describes but a library cannot be built from (yet)."""
+def build_problems(model: Model, mod: Module) -> list[MlfError]:
+    """Why no library can be built from a module that inspect describes, each as the one line
+    generate reports (it stops at the first; inspect lists them all)."""
+    out = []
+    header = model.source.display(mod.header_member or "")
     if mod.devices:
-        raise MlfError(
-            model.source.display(mod.header_member or ""),
-            f"module {mod.name!r} needs device hooks ({', '.join(mod.devices)}), which are not supported",
+        out.append(
+            MlfError(
+                header,
+                f"module {mod.name!r} needs device hooks ({', '.join(mod.devices)}), which are not supported",
+            )
         )
+    if mod.executor == "aot" and mod.interface == "c":
+        io = iter(mod.inputs + mod.outputs)
+        for (role, idx), member in zip(mod.aot_args, mod.aot_arg_names, strict=True):
+            name = mod.params[idx].name if role == "param" else next(io).name
+            problem = c_member_problem(member)
+            if problem is not None:
+                kind = "output" if role == "output" else "input"
+                out.append(
+                    MlfError(
+                        header,
+                        f"TVM declares {kind} {printable(name)!r} as member {printable(member)!r} of "
+                        f"struct tvmgen_{mod.name}_{kind}s, which {problem}, so TVM's own code does "
+                        f"not compile; rename the {kind} to start with a letter and compile the "
+                        "model again",
+                    )
+                )
+    unknown = [t.name for t in mod.inputs + mod.outputs if not t.known]
+    if unknown:
+        names = ", ".join(printable(n) for n in unknown)
+        out.append(
+            MlfError(
+                model.path,
+                f"module {mod.name!r} does not record the sizes of {names}; give them with "
+                + " ".join(f"--io-shape {n}=<dims>" for n in unknown),
+            )
+        )
+    return out
+
+
+def _check_buildable(model: Model, mod: Module) -> None:
+    problems = build_problems(model, mod)
+    if problems:
+        raise problems[0]
 
 
 def _check_expected_modules(model: Model, opts: Options) -> None:
@@ -268,7 +306,10 @@ def _outputs(model: Model, u: Unit) -> list[OutputFile]:
         files.append(OutputFile(params_bin_name(s), member=mod.params_member))
     else:
         files.append(OutputFile(params_bin_name(s), b""))
+    unused = {f.path for f in mod.unused_sources()}
     for f in mod.codegen:
+        if f.path in unused:
+            continue  # left out of the library (Module.unused_sources)
         if f.kind in ("c", "c++"):
             fix = u.fixes.get(f.path)
             if fix is not None:
@@ -300,7 +341,12 @@ def _outputs(model: Model, u: Unit) -> list[OutputFile]:
 def _unit_sources(u: Unit) -> list[str]:
     t = u.settings.prefix
     sources = [f"{t}_runner.c", f"{t}_data.c"]
-    sources += [wrapper_name(u.settings, f) for f in u.module.codegen if f.kind in ("c", "c++")]
+    unused = {f.path for f in u.module.unused_sources()}
+    sources += [
+        wrapper_name(u.settings, f)
+        for f in u.module.codegen
+        if f.kind in ("c", "c++") and f.path not in unused
+    ]
     if u.settings.runtime == "tvm_crt":
         sources += [f"{t}_crt_platform.c"] + [f"crt/{t}__{m.rsplit('/', 1)[-1]}" for m in CRT_SOURCES]
     return sources

@@ -12,17 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from .aot import AotHeader, IoOverride, name_graph_outputs, parse_aot_header, resolve_aot_io
+from .aot import AotHeader, name_graph_outputs, parse_aot_header, resolve_aot_io
 from .archive import DEFAULT_MAX_TOTAL_SIZE, MlfSource, open_mlf
 from .csource import CSource, Function, parse_c
 from .dtypes import DType
 from .elf import ElfInfo, parse_elf
 from .errors import MlfError, printable
+from .facts import Facts, IoOverride, IoTensor, check_io_total, settle
 from .graph import Graph, parse_graph
-from .metadata import Metadata, ModuleMeta, parse_metadata
-from .naming import check_unique, is_c_identifier
+from .metadata import IoMeta, Metadata, ModuleMeta, parse_metadata
+from .naming import check_unique, is_c_identifier, relay_name_candidates
 from .params import ParamTensor, read_params
-from .relay import RelayMain, parse_relay_main
+from .relay import RelayMain, RelayTensorType, RelayType, parse_relay_main
 
 MAX_JSON = 64 << 20
 MAX_SOURCE = 256 << 20
@@ -38,13 +39,31 @@ CodegenKind = Literal["c", "c++", "object", "header"]
 
 @dataclass(frozen=True)
 class Tensor:
+    """An input or output. ``name`` is the model's own name (``serving_default_input_1:0``),
+    ``member`` the C name of TVM's AOT entry-point argument (``serving_default_input_1_0``)."""
+
     name: str
     dtype: DType
-    shape: tuple[int, ...]
+    shape: tuple[int, ...] | None  # None: the archive does not record it (old AOT exports)
+    member: str | None = None
+    #: fact ("shape", "dtype", "nbytes") -> the source it came from (see facts.py)
+    origin: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    #: other sources that stated a fact and agreed
+    checked: tuple[str, ...] = ()
+
+    @property
+    def known(self) -> bool:
+        return self.shape is not None
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        """The shape, for code that runs only once every shape is known (generate checks)."""
+        assert self.shape is not None, f"shape of {self.name!r} is not known"
+        return self.shape
 
     @property
     def nbytes(self) -> int:
-        return self.dtype.nbytes(self.shape)
+        return self.dtype.nbytes(self.dims)
 
 
 @dataclass
@@ -60,6 +79,18 @@ class CodegenFile:
     @property
     def filename(self) -> str:
         return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def c_metadata(self) -> bool:
+        """TVM's C metadata module: ``kTvmgenMetadata`` and its getter, nothing else
+        (source_module.cc CreateAotMetadataModule; packed AOT in TVM 0.9+, graph in 0.9-0.11)."""
+        s = self.source
+        return (
+            s is not None
+            and bool(s.functions)
+            and all(name.endswith("get_c_metadata") for name in s.functions)
+            and all(name.startswith("kTvmgenMetadata") for name in s.arrays)
+        )
 
 
 @dataclass
@@ -98,6 +129,11 @@ class Module:
     #: AOT: the entry point's tensor arguments in order, as (role, index) with role
     #: "input", "output" or "param" (parameters bound from const data by name)
     aot_args: list[tuple[str, int]] = field(default_factory=list)
+    #: AOT: the C name of each of those arguments (TVM's struct members for the C interface)
+    aot_arg_names: list[str] = field(default_factory=list)
+    #: AOT C interface: constant pools of struct tvmgen_<m>_workspace_pools (name -> bytes),
+    #: which the library fills from TVM's _CONSTANT_POOL_DATA macro
+    constant_pools: dict[str, int] = field(default_factory=dict)
 
     @property
     def targets(self) -> list[str]:
@@ -124,6 +160,29 @@ class Module:
 
     def c_sources(self) -> list[CodegenFile]:
         return [f for f in self.codegen if f.kind in ("c", "c++")]
+
+    def unused_sources(self) -> list[CodegenFile]:
+        """Sources no other code of the module refers to, which the library leaves out: the C
+        metadata module, unless a system-lib registry lists its getter (graph models of TVM
+        0.9-0.11 do). The static runner never asks TVM's metadata for anything."""
+        out = []
+        for f in self.c_sources():
+            if not f.c_metadata:
+                continue
+            assert f.source is not None
+            names = set(f.source.functions)
+            used = any(
+                names
+                & (
+                    set(o.source.declarations)
+                    | {c for fn in o.source.functions.values() for k, c, _s, _a in fn.events if k == "call"}
+                )
+                for o in self.c_sources()
+                if o is not f and o.source is not None
+            )
+            if not used:
+                out.append(f)
+        return out
 
     def objects(self) -> list[CodegenFile]:
         return [f for f in self.codegen if f.kind == "object"]
@@ -331,6 +390,9 @@ class _Loader:
                     raise MlfError(src.path, f"{kind} name {printable(t.name)!r} contains control characters")
         check_unique([t.name for t in mod.inputs], "input", src.display())
         check_unique([t.name for t in mod.outputs], "output", src.display())
+        io = mod.inputs + mod.outputs
+        if all(t.known for t in io):
+            check_io_total(m, mod.meta.io_size_bytes, sum(t.nbytes for t in io), src.display("metadata.json"))
         return mod
 
     def _graph_module(self, mod: Module) -> None:
@@ -352,7 +414,13 @@ class _Loader:
                     "of codegen/host",
                 )
         params = {p.name: p for p in mod.params}
-        inputs = []
+        relay = self._relay(mod)
+        relay_types = {
+            n: t for printed, t in (relay.params if relay else []) for n in relay_name_candidates(printed)
+        }
+        meta_in = {i.name: i for i in mod.meta.inputs or []}
+        meta_out = {o.name: o for o in mod.meta.outputs or []}
+        facts: list[Facts] = []
         for nid in g.arg_nodes:
             node = g.nodes[nid]
             e = g.node_entry(nid)
@@ -365,24 +433,40 @@ class _Loader:
                         f"file but {e.dtype} {list(e.shape)} in the graph",
                     )
                 continue
-            inputs.append(Tensor(node.name, e.dtype, e.shape))
+            f = Facts("input", node.name, [("graph_json", e.shape)], [("graph_json", e.dtype.name)])
+            _relay_facts(f, relay_types.get(node.name))
+            _meta_facts(f, meta_in.get(node.name))
+            facts.append(f)
         heads = [(g.entries[eid].dtype, g.entries[eid].shape) for eid in g.heads]
-        names, warning = name_graph_outputs(heads, mod.meta, self._relay(mod))
+        names, warning = name_graph_outputs(heads, mod.meta, relay)
         if warning:
             self.warnings.append(f"{src.display('metadata.json')}: {warning}")
-        mod.inputs = inputs
-        mod.outputs = [Tensor(n, dt, shape) for n, (dt, shape) in zip(names, heads, strict=True)]
+        returns = relay.returns if relay and relay.returns and len(relay.returns) == len(heads) else None
+        for j, (name, (dt, shape)) in enumerate(zip(names, heads, strict=True)):
+            f = Facts("output", name, [("graph_json", shape)], [("graph_json", dt.name)])
+            _relay_facts(f, returns[j] if returns else None)
+            _meta_facts(f, meta_out.get(name))
+            facts.append(f)
+        tensors = self._settle(mod, [(f, None) for f in facts], src.display("metadata.json"))
+        mod.inputs = tensors[: len(facts) - len(heads)]
+        mod.outputs = tensors[len(facts) - len(heads) :]
         mod.io_source = "graph_json"
-        if mod.meta.inputs is not None:
-            # Cross-check metadata against the graph: a mismatch means a damaged artifact.
-            meta_in = {i.name: i for i in mod.meta.inputs}
-            for t in inputs:
-                mi = meta_in.get(t.name)
-                if mi is not None and mi.size != t.nbytes:
-                    raise MlfError(
-                        src.display("metadata.json"),
-                        f"input {printable(t.name)!r} is {mi.size} bytes but the graph says {t.nbytes}",
-                    )
+
+    def _settle(self, mod: Module, facts: list[tuple[Facts, str | None]], where: str) -> list[Tensor]:
+        """Tensors from what every source says: one value per fact, or a one-line error."""
+        known = {f.name for f, _m in facts} | {m for _f, m in facts if m}
+        for name in self.overrides:
+            if name not in known:
+                raise MlfError(
+                    self.src.path,
+                    f"--io-shape names {printable(name)!r}, which is not an input or output "
+                    f"({', '.join(sorted(f.name for f, _m in facts))})",
+                )
+        out = []
+        for f, member in facts:
+            over = self.overrides.get(f.name) or (self.overrides.get(member) if member else None)
+            out.append(_tensor(IoTensor(f.name, member, settle(mod.name, f, over, where))))
+        return out
 
     # -- AOT ---------------------------------------------------------------------------------
     def _aot_module(self, mod: Module) -> None:
@@ -445,12 +529,14 @@ class _Loader:
             overrides=self.overrides,
             where=str(src.path),
         )
-        mod.inputs = [Tensor(n, dt, shape) for n, dt, shape in io.inputs]
-        mod.outputs = [Tensor(n, dt, shape) for n, dt, shape in io.outputs]
+        mod.inputs = [_tensor(t) for t in io.inputs]
+        mod.outputs = [_tensor(t) for t in io.outputs]
         mod.aot_args = io.args
+        mod.aot_arg_names = io.arg_names
         mod.io_source = io.source
         if header is not None:
             mod.external_pools = dict(header.pools)
+            mod.constant_pools = dict(header.constant_pools)
             # Described by inspect; generate says what building them needs (never a reason to
             # refuse reading a well-formed archive).
             mod.devices = list(header.devices)
@@ -477,6 +563,24 @@ class _Loader:
 
 
 # --------------------------------------------------------------------------------------------
+def _tensor(t: IoTensor) -> Tensor:
+    f = t.facts
+    return Tensor(t.name, f.dtype, f.shape, t.member, dict(f.origin), f.checked)
+
+
+def _relay_facts(f: Facts, t: RelayType | None) -> None:
+    if isinstance(t, RelayTensorType):
+        f.dtypes.append(("relay", t.dtype))
+        if t.shape is not None:
+            f.shapes.append(("relay", t.shape))
+
+
+def _meta_facts(f: Facts, m: IoMeta | None) -> None:
+    if m is not None:
+        f.sizes.append(("metadata", m.size))
+        f.dtypes.append(("metadata", m.dtype))
+
+
 def _check_copied_name(src: MlfSource, name: str, skip: int) -> None:
     """A member the generator may copy into the output must have a name build files can hold."""
     if not all(_COPIED_NAME.fullmatch(part) for part in name[skip:].split("/")):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from .errors import MlfError, printable
 
@@ -72,18 +73,83 @@ def macro_fragment(name: str) -> str:
     return "_" + frag if frag[:1].isdigit() else frag
 
 
-def check_unique(names: list[str], what: str, where: str) -> None:
-    """Distinct tensor names must stay distinct once turned into macro names."""
+def _clash(names: list[str], key: Callable[[str], str]) -> tuple[str, str, str] | None:
+    """The first two distinct names with the same key, and the key."""
     seen: dict[str, str] = {}
     for n in names:
-        frag = macro_fragment(n)
-        if frag in seen and seen[frag] != n:
-            raise MlfError(
-                where,
-                f"{what} names {printable(seen[frag])!r} and {printable(n)!r} both become "
-                f"{frag} in C; rename one of them before exporting",
-            )
-        seen[frag] = n
+        k = key(n)
+        if k in seen and seen[k] != n:
+            return seen[k], n, k
+        seen[k] = n
+    return None
+
+
+def check_unique(names: list[str], what: str, where: str) -> None:
+    """Distinct tensor names must stay distinct once turned into macro names."""
+    clash = _clash(names, macro_fragment)
+    if clash is not None:
+        a, b, frag = clash
+        raise MlfError(
+            where,
+            f"{what} names {printable(a)!r} and {printable(b)!r} both become {frag} in C; rename one "
+            "of them before exporting",
+        )
+
+
+def tvm_sanitize(name: str) -> str:
+    """The C name TVM gives a tensor, pool or device of an AOT model: ``SanitizeName`` replaces
+    every byte that is not an ASCII letter or digit with '_' (``std::isalnum`` on each char of
+    the UTF-8 string, so "é" gives "__"). Leading digits are kept: a tensor named "0" is
+    declared ``void* 0;``, which no C compiler accepts.
+
+    Same rule in every MLF-era TVM: src/relay/backend/name_transforms.cc (v0.8.0-v0.10.0) and
+    src/runtime/name_transforms.cc (v0.11.0-v0.18.0). Its callers: interface_c.cc EmitStruct
+    (the ``tvmgen_<m>.h`` struct members and, with ToCConstantStyle, ``TVMGEN_<M>_<NAME>_SIZE``
+    macros from v0.11), aot_executor_codegen.cc (the inner main's input variables, v0.9+, and
+    the devices' names) and source_module.cc GenerateCInterfaceEntrypoint (``inputs->x``)."""
+    return "".join(chr(b) if b < 0x80 and chr(b).isalnum() else "_" for b in name.encode("utf-8", "replace"))
+
+
+def relay_text_name(name: str) -> str:
+    """How TVM's Relay printer writes a variable named ``name`` (without the '%'):
+    RelayTextPrinter::AllocVar (src/printer/relay_text_printer.cc v0.8.0,
+    src/relay/printer/relay_text_printer.cc v0.9.0-v0.18.0) puts a 'v' before names whose first
+    byte is not an ASCII letter ("0" -> "v0", "_param_1" -> "v_param_1")."""
+    return name if name[:1].isascii() and name[:1].isalpha() else "v" + name
+
+
+def relay_name_candidates(printed: str) -> list[str]:
+    """The names a variable printed as ``printed`` by the Relay printer can have had: itself,
+    and without the 'v' AllocVar adds when what follows does not start with an ASCII letter."""
+    out = [printed]
+    rest = printed[1:]
+    if printed.startswith("v") and relay_text_name(rest) == printed:
+        out.append(rest)
+    return out
+
+
+def check_tvm_members(names: list[str], what: str, where: str) -> None:
+    """Two tensors whose names sanitize alike would be one member of TVM's C interface: TVM
+    refuses to export them (interface_c.cc: "Sanitized input tensor name clash"; and
+    aot_executor_codegen.cc creates the I/O variables with use_unique_name = false)."""
+    clash = _clash(names, tvm_sanitize)
+    if clash is not None:
+        a, b, member = clash
+        raise MlfError(
+            where,
+            f"{what} names {printable(a)!r} and {printable(b)!r} both become {member} in TVM's C "
+            "interface, which TVM refuses (sanitized tensor name clash); rename one and compile again",
+        )
+
+
+def c_member_problem(member: str) -> str | None:
+    """Why a struct member TVM declared cannot compile, or None: TVM keeps leading digits and
+    does not avoid keywords, so ``void* 0;`` reaches its header."""
+    if not _IDENT.fullmatch(member):
+        return "is not a C identifier"
+    if member in _C_KEYWORDS:
+        return "is a C keyword"
+    return None
 
 
 def c_string(text: str) -> str:

@@ -772,7 +772,7 @@ case("metadata-operator-no-name", "expected a string")(
         ),
     )
 )
-case("metadata-input-size-vs-graph", "but the graph says")(
+case("metadata-input-size-vs-graph", "is 16 bytes in the graph JSON but 12 bytes in metadata.json")(
     lambda tmp: tar_with(
         tmp, meta_edit(lambda d: main0(d).__setitem__("inputs", {"x": {"size": 12, "dtype": "float32"}}))
     )

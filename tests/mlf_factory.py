@@ -54,7 +54,13 @@ void* out_ret_value, int32_t* out_ret_tcode, void* resource_handle) {
 """
 
 
-RELAY = b"def @main(%x: Tensor[(1, 4), float32], %p0: Tensor[(4), float32]) {\n  add(%x, %p0)\n}\n"
+def relay(n: int = 4) -> bytes:
+    """The Relay text of y = x + p0 with n elements."""
+    sig = f"%x: Tensor[(1, {n}), float32], %p0: Tensor[({n}), float32]"
+    return f"def @main({sig}) {{\n  add(%x, %p0)\n}}\n".encode()
+
+
+RELAY = relay()
 
 
 def graph_doc(input_name: str = "x") -> dict[str, Any]:

@@ -26,7 +26,7 @@ import pytest
 from mlf_build.params import write_params
 from tests.conftest import file_tree
 from tests.firmware import REPO
-from tests.mlf_factory import graph_doc, minimal_files, write_tar
+from tests.mlf_factory import graph_doc, metadata_doc, minimal_files, relay, write_tar
 
 # Not part of a generation's result: the lock file and the stamp (rewritten by every run).
 IGNORED = frozenset({".mlf-lock", "big.stamp"})
@@ -34,12 +34,17 @@ KILLS = 24
 
 
 def big_model(path: Path, n: int, scale: float) -> Path:
-    """The factory model with its parameter (and so its input and output) grown to n floats."""
+    """The factory model with its parameter (and so its input and output) grown to n floats, the
+    Relay text and TVM's I/O total saying the same."""
     g = graph_doc()
     g["attrs"]["shape"][1] = [[1, n], [n], [1, n]]
     files = minimal_files()
     files["executor-config/graph/default.graph"] = json.dumps(g).encode()
     files["parameters/default.params"] = write_params([("p0", np.arange(n, dtype=np.float32) * scale)])
+    files["src/default.relay"] = relay(n)
+    meta = metadata_doc()
+    meta["modules"]["default"]["memory"]["functions"]["main"][0]["io_size_bytes"] = 8 * n
+    files["metadata.json"] = json.dumps(meta, indent=2, sort_keys=True).encode()
     return write_tar(path, files)
 
 

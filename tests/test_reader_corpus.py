@@ -11,8 +11,8 @@ import pytest
 from tests.conftest import corpus_item, run_cli
 
 
-def inspect(path: Path) -> dict:
-    r = run_cli(["inspect", path, "--json"])
+def inspect(path: Path, *extra: str) -> dict:
+    r = run_cli(["inspect", path, "--json", *extra])
     assert r.code == 0, r.err
     return json.loads(r.out)
 
@@ -96,12 +96,25 @@ def test_arduino_v5_aot_packed(corpus: Path) -> None:
     m = one(doc)
     assert doc["format_version"] == 5
     assert m["executor"] == "aot" and m["interface"] == "packed" and m["unpacked_api"] is True
-    # No header and no I/O in metadata: the input comes from the Relay text, the output size
-    # from io_size_bytes (1964 - 1960) and its dtype from the casts in the operator's C.
+    # No header, no I/O in metadata, an untyped Relay text: the input comes from the Relay
+    # parameters, the output's dtype from the casts in the operator's C, and its size from
+    # nowhere (io_size_bytes is never a source): inspect says so, generate asks for it.
     assert io(m["inputs"]) == [("Reshape_1", "int8", [1, 1960], 1960)]
-    assert io(m["outputs"]) == [("output", "int8", [4], 4)]
-    assert "relay" in m["io_source"] and "io_size" in m["io_source"]
+    assert io(m["outputs"]) == [("output", "int8", None, None)]
+    assert m["outputs"][0]["from"] == {"dtype": "c_source"}
+    assert "relay" in m["io_source"] and "io_size" not in m["io_source"]
+    assert m["build_problems"] == [
+        f"{corpus_item(corpus, 'arduino-yesno-v5-aot')}: module 'default' does not record the sizes "
+        "of output; give them with --io-shape output=<dims>"
+    ]
     assert m["workspace_size_bytes"] == 21312 and len(m["params"]) == 9
+    # What the Relay body computes (dense units=4, int8): given, it is checked against
+    # io_size_bytes, which must count at least the inputs and outputs.
+    m = one(inspect(corpus_item(corpus, "arduino-yesno-v5-aot"), "--io-shape", "output=1x4"))
+    assert io(m["outputs"]) == [("output", "int8", [1, 4], 4)] and m["build_problems"] == []
+    assert m["outputs"][0]["from"] == {"dtype": "c_source", "nbytes": "override", "shape": "override"}
+    r = run_cli(["inspect", corpus_item(corpus, "arduino-yesno-v5-aot"), "--io-shape", "output=1x5"])
+    assert r.code == 2 and "take 1965 bytes but metadata.json's io_size_bytes counts only 1964" in r.err
 
 
 def test_linaro_v5_aot_c_with_crt(corpus: Path) -> None:
@@ -110,7 +123,7 @@ def test_linaro_v5_aot_c_with_crt(corpus: Path) -> None:
     assert m["executor"] == "aot" and m["interface"] == "c"
     assert doc["runtime_bundled"] is True and m["runtime_bundled"] is True
     assert io(m["inputs"])[0][:2] == ("dense_4_input", "float32")
-    assert io(m["outputs"]) == [("Identity", "float32", [1], 4)]
+    assert io(m["outputs"]) == [("Identity", "float32", None, None)]  # sized by nothing but io_size
     assert m["params"] == [] and m["workspace_size_bytes"] == 1184
     assert m["files"]["header"] == "codegen/host/include/tvmgen_default.h"
     assert m["io_source"].startswith("aot_header")

@@ -43,7 +43,7 @@ def test_layout_round_trips(layout: str, fixture_models: dict[str, Path]) -> Non
     for m in doc["modules"]:
         assert m["executor"] == info["executor"]
         assert m["interface"] == info["interface"]
-        model = m["name"] if m["name"] in EXPECTED_IO else "waveform"
+        model = info["module_models"][m["name"]]
         ins, outs = EXPECTED_IO[model]
         assert [(t["dtype"], t["shape"]) for t in m["inputs"]] == ins
         assert [(t["dtype"], t["nbytes"]) for t in m["outputs"]] == outs

@@ -16,7 +16,7 @@ def io_size(mod: Module, align: int) -> int:
 
 
 def _tensor_doc(kind: str, i: int, t: Tensor) -> str:
-    return f" *   {kind} {i}: {c_comment(t.name)}  {t.dtype.name} {fmt_shape(t.shape)}  ({t.nbytes} bytes)\n"
+    return f" *   {kind} {i}: {c_comment(t.name)}  {t.dtype.name} {fmt_shape(t.dims)}  ({t.nbytes} bytes)\n"
 
 
 def emit_header(model: Model, mod: Module, plan: Plan, s: Settings) -> str:

@@ -127,8 +127,9 @@ def _linked_ctype(mod: Module, p: ParamTensor) -> str:
 
 def _info(t: Tensor | ParamTensor, shapes: _Shapes, data: str | None = None) -> str:
     dt: DType = t.dtype
-    shape = shapes.ref(t.shape) if t.shape else "NULL"
-    fields = f'{c_string(t.name)}, "{dt.name}", {dt.code}, {dt.bits}, {len(t.shape)}, {shape}, {t.nbytes}'
+    dims = t.dims if isinstance(t, Tensor) else t.shape
+    shape = shapes.ref(dims) if dims else "NULL"
+    fields = f'{c_string(t.name)}, "{dt.name}", {dt.code}, {dt.bits}, {len(dims)}, {shape}, {t.nbytes}'
     if data is not None:
         fields += f", {data}"
     return f"    {{{fields}}},\n"
@@ -241,25 +242,43 @@ def _op_declarations(mod: Module, funcs: list[str]) -> tuple[str, dict[str, str]
 
 
 def _aot_c_body(mod: Module, plan: Plan, s: Settings) -> str:
+    """TVM's tvmgen_<m>_run() called with its structs, filled member by member under the names
+    TVM's header gave them (``in.serving_default_input_1_0``, not the model's own name)."""
     m = mod.name
     out = [_signature(s), _begin(mod, plan, s)]
     out.append(f"  struct tvmgen_{m}_inputs in;\n  struct tvmgen_{m}_outputs out;\n")
-    if plan.pools:
+    if plan.pools or mod.constant_pools:
         out.append(f"  struct tvmgen_{m}_workspace_pools pools;\n")
-    header_in = [name for name in _header_fields(mod, "inputs")]
-    user = iter(range(len(mod.inputs)))
-    params = {p.name: i for i, p in enumerate(mod.params)}
-    for field in header_in:
-        if field in params:
-            out.append(f"  in.{field} = (void *)(uintptr_t){param_data_symbol(mod, s, params[field])};\n")
+    for (role, idx), member in zip(mod.aot_args, mod.aot_arg_names, strict=True):
+        if role == "param":
+            out.append(f"  in.{member} = (void *)(uintptr_t){param_data_symbol(mod, s, idx)};\n")
+        elif role == "input":
+            out.append(f"  in.{member} = (void *)(uintptr_t)inputs[{idx}];\n")
         else:
-            out.append(f"  in.{field} = (void *)(uintptr_t)inputs[{next(user)}];\n")
-    for j, field in enumerate(_header_fields(mod, "outputs")):
-        out.append(f"  out.{field} = outputs[{j}];\n")
+            out.append(f"  out.{member} = outputs[{idx}];\n")
     for name, offset, _size in plan.pools:
         out.append(f"  pools.{name} = (uint8_t *)workspace + {offset};\n")
-    call_args = "&in, &out" + (", &pools" if plan.pools else "")
+    for k, name in enumerate(mod.constant_pools):
+        out.append(f"  pools.{name} = (void *)(uintptr_t){constant_pool_symbol(s, k)};\n")
+    call_args = "&in, &out" + (", &pools" if plan.pools or mod.constant_pools else "")
     out.append(f"  return mlf_run_end({mod.entry}({call_args}));\n}}\n")
+    return "".join(out)
+
+
+def constant_pool_symbol(s: Settings, index: int) -> str:
+    return f"{s.prefix}__cpool_{index}"
+
+
+def _constant_pools(mod: Module, s: Settings) -> str:
+    """TVM's external constant pools, initialised from the bytes its header carries
+    (interface_c.cc EmitConstantPool: ``TVMGEN_<M>_<POOL>_CONSTANT_POOL_DATA``)."""
+    out = []
+    for k, (name, size) in enumerate(mod.constant_pools.items()):
+        macro = f"TVMGEN_{mod.name.upper()}_{name.upper()}_CONSTANT_POOL_DATA"
+        out.append(
+            f"static const uint8_t {constant_pool_symbol(s, k)}[{max(size, 1)}] "
+            f"__attribute__((aligned(16))) = {{{macro}}};\n"
+        )
     return "".join(out)
 
 
@@ -286,21 +305,6 @@ def _aot_direct_body(mod: Module, plan: Plan, s: Settings) -> str:
     return _signature(s) + _begin(mod, plan, s) + f"  return mlf_run_end({call});\n}}\n"
 
 
-def _header_fields(mod: Module, which: str) -> list[str]:
-    # The loader kept the header's field order in the tensor order; names are the fields.
-    tensors = mod.inputs if which == "inputs" else mod.outputs
-    if which == "inputs":
-        names: list[str] = []
-        user = iter(mod.inputs)
-        for role, idx in mod.aot_args:
-            if role == "param":
-                names.append(mod.params[idx].name)
-            elif role == "input":
-                names.append(next(user).name)
-        return names
-    return [t.name for t in tensors]
-
-
 def _aot_packed_slots(mod: Module) -> list[Slot]:
     from ..graph import Entry
 
@@ -311,7 +315,7 @@ def _aot_packed_slots(mod: Module) -> list[Slot]:
             slots.append(Slot(CONST, idx, Entry(0, 0, 0, p.dtype, p.shape, 0)))
         else:
             t = (mod.inputs if role == "input" else mod.outputs)[idx]
-            slots.append(Slot(INPUT if role == "input" else OUTPUT, idx, Entry(0, 0, 0, t.dtype, t.shape, 0)))
+            slots.append(Slot(INPUT if role == "input" else OUTPUT, idx, Entry(0, 0, 0, t.dtype, t.dims, 0)))
     return slots
 
 
@@ -340,6 +344,7 @@ def emit_runner(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
         decls += op_decls
         body = _graph_body(mod, plan, s, shapes, plan.graph.slots, plan.graph.steps)
     elif mod.interface == "c":
+        decls += _constant_pools(mod, s)
         body = _aot_c_body(mod, plan, s)
     elif mod.direct_call:
         decls += _direct_declaration(mod)

@@ -6,6 +6,7 @@
 #define MLF_TVM_RUNTIME_CRT_FUNC_REGISTRY_H_
 
 #include <tvm/runtime/c_backend_api.h>
+#include <tvm/runtime/crt/error_codes.h> /* as TVM's func_registry.h does */
 
 #ifdef __cplusplus
 extern "C" {
