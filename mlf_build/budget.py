@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .elf import elf_members, parse_elf
 from .errors import MlfError
+from .model import Module
 
 SHF_WRITE, SHF_ALLOC = 0x1, 0x2
 SHT_NOBITS = 8
@@ -52,3 +53,23 @@ def check_object(path: str, name: str, max_flash: int | None, max_ram: int | Non
     if max_ram is not None:
         limits.append(f"RAM {ram}/{max_ram}")
     return f"mlf-build: {name}: {', '.join(limits) or f'flash {flash}, RAM {ram}'} bytes"
+
+
+def constant_data(mod: Module, blob_bytes: int) -> list[tuple[str, int]]:
+    """The weights and constants a module puts in flash, known before compiling, by where they
+    live: ``blob_bytes`` of the parameters file the library embeds; arrays of constant data in
+    TVM's C (``__tvm_param__*`` of ``-link-params``, AOT's ``constant_N`` / ``fused_constant``,
+    Ethos-U command streams and weights in ``.rodata.tvm``); USMP constant pools, internal
+    (a ``static const struct`` in lib0.c) and external (``TVMGEN_<M>_<POOL>_CONSTANT_POOL_SIZE``
+    bytes the library initialises). A floor for MAX_FLASH: code comes on top."""
+    linked = pools = 0
+    unused = {f.path for f in mod.unused_sources()}
+    for f in mod.c_sources():
+        if f.source is None or f.path in unused:
+            continue
+        for arr in f.source.arrays.values():
+            if arr.nbytes is not None and (arr.const or (arr.section or "").startswith(".rodata")):
+                linked += arr.nbytes
+        pools += sum(f.source.constant_pools.values())
+    pools += sum(mod.constant_pools.values())
+    return [("the parameters file", blob_bytes), ("TVM's C", linked), ("constant pools", pools)]

@@ -170,7 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--weights-section", metavar="SECTION", help="linker section for parameter data")
     sp.add_argument("--arena-section", metavar="SECTION", help="linker section for the static arena")
     sp.add_argument("--max-ram", type=_size, metavar="BYTES", help="fail when the arena exceeds this")
-    sp.add_argument("--max-flash", type=_size, metavar="BYTES", help="fail when parameter data exceeds this")
+    sp.add_argument(
+        "--max-flash",
+        type=_size,
+        metavar="BYTES",
+        help="fail when constant data (parameters, linked weights, constant pools) exceed this",
+    )
     sp.add_argument("--abi-probe", metavar="FILE", help="an object or archive built by the target compiler")
     sp.add_argument(
         "--list", action="store_true", help="print the files that would be written, write nothing"

@@ -38,6 +38,8 @@ _STATIC_ARRAY = re.compile(
 _SECTION = re.compile(r'section\s*\(\s*"([^"]*)"\s*\)')
 _TARGET = re.compile(r"^// tvm target: ?(.*)$", re.M)
 _INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
+_CONST_POOL = re.compile(r"\bstatic\s+const\s+struct\s+(\w+)\s*\{[^{}]*\}\s*\1\s*=")
+_POOL_SIZE = re.compile(r"\};\s*// of total size (\d+) bytes")
 _KEYWORDS = {
     "if",
     "for",
@@ -118,6 +120,9 @@ class CSource:
     declarations: dict[str, str]
     #: uses DLTensor's pre-2021 field name (``.ctx.device_id``)
     uses_ctx: bool = False
+    #: USMP internal constant pools: struct name -> bytes (``static const struct <pool> {...}
+    #: <pool> = {...};// of total size N bytes``, source_module.cc GenerateConstantBuffer)
+    constant_pools: dict[str, int] = field(default_factory=dict)
 
 
 def _blank(m: re.Match[str]) -> str:
@@ -271,6 +276,11 @@ def parse_c(text: str) -> CSource:
         arrays[m.group("name")] = StaticArray(
             m.group("name"), ctype, count, bool(m.group("const")), sec, size * count if size else None
         )
+    pools = {}
+    for m in _CONST_POOL.finditer(text):
+        total = _POOL_SIZE.search(text, m.end())
+        if total is not None:
+            pools[m.group(1)] = int(total.group(1))
     return CSource(
         target=target_m.group(1).strip() if target_m else None,
         includes=includes,
@@ -278,6 +288,7 @@ def parse_c(text: str) -> CSource:
         arrays=arrays,
         declarations=declarations,
         uses_ctx=bool(re.search(r"\.ctx\.device_(id|type)", clean)),
+        constant_pools=pools,
     )
 
 

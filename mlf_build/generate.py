@@ -18,6 +18,7 @@ from typing import Any
 
 from . import __version__, get_runtime_dir
 from .archive import DEFAULT_MAX_TOTAL_SIZE
+from .budget import constant_data
 from .elf import ElfInfo, first_object_in_archive, parse_elf
 from .emit.common import Settings, public_symbols
 from .emit.crt import CRT_SOURCES, crt_members, crt_rel, emit_crt_config, emit_crt_platform
@@ -282,12 +283,18 @@ def _check_budgets(model: Model, prefix: str, units: list[Unit], opts: Options) 
             f"library {prefix} needs {ram} bytes of RAM for its arena but MAX_RAM is {opts.max_ram} "
             f"({ram - opts.max_ram} bytes over)",
         )
-    flash = sum(u.module.params[i].nbytes for u in units for i in blob_params(u.module))
+    parts: dict[str, int] = {}
+    for u in units:
+        blob = sum(u.module.params[i].nbytes for i in blob_params(u.module))
+        for where, n in constant_data(u.module, blob):
+            parts[where] = parts.get(where, 0) + n
+    flash = sum(parts.values())
     if opts.max_flash is not None and flash > opts.max_flash:
+        detail = ", ".join(f"{n} in {where}" for where, n in parts.items() if n)
         raise MlfError(
             model.path,
-            f"library {prefix} needs {flash} bytes of flash for parameters alone but MAX_FLASH is "
-            f"{opts.max_flash} ({flash - opts.max_flash} bytes over)",
+            f"library {prefix} needs {flash} bytes of flash for its weights and constants alone "
+            f"({detail}) but MAX_FLASH is {opts.max_flash} ({flash - opts.max_flash} bytes over)",
         )
 
 

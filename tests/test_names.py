@@ -190,6 +190,8 @@ def test_constant_pools_of_the_header_are_filled(fixture_models: dict[str, Path]
     files["codegen/host/include/tvmgen_default.h"] = header.encode()
     files["codegen/host/src/default_lib0.c"] = lib0.encode()
     path = write_tar(tmp_path / "cpool.tar", files)
+    r = run_cli(["generate", path, "--name", "net", "--out", tmp_path / "x", "--max-flash", "100"])
+    assert r.code == 2 and "(396 in TVM's C, 8 in constant pools)" in r.err
     s = make_smoke(path, tmp_path / "make")
     runner = (tmp_path / "make" / "gen" / "net" / "net_runner.c").read_text()
     assert (
