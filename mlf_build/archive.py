@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, ClassVar
 
 from .errors import MlfError, member_display, printable
+from .sniff import describe
 
 DEFAULT_MAX_TOTAL_SIZE = 2 * 1024**3
 MAX_MEMBERS = 100_000
@@ -322,8 +323,14 @@ class _TarSource(MlfSource):
             self._tar = tarfile.open(path, "r:*", tarinfo=_CheckedTarInfo)  # noqa: SIM115 - closed by close()
         except _Refused as exc:
             raise MlfError(path, str(exc)) from None
-        except _DAMAGED as exc:
-            raise MlfError(path, f"is not a readable tar archive ({_reason(exc)})") from None
+        except _DAMAGED:
+            # Say what the file is, never tarfile's attempts ("- method gz: ReadError(...)").
+            raise MlfError(
+                path,
+                describe(path)
+                or "is not a readable tar archive (neither a tar file nor a gzip-, bz2- or "
+                "xz-compressed one, and of no other kind mlf-build knows)",
+            ) from None
         try:
             self._scan(max_total)
         except BaseException:

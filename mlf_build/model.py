@@ -619,6 +619,14 @@ def _group_ignored(ignored: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def _missing_metadata_message(src: MlfSource) -> str:
+    every = list(src.members) + [name for name, _reason in src.ignored]
+    if every and all(re.fullmatch(r"(lib\d+|devc)\.(o|c|cc|cpp)", n) for n in every):
+        # runtime.Module.export_library("mod.tar"): the objects (or C) of a shared library.
+        return (
+            f"is a TVM export_library() archive ({', '.join(sorted(every)[:4])}), not a Model Library "
+            "Format archive; export the built module with tvm.micro.export_model_library_format "
+            "(TVM 0.8-0.18) instead"
+        )
     have = sorted(
         {"/".join(n.split("/")[:2]) if n.startswith("codegen/") else n.split("/")[0] for n in src.members}
     )

@@ -107,7 +107,7 @@ def _(tmp: Path) -> Path:
     return p
 
 
-@case("empty-file", "is not a readable tar archive")
+@case("empty-file", "is an empty file, not a Model Library Format tarball or folder")
 def _(tmp: Path) -> Path:
     p = tmp / "model.tar"
     p.write_bytes(b"")
@@ -136,7 +136,7 @@ def _(tmp: Path) -> Path:
     return p
 
 
-@case("gzip-garbage", "is not a readable tar archive")
+@case("gzip-garbage", "is gzip-compressed data that is not a tar archive")
 def _(tmp: Path) -> Path:
     p = tmp / "model.tgz"
     p.write_bytes(gzip.compress(b"\x00\xff" * 5000))
@@ -694,7 +694,7 @@ case("c1-control-in-name", "control characters")(
 )
 
 
-@case("xz-garbage", "is not a readable tar archive")
+@case("xz-garbage", "is xz-compressed data that is not a tar archive")
 def _(tmp: Path) -> Path:
     p = tmp / "model.tar.xz"
     p.write_bytes(lzma.compress(b"\x01\x02" * 3000)[:-40])
