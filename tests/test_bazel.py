@@ -731,3 +731,48 @@ def test_determinism_and_disk_cache(bazel, host_run):
             f"({', '.join(mnemonics)}); {all_hits}/{len(spawns)} spawns in all"
         )
     print("\nbazel determinism and disk cache:\n  " + "\n  ".join(report))
+
+
+# The fixtures whose tensors carry a frontend's names (TFLite, ONNX, PyTorch), each an
+# mlf_library with its smoke test, built and run on the host: TVM's struct members in the calls,
+# the own names in the tables, outputs equal to numpy.
+NAMED_LAYOUTS = (
+    "v5-aot-c-tflite",
+    "v6-aot-c-usmp-tflite",
+    "v7-aot-packed-usmp-tflite",
+    "v7-aot-c-onnx",
+    "v7-graph-cmeta-onnx",
+    "v6-graph-pytorch",
+)
+
+
+@needs_bazel
+def test_frontend_named_fixtures_build_and_match_numpy(scratch, fixture_models):
+    from tests import fixtures  # needs numpy
+    from tests.firmware import Smoke, assert_outputs_close, smoke_inputs
+
+    ws, b = scratch["ws"], scratch["bazel"]
+    pkg = ws / "named"
+    pkg.mkdir()
+    build = ['load("@mlf_build//bazel:defs.bzl", "mlf_library")\n']
+    for layout in NAMED_LAYOUTS:
+        shutil.copyfile(fixture_models[layout], pkg / f"{layout}.tar")
+        name = layout.replace("-", "_")
+        build.append(f'mlf_library(name = "{name}", src = "{layout}.tar", test = True)\n')
+    (pkg / "BUILD.bazel").write_text("".join(build))
+    out = _ok(b("test", "//named:all"))
+    n = len(NAMED_LAYOUTS)
+    assert f"Executed {n} out of {n} tests: {n} tests pass." in out.stdout + out.stderr, out.stdout
+    for layout in NAMED_LAYOUTS:
+        name = layout.replace("-", "_")
+        log = b.info("bazel-testlogs") / "named" / f"{name}_smoke" / "test.log"
+        s = Smoke.parse(log.read_text())
+        assert s.passed, s.text[-2000:]
+        model = fixtures.layout_info(layout)["model"]
+        if model == "waveform":
+            ins = smoke_inputs([("float32", 128)])
+            want = fixtures.reference(model, [ins[0].reshape(1, 1, 32)])
+        else:
+            ins = smoke_inputs([("float32", 16), ("float32", 16)])
+            want = fixtures.reference(model, [ins[0].reshape(1, 4), ins[1].reshape(1, 4)])
+        assert_outputs_close(s.arrays(), want, layout)

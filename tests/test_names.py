@@ -255,3 +255,22 @@ def test_named_fixtures_build_with_make_and_match_numpy(
     header = (tmp_path / "gen" / "net" / "net_runner.c").read_text()
     for t in fixtures.layout_info(layout)["io_names"]:
         assert c_string(t) in header, t
+
+
+def test_c_metadata_module_left_out_unless_a_registry_refers_to_it(
+    fixture_models: dict[str, Path], tmp_path: Path
+) -> None:
+    """TVM's C metadata module (kTvmgenMetadata, which includes tvm/runtime/metadata_types.h):
+    the packed AOT entry never refers to it, so the library leaves it out; a graph model of TVM
+    0.9-0.11 registers its getter in the system-lib registry, so it is compiled (against the
+    builtin runtime's metadata_types.h; the Make test above links both)."""
+    for layout, built in (("v7-aot-packed-usmp-tflite", False), ("v7-graph-cmeta-onnx", True)):
+        m = _inspect(fixture_models[layout])
+        (meta,) = [c for c in m["codegen"] if c.get("role") == "c_metadata"]
+        assert meta["path"] == "codegen/host/src/default_lib1.c" and meta["built"] is built
+        out = tmp_path / layout
+        assert run_cli(["generate", fixture_models[layout], "--name", "net", "--out", out]).code == 0
+        assert (out / "codegen" / "net__default_lib1.c").exists() is built
+        assert (out / "codegen" / "src" / "default_lib1.c").exists() is built
+        manifest = json.loads((out / "net_manifest.json").read_text())
+        assert ("codegen/net__default_lib1.c" in manifest["sources"]) is built
