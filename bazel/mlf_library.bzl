@@ -27,7 +27,7 @@ option in lower case), same generator, same generated header and API, same runti
         align = 16,         # ALIGN: alignment of parameter data and of the arena (power of two;
                             # the arena is never aligned to less than 16).
         weights_section = "",  # WEIGHTS_SECTION: linker section for parameter data
-                            # (default .rodata.<name>.param<N>).
+                            # (default .rodata.<name>.params).
         arena_section = "",  # ARENA_SECTION: linker section of the static arena (default
                             # .bss.<name>.arena).
         max_ram = "",       # MAX_RAM: fail the build when the static arena exceeds this many

@@ -217,7 +217,7 @@ def classify(sec: mapfile.InputSection, t: str) -> str:
         return "firmware + libc"
     # The model library: one object (HIDE_SYMBOLS), told apart by section names.
     sym = re.sub(r"^\.(text|rodata|data|bss)(\.rel\.ro)?(\.local)?\.", "", name)
-    if re.fullmatch(rf"\.rodata\.{re.escape(t)}\.param\d+", name) or "__tvm_param__" in name:
+    if name == f".rodata.{t}.params" or "__tvm_param__" in name:
         return "params"
     if name == ".rodata.tvm" or re.search(r"\bconstant_\d+", name) or "global_const_workspace" in name:
         return "params"

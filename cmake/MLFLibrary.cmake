@@ -32,7 +32,7 @@
 #                    yours (both modes offer <t>_run_with_workspace()).
 #   ALIGN            alignment of parameter data and of the arena (power of two, default 16;
 #                    the arena is never aligned to less than 16, which TVM's code assumes).
-#   WEIGHTS_SECTION  linker section for parameter data (default .rodata.<t>.param<N>).
+#   WEIGHTS_SECTION  linker section for parameter data (default .rodata.<t>.params).
 #   ARENA_SECTION    linker section for the static arena (default .bss.<t>.arena); it is NOBITS.
 #   MAX_RAM          fail the build when the static arena exceeds this many bytes, and after
 #                    compiling, when the library's RAM (arena + data + bss) does.

@@ -82,6 +82,8 @@ class Function:
     aliases: dict[str, str] = field(default_factory=dict)
     #: variable -> C element types it is cast to (``((int8_t*)T_cast)``)
     casts: dict[str, set[str]] = field(default_factory=dict)
+    #: may read the ndim, dtype or shape of a DLTensor passed to it (see tensor_facts_read)
+    reads_tensor_facts: bool = True
 
     def element_type(self, param: str) -> str | None:
         """The C element type the function uses a pointer parameter as, if it tells."""
@@ -253,6 +255,7 @@ def parse_c(text: str) -> CSource:
                 fn.aliases[al.group(1)] = al.group(2)
         for ca in _CAST.finditer(body):
             fn.casts.setdefault(ca.group(2), set()).add(ca.group(1))
+        fn.reads_tensor_facts = tensor_facts_read(fn, body)
         functions[name] = fn
     declarations: dict[str, str] = {}
     for m in re.finditer(r"\b([A-Za-z_]\w*)\s*\(([^(){};]*)\)\s*;", clean):
@@ -290,6 +293,67 @@ def parse_c(text: str) -> CSource:
         uses_ctx=bool(re.search(r"\.ctx\.device_(id|type)", clean)),
         constant_pools=pools,
     )
+
+
+# TVM's packed functions take their DLTensor arguments as ``void* arg0 =
+# (((TVMValue*)args)[0].v_handle);`` and read fields as ``(((DLTensor*)arg0)[0].data)``
+# (tir::builtin::tvm_struct_get, printed by CodeGenC in src/target/source/codegen_c.cc; TVM < 0.7
+# cast to ``TVMArray*`` and said ``ctx`` for ``device``). MakePackedAPI
+# (src/tir/transforms/make_packed_api.cc, ArgBinder in arg_binder.cc) reads ndim, dtype and the
+# shape's values only for its argument checks, which tir.disable_assert (microTVM's default)
+# removes, and for symbolic shapes.
+_HANDLE = r"(\w+)\s*=\s*\(\s*\(\s*\(\s*TVMValue\s*\*\s*\)\s*{args}\s*\)\s*\[\s*\d+\s*\]\s*\.\s*v_\w+\s*\)"
+# A field read straight out of args: ((DLTensor*)(((TVMValue*)args)[0].v_handle))[0].data
+# (TVM 0.8's AOT run wrapper, default_lib0.c)
+_DIRECT = (
+    r"\(\s*\(\s*(?:DLTensor|TVMArray)\s*\*\s*\)\s*\(\s*(?P<handle>\(\s*\(\s*TVMValue\s*\*\s*\)\s*{args}\s*\)"
+    r"\s*\[\s*\d+\s*\]\s*\.\s*v_handle)\s*\)\s*\)\s*\[\s*0\s*\]\s*\.\s*(?P<field>\w+)"
+)
+_USES = (
+    # a field read: (((DLTensor*)arg0)[0].data)
+    r"\(\s*\(\s*\(\s*(?:DLTensor|TVMArray)\s*\*\s*\)\s*(?P<h>{h})\s*\)\s*\[\s*0\s*\]\s*\.\s*(?P<field>\w+)",
+    # a NULL test: arg0 == NULL, NULL != arg0
+    r"\b(?P<h>{h})\s*[!=]=\s*NULL\b",
+    r"\bNULL\s*[!=]=\s*(?P<h>{h})\b",
+)
+# What a shape read may be stored in: ``void* arg0_shape = `` or ``int64_t* arg0_shape = (int64_t*)``
+_STORED_IN = re.compile(r"\b(\w+)\s*=\s*(?:\(\s*\w+\s*\*\s*\)\s*)?$")
+_STATEMENT_END = re.compile(r"\s*\)\s*;")
+
+
+def tensor_facts_read(fn: Function, body: str) -> bool:
+    """Whether a packed function may read the ndim, dtype or shape values of a DLTensor argument.
+
+    False only when every use of each argument handle is a field read of something else (data,
+    strides, byte_offset, device), a NULL test, or a shape pointer stored in a variable that is
+    never used again; any other use (the handle or ``args`` passed on, ndim or dtype read, a
+    shape value read) counts as a read, so that a table never leaves out what code might need."""
+    if len(fn.params) not in (5, 6) or not fn.params[0].name:
+        return True
+    args = re.escape(fn.params[0].name)
+    handles = list(re.finditer(_HANDLE.format(args=args), body))
+    direct = list(re.finditer(_DIRECT.format(args=args), body))
+    if len(handles) + len(direct) != len(re.findall(rf"\b{args}\b", body)):
+        return True  # args is used other than to take the arguments out of it
+    if any(d.group("field") in ("ndim", "dtype", "shape") for d in direct):
+        return True
+    for h in handles:
+        name = re.escape(h.group(1))
+        accounted = {h.start(1)}
+        for pattern in _USES:
+            for use in re.finditer(pattern.format(h=name), body):
+                accounted.add(use.start("h"))
+                field_name = use.groupdict().get("field")
+                if field_name in ("ndim", "dtype"):
+                    return True
+                if field_name == "shape":
+                    stored = _STORED_IN.search(body, max(0, use.start() - 200), use.start())
+                    whole = _STATEMENT_END.match(body, use.end())
+                    if not (stored and whole) or len(re.findall(rf"\b{stored.group(1)}\b", body)) != 1:
+                        return True
+        if any(m.start() not in accounted for m in re.finditer(rf"\b{name}\b", body)):
+            return True
+    return False
 
 
 def align_up(n: int, a: int) -> int:

@@ -19,7 +19,7 @@ from .params import ParamTensor
 
 ARENA_MIN_ALIGN = 16  # TVM_RUNTIME_ALLOC_ALIGNMENT_BYTES default; generated code assumes it
 
-# Entry locations (mirror MLF_LOC_* in mlf_runtime_internal.h)
+# Entry locations (emit/runner.py encodes them as MLF_ARG_* of mlf_runtime_internal.h)
 ARENA, INPUT, OUTPUT, CONST = 0, 1, 2, 3
 
 

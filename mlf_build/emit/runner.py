@@ -1,27 +1,34 @@
 """``<t>_runner.c``: the info tables and the run functions.
 
-Graph modules get a table-driven static runner (the shared runtime walks the table); AOT
-modules get a direct call of TVM's entry point (C interface: its structs; packed interface: a
-one-step table). Parameters are referenced by symbol: blobs from ``<t>_data.c`` or, for
-parameters TVM linked into its C code, aliases defined next to those arrays.
+Graph modules get a table-driven static runner, ``<t>__graph`` (mlf_graph_t), which the shared
+runtime walks: the operators in call order, and a byte program saying where each argument of
+each step is (an arena offset, an offset in ``<t>_data.c``'s parameter blob, a parameter TVM
+linked into its C code, a caller's buffer), each number in as few bytes as it needs (LEB128).
+The ndim, dtype and shape of each argument are only there when an operator may read them
+(csource.tensor_facts_read): that is most of a graph's table otherwise. AOT modules get a
+direct call of TVM's entry point (C interface: its structs; packed interface: a one-step
+table).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 from ..dtypes import DType
 from ..errors import MlfError
 from ..model import Model, Module, Tensor
-from ..naming import c_string
+from ..naming import c_comment, c_string
 from ..params import ParamTensor
-from ..plan import ARENA, CONST, INPUT, OUTPUT, Plan, Slot
+from ..plan import ARENA, CONST, INPUT, OUTPUT, GraphStep, Plan, Slot
 from .common import Settings, arena_symbol, banner, linked_symbol, param_symbol
 from .crt import abort_symbol, begin_symbol
+from .data import blob_offsets, blob_params, blob_symbol
 
 _CANONICAL = (
     "TVMValue *args, int32_t *type_codes, int32_t num_args, TVMValue *ret, int32_t *ret_code, "
     "void *resource_handle"
 )
-_LOC = {ARENA: "MLF_LOC_ARENA", INPUT: "MLF_LOC_INPUT", OUTPUT: "MLF_LOC_OUTPUT", CONST: "MLF_LOC_CONST"}
 _C_ELEM = {
     "float32": "float",
     "float64": "double",
@@ -41,7 +48,7 @@ class _Shapes:
     refers to, each stored once (a shape found inside the pool, or overlapping its end, is
     not stored again). Entries refer to a shape by the index of its first dimension."""
 
-    MAX_INDEX = 0xFFFF  # mlf_graph_entry_t.shape is 16 bits
+    MAX_INDEX = 0xFFFF  # mlf_graph_type_t.shape is 16 bits
 
     def __init__(self, prefix: str, suffix: str = "shapes", graph: _Shapes | None = None) -> None:
         self.prefix = prefix
@@ -94,20 +101,13 @@ class _Shapes:
         return f"static const int64_t {self.name}[{len(self.pool)}] = {{{', '.join(map(str, self.pool))}}};\n"
 
 
-def _dtype_byte(dt: DType, where: str) -> str:
-    log2 = dt.bits.bit_length() - 1
-    if dt.bits != 1 << log2 or dt.code > 15 or log2 > 15:
-        raise MlfError(where, f"dtype {dt.name} cannot be described to the graph runtime")
-    return f"MLF_DTYPE({dt.code}, {log2})"
-
-
 def param_data_symbol(mod: Module, s: Settings, index: int) -> str:
     p = mod.params[index]
     return linked_symbol(s, index) if p.name in mod.linked_params else param_symbol(s, index)
 
 
 def _param_decls(mod: Module, s: Settings) -> str:
-    out = []
+    out = [f"extern const uint8_t {blob_symbol(s)}[];\n"] if blob_params(mod) else []
     for i, p in enumerate(mod.params):
         if p.name in mod.linked_params:
             elem = _linked_ctype(mod, p)
@@ -147,10 +147,18 @@ def _tables(mod: Module, s: Settings, shapes: _Shapes) -> str:
     )
 
 
+def _spec(mod: Module, plan: Plan) -> str:
+    """The mlf_run_spec_t initializer of a run."""
+    if max(len(mod.inputs), len(mod.outputs)) > 0xFFFF:
+        n = max(len(mod.inputs), len(mod.outputs))
+        raise MlfError(mod.name, f"the model has {n} inputs or outputs (the runner takes at most 65535)")
+    return f"{{{plan.static_size}u, {len(mod.inputs)}u, {len(mod.outputs)}u, {plan.align}u}}"
+
+
 def _begin(mod: Module, plan: Plan, s: Settings) -> str:
     code = (
-        f"  int32_t status = mlf_run_begin(inputs, {len(mod.inputs)}, outputs, {len(mod.outputs)}, "
-        f"workspace, workspace_size, {plan.static_size}u, {plan.align}u);\n"
+        f"  static const mlf_run_spec_t spec = {_spec(mod, plan)};\n"
+        "  int32_t status = mlf_run_begin(inputs, outputs, workspace, workspace_size, &spec);\n"
         "  if (status != MLF_OK) {\n    return status;\n  }\n"
     )
     if s.runtime == "tvm_crt":
@@ -170,50 +178,172 @@ def _signature(s: Settings) -> str:
     )
 
 
-def _graph_body(mod: Module, plan: Plan, s: Settings, shapes: _Shapes, slots: list[Slot], steps: list) -> str:  # type: ignore[type-arg]
-    t = s.prefix
+def _leb128(value: int) -> list[int]:
+    """Unsigned LEB128, as next_number() in mlf_graph.c reads it."""
     out = []
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return out
+
+
+# The MLF_ARG_* kinds of mlf_runtime_internal.h
+_ARG_ARENA, _ARG_PARAM, _ARG_LINKED, _ARG_IO = range(4)
+_ARG_KIND_BITS = 2
+
+
+@dataclass
+class _Args:
+    """How the program names where each tensor of the plan is (MLF_ARG_* numbers), the linked
+    parameters it points at, and, when the graph has types, the distinct types."""
+
+    mod: Module
+    blob: dict[int, int]  # blob parameter -> offset in the blob
+    typed: bool
+    shift: int  # arena and blob offsets are stored >> shift
+    linked: list[int] = dataclasses.field(default_factory=list)  # parameter numbers, in linked[] order
+    types: list[tuple[DType, tuple[int, ...]]] = dataclasses.field(default_factory=list)
+
+    def number(self, sl: Slot) -> tuple[int, str]:
+        """The MLF_ARG_* number of a slot, and how a comment names it."""
+        if sl.loc == ARENA:
+            kind, x, name = _ARG_ARENA, sl.index >> self.shift, f"arena+{sl.index}"
+        elif sl.loc == CONST and sl.index in self.blob:
+            kind, x, name = _ARG_PARAM, self.blob[sl.index] >> self.shift, f"param {sl.index}"
+        elif sl.loc == CONST:
+            if sl.index not in self.linked:
+                self.linked.append(sl.index)
+            kind, x, name = _ARG_LINKED, self.linked.index(sl.index), f"param {sl.index}"
+        elif sl.loc == INPUT:
+            kind, x, name = _ARG_IO, sl.index, f"input {sl.index}"
+        else:
+            kind, x, name = _ARG_IO, len(self.mod.inputs) + sl.index, f"output {sl.index}"
+        return x << _ARG_KIND_BITS | kind, name
+
+    def encode(self, sl: Slot) -> tuple[list[int], str]:
+        """A slot's numbers in the program: its MLF_ARG_* number, then its type number if typed."""
+        n, name = self.number(sl)
+        if not self.typed:
+            return [n], name
+        assert sl.entry is not None
+        t = (sl.entry.dtype, sl.entry.shape)
+        if t not in self.types:
+            self.types.append(t)
+        return [n, self.types.index(t)], name
+
+
+def _shift(offsets: list[int]) -> int:
+    """How many low bits every offset has clear (at most 15): the program stores them shifted."""
+    bits = 15
+    for o in offsets:
+        if o:
+            bits = min(bits, (o & -o).bit_length() - 1)
+    return bits
+
+
+def _program(args: _Args, slots: list[Slot], steps: list[GraphStep]) -> tuple[list[str], int]:
+    """The rows of the step program (one per step, with a comment saying what it does) and the
+    longest argument list (a copy binds two)."""
+    rows, longest = [], 1
+    for i, st in enumerate(steps):
+        numbers: list[int] = []
+        names: list[str] = []
+        for a in st.args:
+            n, name = args.encode(slots[a])
+            numbers += n
+            names.append(name)
+        if st.func is None:
+            src = slots[st.args[0]].entry
+            assert src is not None and len(st.args) == 2
+            numbers.append(src.nbytes)
+            what = f"copy {src.nbytes} bytes from {names[0]} to {names[1]}"
+            longest = max(longest, 2)
+        else:
+            numbers.insert(0, len(st.args))
+            what = f"{st.func}({', '.join(names)})"
+            longest = max(longest, len(st.args))
+        code = ", ".join(str(b) for v in numbers for b in _leb128(v))
+        rows.append(f"    /* {i}: {c_comment(what)} */\n    {code},\n")
+    return rows, longest
+
+
+def _dtype_byte(dt: DType, where: str) -> str:
+    log2 = dt.bits.bit_length() - 1
+    if dt.bits != 1 << log2 or dt.code > 15 or log2 > 15:
+        raise MlfError(where, f"dtype {dt.name} cannot be described to the graph runtime")
+    return f"MLF_DTYPE({dt.code}, {log2})"
+
+
+def _types(mod: Module, s: Settings, args: _Args, shapes: _Shapes) -> str:
+    t = s.prefix
     rows = []
-    for sl in slots:
-        e = sl.entry
-        assert e is not None
-        where = f"{{.offset = {sl.index}u}}"
-        if sl.loc == CONST:
-            where = f"{{.data = {param_data_symbol(mod, s, sl.index)}}}"
-        if len(e.shape) > 63:
-            raise MlfError(mod.name, f"a tensor of the graph has {len(e.shape)} dimensions (at most 63)")
-        rows.append(
-            f"    {{{where}, {shapes.index(e.shape)}u, MLF_KIND({_LOC[sl.loc]}, {len(e.shape)}), "
-            f"{_dtype_byte(e.dtype, mod.name)}}},\n"
+    for dtype, shape in args.types:
+        if len(shape) > 255:
+            raise MlfError(mod.name, f"a tensor of the graph has {len(shape)} dimensions (at most 255)")
+        rows.append(f"    {{{shapes.index(shape)}u, {len(shape)}u, {_dtype_byte(dtype, mod.name)}}},\n")
+    return (
+        f"static const mlf_graph_type_t {t}__type_of[{len(rows)}] = {{\n{''.join(rows)}}};\n"
+        f"static const mlf_graph_types_t {t}__types = {{mlf_graph_describe, {t}__type_of, {shapes.name}}};\n"
+    )
+
+
+def needs_types(mod: Module, funcs: list[str]) -> bool:
+    """Whether the table must say each tensor's ndim, dtype and shape: when an operator may read
+    them, or is not C this generator can read (an object file)."""
+    functions = mod.functions()
+    return any(f not in functions or functions[f].reads_tensor_facts for f in funcs)
+
+
+def _graph_tables(
+    mod: Module, plan: Plan, s: Settings, shapes: _Shapes, slots: list[Slot], steps: list[GraphStep]
+) -> tuple[str, int]:
+    """The mlf_graph_t of a graph and what it points at; and how long the scratch arrays of a
+    run must be."""
+    t = s.prefix
+    blob = blob_offsets(mod, plan)
+    typed = needs_types(mod, [st.func for st in steps if st.func is not None])
+    arena = [sl.index for sl in slots if sl.loc == ARENA]
+    args = _Args(mod, blob, typed, _shift(arena + list(blob.values())))
+    program, longest = _program(args, slots, steps)
+    funcs = "".join(f"    {st.func or 'NULL'},\n" for st in steps) or "    NULL,\n"
+    out = [f"static const mlf_packed_func_t {t}__funcs[{max(len(steps), 1)}] = {{\n{funcs}}};\n"]
+    out.append(f"static const uint8_t {t}__program[] = {{\n{''.join(program) or '    0,' + chr(10)}}};\n")
+    linked = "NULL"
+    if args.linked:
+        rows = "".join(f"    {param_data_symbol(mod, s, i)},\n" for i in args.linked)
+        out.append(f"static const void *const {t}__linked[{len(args.linked)}] = {{\n{rows}}};\n")
+        linked = f"{t}__linked"
+    types = "NULL"
+    if args.typed:
+        out.append(_types(mod, s, args, shapes))
+        types = f"&{t}__types"
+    params = blob_symbol(s) if blob else "NULL"
+    out.append(
+        f"static const mlf_graph_t {t}__graph = {{\n    {_spec(mod, plan)}, {t}__funcs, {t}__program, "
+        f"{params}, {linked}, {types}, {len(steps)}u, {args.shift}u}};\n\n"
+    )
+    return "".join(out), longest
+
+
+def _graph_body(
+    mod: Module, plan: Plan, s: Settings, shapes: _Shapes, slots: list[Slot], steps: list[GraphStep]
+) -> str:
+    t = s.prefix
+    tables, n = _graph_tables(mod, plan, s, shapes, slots, steps)
+    scratch = f"  DLTensor tensors[{n}];\n  TVMValue values[{n}];\n  int32_t codes[{n}];\n"
+    if s.runtime == "tvm_crt":
+        run = _begin(mod, plan, s) + (
+            f"  return mlf_run_end(mlf_graph_walk(&{t}__graph, inputs, outputs, (uint8_t *)workspace,\n"
+            "                                     tensors, values, codes));\n"
         )
-    args: list[int] = []
-    ops = []
-    for st in steps:
-        first = len(args)
-        args.extend(st.args)
-        func = st.func if st.func is not None else "NULL"
-        ops.append(f"    {{{func}, {first}, {len(st.args)}}},\n")
-    out.append(f"static const mlf_graph_entry_t {t}__entries[{len(rows)}] = {{\n{''.join(rows)}}};\n")
-    out.append(
-        f"static const uint16_t {t}__args[{max(len(args), 1)}] = {{{', '.join(map(str, args)) or '0'}}};\n"
-    )
-    op_rows = "".join(ops) or "    {NULL, 0, 0},\n"
-    out.append(f"static const mlf_graph_op_t {t}__ops[{max(len(ops), 1)}] = {{\n{op_rows}}};\n")
-    max_args = max((len(st.args) for st in steps if st.func is not None), default=1)
-    out.append(
-        f"static const mlf_graph_t {t}__graph = {{\n    {t}__entries, {shapes.name}, {t}__args, {t}__ops, "
-        f"{len(ops)}, {max_args}}};\n\n"
-    )
-    out.append(_signature(s))
-    out.append(
-        f"  DLTensor tensors[{max_args}];\n  TVMValue values[{max_args}];\n  int32_t codes[{max_args}];\n"
-    )
-    out.append(_begin(mod, plan, s))
-    out.append(
-        f"  return mlf_run_end(mlf_graph_run(&{t}__graph, inputs, outputs, (uint8_t *)workspace, tensors,\n"
-        "                                    values, codes));\n}\n"
-    )
-    return "".join(out)
+    else:
+        run = (
+            f"  return mlf_graph_run(inputs, outputs, workspace, workspace_size, &{t}__graph, tensors,\n"
+            "                       values, codes);\n"
+        )
+    return tables + _signature(s) + scratch + run + "}\n"
 
 
 def _op_declarations(mod: Module, funcs: list[str]) -> tuple[str, dict[str, str]]:
@@ -350,15 +480,13 @@ def emit_runner(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
         decls += _direct_declaration(mod)
         body = _aot_direct_body(mod, plan, s)
     else:
-        from ..plan import GraphStep
-
         assert mod.entry is not None
         op_decls, rename = _op_declarations(mod, [mod.entry])
         decls += op_decls
         slots = _aot_packed_slots(mod)
         step = GraphStep(rename.get(mod.entry, mod.entry), list(range(len(slots))))
         body = _graph_body(mod, plan, s, shapes, slots, [step])
-    # After the graph table: info-table shapes the graph pool lacks go to a pool of their own.
+    # After the graph's types: info-table shapes its pool lacks go to a pool of their own.
     info_shapes = _Shapes(t, "info_shapes", graph=shapes)
     tables = _tables(mod, s, info_shapes)
     out.append(decls)

@@ -13,12 +13,19 @@
 extern "C" {
 #endif
 
+/* What a run checks the caller's buffers against. */
+typedef struct mlf_run_spec {
+  uint32_t static_size; /* arena bytes of the tensors planned at build time */
+  uint16_t num_inputs;
+  uint16_t num_outputs;
+  uint32_t align; /* of the arena */
+} mlf_run_spec_t;
+
 /* Start a run: checks the caller's pointers, then takes the arena. The first static_size bytes
  * hold the tensors planned at build time; TVMBackendAllocWorkspace() serves the rest, LIFO,
  * aligned to align. On MLF_OK the caller must finish with mlf_run_end(). */
-int32_t mlf_run_begin(const void *const *inputs, size_t num_inputs, void *const *outputs,
-                      size_t num_outputs, void *workspace, size_t workspace_size,
-                      size_t static_size, size_t align);
+int32_t mlf_run_begin(const void *const *inputs, void *const *outputs, void *workspace,
+                      size_t workspace_size, const mlf_run_spec_t *spec);
 
 /* Finish a run: maps the model's status and any arena exhaustion to an MLF_* code. */
 int32_t mlf_run_end(int32_t model_status);
@@ -31,55 +38,69 @@ int mlf_arena_free(void *ptr);
 void mlf_run_note_used(size_t dynamic_bytes);
 void mlf_run_note_exhausted(void);
 
-/* Where a graph tensor lives. */
-#define MLF_LOC_ARENA 0  /* at byte `u.offset` of the arena */
-#define MLF_LOC_INPUT 1  /* the caller's input number `u.offset` */
-#define MLF_LOC_OUTPUT 2 /* the caller's output number `u.offset` */
-#define MLF_LOC_CONST 3  /* const data at `u.data` (a parameter) */
+/* What a DLTensor says of a tensor besides where its data is. Tables only hold these when an
+ * operator of the graph may read them (TVM's argument checks do; code built with
+ * tir.disable_assert, microTVM's default, does not). */
+typedef struct mlf_graph_type {
+  uint16_t shape; /* index of dimension 0 in the shape pool */
+  uint8_t ndim;
+  uint8_t dtype; /* MLF_DTYPE(code, log2 of the bits) */
+} mlf_graph_type_t;
 
-/* One tensor of the graph, 8 bytes on 32-bit targets: runners of large graphs hold one per
- * tensor, so this table is most of a runner's flash. */
-typedef struct mlf_graph_entry {
-  union {
-    const void *data; /* MLF_LOC_CONST */
-    uint32_t offset;  /* the others */
-  } u;
-  uint16_t shape; /* index of dimension 0 in the graph's shape pool */
-  uint8_t kind;   /* MLF_KIND(loc, ndim) */
-  uint8_t dtype;  /* MLF_DTYPE(code, log2 of the bits) */
-} mlf_graph_entry_t;
-
-#define MLF_KIND(loc, ndim) ((uint8_t)(((loc) << 6) | (ndim))) /* ndim < 64 */
-#define MLF_KIND_LOC(kind) ((kind) >> 6)
-#define MLF_KIND_NDIM(kind) ((kind)&63u)
 #define MLF_DTYPE(code, log2_bits) ((uint8_t)(((code) << 4) | (log2_bits)))
 #define MLF_DTYPE_CODE(dtype) ((uint8_t)((dtype) >> 4))
 #define MLF_DTYPE_BITS(dtype) ((uint8_t)(1u << ((dtype)&15u)))
+
+typedef struct mlf_graph_types mlf_graph_types_t;
+struct mlf_graph_types {
+  /* mlf_graph_describe */
+  void (*describe)(const mlf_graph_types_t *types, const uint8_t **program, DLTensor *t);
+  const mlf_graph_type_t *of; /* per type number */
+  const int64_t *shapes;      /* the shape pool */
+};
+
+/* Fill in the ndim, dtype and shape of t from the type whose number comes next in program. */
+void mlf_graph_describe(const mlf_graph_types_t *types, const uint8_t **program, DLTensor *t);
 
 /* TVM's packed calling convention for operators (and packed-API AOT entry points). */
 typedef int32_t (*mlf_packed_func_t)(TVMValue *args, int32_t *type_codes, int32_t num_args,
                                      TVMValue *ret, int32_t *ret_code, void *resource_handle);
 
-/* One step: call func with DLTensors of entries args[first..first+num), or, when func is NULL,
- * copy the bytes of entry args[first] into entry args[first + 1]. */
-typedef struct mlf_graph_op {
-  mlf_packed_func_t func;
-  uint16_t first_arg;
-  uint16_t num_args;
-} mlf_graph_op_t;
+/* Where an operator argument is: the low MLF_ARG_KIND_BITS of its number say which kind, the
+ * rest (x) where: */
+#define MLF_ARG_ARENA 0u  /* at byte x << shift of the arena */
+#define MLF_ARG_PARAM 1u  /* at byte x << shift of the parameter blob (params) */
+#define MLF_ARG_LINKED 2u /* at linked[x], a parameter TVM defined in its C */
+#define MLF_ARG_IO 3u     /* the caller's input x, or output x - num_inputs */
+#define MLF_ARG_KIND_BITS 2u
+#define MLF_ARG_KIND_MASK 3u
 
+/* The steps of a graph: step i calls funcs[i] or, when that is NULL, copies bytes. The numbers
+ * they need follow one another in `program` as unsigned LEB128 (7 bits a byte, low bits first,
+ * 0x80 set on every byte but a number's last): for a call, the argument count, then per
+ * argument its MLF_ARG_* number (and its type number when the graph has types); for a copy, the
+ * source's and destination's numbers (and type numbers), then the byte count. */
 typedef struct mlf_graph {
-  const mlf_graph_entry_t *entries;
-  const int64_t *shapes; /* the shape pool: every entry's dimensions, shared where equal */
-  const uint16_t *args;
-  const mlf_graph_op_t *ops;
-  uint16_t num_ops;
-  uint16_t max_args;
+  mlf_run_spec_t run;
+  const mlf_packed_func_t *funcs;
+  const uint8_t *program;
+  const uint8_t *params;          /* the parameter blob, <t>__params, or NULL */
+  const void *const *linked;      /* parameters TVM defined in its C, or NULL */
+  const mlf_graph_types_t *types; /* NULL when no operator reads ndim, dtype or shape */
+  uint16_t num_steps;
+  uint8_t shift; /* arena and blob offsets are stored shifted right by this */
 } mlf_graph_t;
 
-/* Run the steps of g. The caller provides max_args-long scratch arrays (on its stack). */
-int32_t mlf_graph_run(const mlf_graph_t *g, const void *const *inputs, void *const *outputs,
-                      uint8_t *arena, DLTensor *tensors, TVMValue *values, int32_t *codes);
+/* Run the steps of g (after mlf_run_begin). The caller provides scratch arrays as long as the
+ * longest argument list, and at least 2 long if g copies (on its stack). Returns 0, or -1 when
+ * an operator failed. */
+int32_t mlf_graph_walk(const mlf_graph_t *g, const void *const *inputs, void *const *outputs,
+                       uint8_t *arena, DLTensor *tensors, TVMValue *values, int32_t *codes);
+
+/* A whole run of g: mlf_run_begin, mlf_graph_walk and mlf_run_end. */
+int32_t mlf_graph_run(const void *const *inputs, void *const *outputs, void *workspace,
+                      size_t workspace_size, const mlf_graph_t *g, DLTensor *tensors,
+                      TVMValue *values, int32_t *codes);
 
 #ifdef __cplusplus
 }

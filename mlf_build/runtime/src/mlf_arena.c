@@ -23,28 +23,34 @@ typedef struct {
 
 static MLF_RUNTIME_THREAD_LOCAL mlf_arena_t g_arena;
 
-int32_t mlf_run_begin(const void *const *inputs, size_t num_inputs, void *const *outputs,
-                      size_t num_outputs, void *workspace, size_t workspace_size,
-                      size_t static_size, size_t align) {
+/* Whether a caller's array of n buffer pointers is NULL or holds NULL. */
+static int has_null(const void *const *p, size_t n) {
+  if (n != 0 && p == NULL) {
+    return 1;
+  }
+  while (n-- != 0) {
+    if (p[n] == NULL) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int32_t mlf_run_begin(const void *const *inputs, void *const *outputs, void *workspace,
+                      size_t workspace_size, const mlf_run_spec_t *spec) {
+  size_t static_size = spec->static_size;
+  size_t align = spec->align;
   if (g_arena.active) {
     return MLF_ERR_BUSY;
   }
   /* A message left by an earlier run must not be blamed on this one (mlf_last_error()). */
   TVMAPISetLastError(NULL);
-  if ((num_inputs != 0 && inputs == NULL) || (num_outputs != 0 && outputs == NULL)) {
+  if (has_null(inputs, spec->num_inputs) ||
+      has_null((const void *const *)outputs, spec->num_outputs)) {
     return MLF_ERR_ARGUMENT;
   }
-  for (size_t i = 0; i < num_inputs; ++i) {
-    if (inputs[i] == NULL) {
-      return MLF_ERR_ARGUMENT;
-    }
-  }
-  for (size_t i = 0; i < num_outputs; ++i) {
-    if (outputs[i] == NULL) {
-      return MLF_ERR_ARGUMENT;
-    }
-  }
-  if (align == 0 || (align & (align - 1)) != 0 || ((uintptr_t)workspace & (align - 1)) != 0) {
+  /* align is a power of two: plan_module() refuses others. */
+  if (((uintptr_t)workspace & (align - 1)) != 0) {
     return MLF_ERR_WORKSPACE_ALIGNMENT;
   }
   if (workspace == NULL && workspace_size != 0) {
