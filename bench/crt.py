@@ -16,8 +16,9 @@ import shutil
 import tarfile
 from pathlib import Path
 
+from . import icount
 from .common import CORPUS, configure_cortex_m4, have, run, section, table, verdict
-from .footprint import fw_main, header_io, qemu, run_qemu
+from .footprint import count_instructions, fw_main, header_io, qemu, run_qemu
 
 CRT_TAR = "linaro-sine-v5-aot-crt"
 MODEL = "gtvm-v2-graph-c-syslib"
@@ -70,6 +71,9 @@ CRT_MAIN = """#include <stdarg.h>
 #include <tvm/runtime/crt/internal/memory/page_allocator.h>
 
 #include "crt_defs.h"
+#ifdef MLF_BENCH_ICOUNT /* the instruction-counting build (bench/icount.py) */
+#include "mlf_bench_icount.h"
+#endif
 
 extern const char mlf_bench_graph_json[];
 extern const char mlf_bench_params[];
@@ -119,11 +123,38 @@ static uint32_t xorshift(uint32_t *s) {
 
 static int8_t in0[IN_BYTES] __attribute__((aligned(16)));
 static int8_t out0[OUT_BYTES] __attribute__((aligned(16)));
+static TVMModuleHandle g_syslib;
+static TVMGraphExecutor *g_ge;
+
+/* Once: parse the graph JSON, allocate its storage, copy the parameters in. */
+static int32_t setup(void) {
+  DLDevice dev = {kDLCPU, 0};
+  CHECK(TVMGraphExecutor_Create(mlf_bench_graph_json, g_syslib, &dev, &g_ge));
+  CHECK(TVMGraphExecutor_LoadParams(g_ge, mlf_bench_params,
+                                    (uint32_t)(mlf_bench_params_end - mlf_bench_params)));
+  return 0;
+}
+
+/* One inference as an application does it: set the input, run, get the output. */
+static int32_t infer(void) {
+  int64_t in_shape[] = {IN_SHAPE};
+  int64_t out_shape[] = {OUT_SHAPE};
+  DLTensor tin = {in0, {kDLCPU, 0}, IN_NDIM, {kDLInt, 8, 1}, in_shape, NULL, 0};
+  DLTensor tout = {out0, {kDLCPU, 0}, OUT_NDIM, {kDLInt, 8, 1}, out_shape, NULL, 0};
+  TVMGraphExecutor_SetInput(g_ge, INPUT_NAME, &tin);
+  TVMGraphExecutor_Run(g_ge);
+  CHECK(TVMGraphExecutor_GetOutput(g_ge, 0, &tout));
+  return 0;
+}
+
+static int32_t run_only(void) {
+  TVMGraphExecutor_Run(g_ge);
+  return 0;
+}
 
 int main(void) {
   uint32_t s = 0x9E3779B9u;
   for (uint32_t i = 0; i < IN_BYTES; ++i) in0[i] = (int8_t)(uint8_t)xorshift(&s);
-  DLDevice dev = {kDLCPU, 0};
   CHECK(PageMemoryManagerCreate(&g_memory_manager, g_crt_memory, sizeof(g_crt_memory), PAGE_LOG2));
   CHECK(TVMInitializeRuntime());
   TVMPackedFunc pf;
@@ -132,18 +163,16 @@ int main(void) {
   CHECK(TVMPackedFunc_Call(&pf));
   /* TVMArgs_AsModuleHandle() is a C99 inline function without an external definition. */
   if (pf.ret_value.values_count < 1 || pf.ret_value.tcodes[0] != kTVMModuleHandle) return 95;
-  TVMModuleHandle syslib = pf.ret_value.values[0].v_handle;
-  TVMGraphExecutor *ge = NULL;
-  CHECK(TVMGraphExecutor_Create(mlf_bench_graph_json, syslib, &dev, &ge));
-  CHECK(TVMGraphExecutor_LoadParams(ge, mlf_bench_params,
-                                    (uint32_t)(mlf_bench_params_end - mlf_bench_params)));
-  int64_t in_shape[] = {IN_SHAPE};
-  int64_t out_shape[] = {OUT_SHAPE};
-  DLTensor tin = {in0, {kDLCPU, 0}, IN_NDIM, {kDLInt, 8, 1}, in_shape, NULL, 0};
-  DLTensor tout = {out0, {kDLCPU, 0}, OUT_NDIM, {kDLInt, 8, 1}, out_shape, NULL, 0};
-  TVMGraphExecutor_SetInput(ge, INPUT_NAME, &tin);
-  TVMGraphExecutor_Run(ge);
-  CHECK(TVMGraphExecutor_GetOutput(ge, 0, &tout));
+  g_syslib = pf.ret_value.values[0].v_handle;
+#ifdef MLF_BENCH_ICOUNT
+  mlf_bench_icount_init();
+  CHECK(mlf_bench_time("setup", setup));
+  CHECK(mlf_bench_time("infer", infer));
+  CHECK(mlf_bench_time("run", run_only));
+#else
+  CHECK(setup());
+  CHECK(infer());
+#endif
   uint32_t h = 2166136261u;
   for (uint32_t i = 0; i < OUT_BYTES; ++i) h = (h ^ (uint8_t)out0[i]) * 16777619u;
   size_t per_page = (1u << PAGE_LOG2) + sizeof(Page) + sizeof(PageEntry) + sizeof(IndexedEntry);
@@ -213,7 +242,7 @@ def _defs(pool: int, graph: dict) -> str:
     return "".join(f"#define {k} {v}\n" for k, v in defs.items())
 
 
-def _cmake(src: Path, model_tar: Path) -> str:
+def _cmake(src: Path, model_tar: Path, ops: list[str]) -> str:
     crt = src / "runtime" / "src" / "runtime" / "crt"
     srcs = sorted(str(p) for d in ("common", "graph_executor", "memory") for p in (crt / d).glob("*.c"))
     srcs = [s for s in srcs if not s.endswith("stack_allocator.c")]
@@ -222,28 +251,28 @@ project(bench_crt C)
 find_package(mlf_build CONFIG REQUIRED)
 include("${{MLF_BUILD_CMAKE_DIR}}/qemu/MLFQemu.cmake")
 
-# TVM's CRT graph executor path.
-add_executable(fw_crt crt_main.c crt_data.c codegen/host/src/lib0.c codegen/host/src/lib1.c
+{icount.CMAKE_FUNCTION}
+# TVM's CRT graph executor path: the runtime, the model's operators and its data.
+add_library(crt_objs OBJECT crt_data.c codegen/host/src/lib0.c codegen/host/src/lib1.c
   {" ".join(srcs)})
-target_include_directories(fw_crt PRIVATE "${{CMAKE_CURRENT_SOURCE_DIR}}" runtime/include
+target_include_directories(crt_objs PUBLIC "${{CMAKE_CURRENT_SOURCE_DIR}}" runtime/include
   "${{CMAKE_CURRENT_SOURCE_DIR}}/data")
-target_compile_options(fw_crt PRIVATE -w)
+target_compile_options(crt_objs PUBLIC -w)
 set_source_files_properties(crt_data.c PROPERTIES OBJECT_DEPENDS
   "${{CMAKE_CURRENT_SOURCE_DIR}}/data/graph.json;${{CMAKE_CURRENT_SOURCE_DIR}}/data/params.bin")
-target_link_libraries(fw_crt PRIVATE mlf::qemu_support m)
-set_target_properties(fw_crt PROPERTIES SUFFIX ".elf" C_STANDARD 99 C_EXTENSIONS ON)
-
+target_link_libraries(crt_objs PRIVATE mlf::qemu_support)
+set_target_properties(crt_objs PROPERTIES C_STANDARD 99 C_EXTENSIONS ON)
+bench_fw(fw_crt SOURCES crt_main.c LIBS crt_objs m)
+{icount.counting_firmware("crt", "crt_main.c", "crt_objs m", "crt_objs m", "crt_main.c", ops)}
 # Neither: the part of both firmware images that is not the model.
-add_executable(fw_base fw_base.c)
-target_link_libraries(fw_base PRIVATE mlf::qemu_support)
-set_target_properties(fw_base PROPERTIES SUFFIX ".elf")
+bench_fw(fw_base SOURCES fw_base.c)
 
-# mlf_build's static runner, same model, same inputs.
+# mlf_build's static runner, same model, same inputs. ours_open is the same library without
+# HIDE_SYMBOLS, for counting (its operators stay global, so --wrap reaches them).
 add_mlf_library(ours "{model_tar}")
-add_executable(fw_ours fw_ours.c)
-target_link_libraries(fw_ours PRIVATE ours mlf::qemu_support)
-set_target_properties(fw_ours PROPERTIES SUFFIX ".elf")
-"""
+add_mlf_library(ours_open "{model_tar}" HIDE_SYMBOLS OFF)
+bench_fw(fw_ours SOURCES fw_ours.c LIBS ours)
+{icount.counting_firmware("ours", "fw_ours.c", "ours", "ours_open", "fw_ours_open.c", ops)}"""
 
 
 def _size(elf: Path) -> tuple[int, int]:
@@ -296,21 +325,30 @@ def bench(work: Path) -> dict:
     )
     ins, outs = header_io(probe / "ours.h", "ours")
     (src / "fw_ours.c").write_text(fw_main("ours", ins, outs))
+    (src / "fw_ours_open.c").write_text(fw_main("ours_open", ins, outs))
     # The same firmware without a model: startup, main, printf, libc (what both paths share).
     base = fw_main("ours", ins, outs).replace(
         '#include "ours.h"', f"#define OURS_NUM_INPUTS {len(ins)}\n#define OURS_NUM_OUTPUTS {len(outs)}"
     )
-    (src / "fw_base.c").write_text(base.replace("ours_run(ins, outs)", "(int32_t)(ins[0] == outs[0])"))
+    (src / "fw_base.c").write_text(
+        base.replace("ours_run(g_ins, g_outs)", "(int32_t)(g_ins[0] == g_outs[0])")
+    )
+    ops = icount.runner_calls(model_tar)
+    icount.write_common(src)
+    for t in ("crt", "ours"):
+        (src / f"ops_wrap_{t}.c").write_text(icount.op_wrappers(ops))
 
     results = {}
     pool = 4 << 20
+    build = work / "build"
     for attempt in ("large pool", "pool sized to the run"):
         (src / "crt_defs.h").write_text(_defs(pool, graph))
-        (src / "CMakeLists.txt").write_text(_cmake(src, model_tar))
-        build = work / "build"
+        (src / "CMakeLists.txt").write_text(_cmake(src, model_tar, ops))
         if attempt == "large pool":
             configure_cortex_m4(src, build)
-        run(["ninja", "-C", build, "-j2"], timeout=1800)
+            run(["ninja", "-C", build, "-j2", "fw_crt"], timeout=1800)
+        else:
+            run(["ninja", "-C", build, "-j2"], timeout=1800)
         fw = qemu(build / "fw_crt.elf")
         crt_out = fw.stdout + fw.stderr
         m = re.search(r"pool needed (\d+)", crt_out)
@@ -371,17 +409,89 @@ def bench(work: Path) -> dict:
         " function registry; its RAM holds the page pool, into which LoadParams copies every"
         " parameter. Same outputs on both paths: " + ("yes" if same else "NO")
     )
+    counts = _instructions(build)
     checks = [("CRT and mlf_build firmware produce the same outputs under QEMU", same, "")]
+    if counts:
+        checks.append(
+            ("instruction counts exact (icount self-check of every counting firmware)", counts["exact"], "")
+        )
     for what, ok, _ in checks:
         print(f"\ntarget: {what} -> {verdict(ok)}")
     print(
         f"figure: flash ratio {crt_flash / ours_flash:.2f}x, RAM ratio {crt_ram / ours_ram:.2f}x (CRT / ours)"
     )
+    if counts:
+        c, o = counts["crt"], counts["ours"]
+        print(
+            f"figure: instructions per inference {c['total']:,} (CRT) vs {o['total']:,} (mlf_build),"
+            f" {c['total'] / o['total']:.3f}x; runtime overhead over the operators"
+            f" {o['overhead_pct']:.2f} % (CRT {c['overhead_pct']:.2f} %)"
+        )
     return {
         "ours": [ours_flash, ours_ram],
         "crt": [crt_flash, crt_ram],
         "base": [base_flash, base_ram],
         "pool": pool,
         "same_outputs": same,
+        "instructions": counts,
         "checks": [{"what": w, "ok": ok, "value": v} for w, ok, v in checks],
+    }
+
+
+def _instructions(build: Path) -> dict:  # type: ignore[type-arg]
+    """Instructions per inference of both paths, and how many of them the operators execute
+    (bench/icount.py): each path's counting firmware, and the same with its operators, then with
+    TVM's workspace calls, wrapped and counted."""
+    figures: dict[str, icount.Overhead] = {}
+    exact = True
+    outputs = {}
+    for path in ("ours", "crt"):
+        ok, fig, runs = count_instructions(build, path)
+        if fig is None:
+            print(f"\ninstruction counts of {path} failed: {runs}"[-600:])
+            return {}
+        exact &= ok
+        figures[path] = fig
+        outputs[path] = runs
+    ours, crt = figures["ours"], figures["crt"]
+    rows = [
+        icount.row(label, f)
+        for label, f in (("mlf_build static runner", ours), ("TVM CRT graph executor", crt))
+    ]
+    rows.append(
+        [
+            "ratio CRT / mlf_build",
+            f"{crt.total / ours.total:.3f}x",
+            f"{crt.tvm / ours.tvm:.3f}x",
+            f"{crt.workspace / ours.workspace:.1f}x" if ours.workspace else "",
+            f"{crt.overhead / ours.overhead:.1f}x",
+            "",
+        ]
+    )
+    print(
+        "\nInstructions per inference (QEMU -icount shift=7, exact: see bench/icount.py). One inference ="
+        " mlf_build's <t>_run(); the CRT's SetInput + Run + GetOutput. In TVM code = the same operator"
+        " functions on both paths, their own instructions without the TVMBackend*Workspace calls they"
+        " make (counted apart: each runtime serves them); overhead = everything else: walking the"
+        " table or the graph, binding tensors, copies, checks, workspace calls.\n"
+    )
+    print(table(rows, ["path", *icount.TABLE_HEADERS]))
+    _, crt_counts = icount.parse(outputs["crt"]["count"])
+    _, crt_ws = icount.parse(outputs["crt"]["ws"])
+    setup, run_only = crt_counts["setup"].total, crt_counts["run"].total
+    print(
+        f"\nCRT, once before the first inference: {setup:,} instructions (parse the graph JSON, allocate"
+        f" the storage, LoadParams). A second Run() alone: {run_only:,}, of which"
+        f" {crt_ws['run'].ws:,} in workspace calls (first inference: {crt.workspace:,}; the page"
+        f" allocator's cost depends on its state). Counts exact (every firmware's self-check):"
+        f" {'yes' if exact else 'NO'}"
+    )
+    return {
+        "exact": exact,
+        **{
+            path: {**vars(f), "overhead": f.overhead, "overhead_pct": f.percent}
+            for path, f in figures.items()
+        },
+        "crt_setup": setup,
+        "crt_second_run": run_only,
     }

@@ -13,7 +13,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import mapfile
+from . import icount, mapfile
 from .common import CORPUS, REPO, Run, configure_cortex_m4, fmt_b, have, run, section, table, verdict
 
 EXAMPLE = REPO / "examples" / "model" / "waveform.tar"
@@ -68,8 +68,18 @@ FW_MAIN = """#include <stdint.h>
 #include <stdio.h>
 
 #include "{t}.h"
+#ifdef MLF_BENCH_ICOUNT /* the instruction-counting build (bench/icount.py) */
+#include "mlf_bench_icount.h"
+#endif
 
 {buffers}
+static const void *g_ins[{up}_NUM_INPUTS + 1] = {{{ins}}};
+static void *g_outs[{up}_NUM_OUTPUTS + 1] = {{{outs}}};
+
+static int32_t infer(void) {{
+  return {t}_run(g_ins, g_outs);
+}}
+
 static uint32_t xorshift(uint32_t *s) {{
   uint32_t x = *s;
   x ^= x << 13;
@@ -80,10 +90,13 @@ static uint32_t xorshift(uint32_t *s) {{
 }}
 
 int main(void) {{
-  const void *ins[{up}_NUM_INPUTS + 1] = {{{ins}}};
-  void *outs[{up}_NUM_OUTPUTS + 1] = {{{outs}}};
   uint32_t s = 0x9E3779B9u;
-{fill}  int32_t status = {t}_run(ins, outs);
+{fill}#ifdef MLF_BENCH_ICOUNT
+  mlf_bench_icount_init();
+  int32_t status = mlf_bench_time("infer", infer);
+#else
+  int32_t status = infer();
+#endif
   uint32_t h = 2166136261u;
 {hash}  printf("fw {t}: status %ld hash %08lx\\n", (long)status, (unsigned long)h);
   return (int)status;
@@ -127,9 +140,10 @@ def fw_main(t: str, ins: list[int], outs: list[int]) -> str:
     )
 
 
-def build_firmware(work: Path, todo: list[Spec]) -> Path:
+def build_firmware(work: Path, todo: list[Spec], counted: list[Spec]) -> Path:
     """A CMake project with one add_mlf_library() and one firmware per spec; returns the build
-    folder (firmware fw_<t>.elf, link map fw_<t>.map)."""
+    folder (firmware fw_<t>.elf, link map fw_<t>.map). The specs of ``counted`` also get their
+    counting firmware (bench/icount.py): fw_<t>_count, fw_<t>_ops, fw_<t>_ws."""
     from .common import generator_cmd, generator_env
 
     src = work / "src"
@@ -140,7 +154,9 @@ def build_firmware(work: Path, todo: list[Spec]) -> Path:
         "project(bench_footprint C)",
         "find_package(mlf_build CONFIG REQUIRED)",
         'include("${MLF_BUILD_CMAKE_DIR}/qemu/MLFQemu.cmake")',
+        icount.CMAKE_FUNCTION,
     ]
+    icount.write_common(src)
     for s in todo:
         gen = work / "probe" / s.name
         run(
@@ -156,11 +172,64 @@ def build_firmware(work: Path, todo: list[Spec]) -> Path:
             f"target_link_libraries(fw_{s.name} PRIVATE {s.name} mlf::qemu_support)",
             f'set_target_properties(fw_{s.name} PROPERTIES SUFFIX ".elf")',
         ]
+        if s not in counted:
+            continue
+        # The same library with its operators global (HIDE_SYMBOLS OFF), for counting them.
+        t_open = f"{s.name}_open"
+        (src / f"fw_{t_open}.c").write_text(fw_main(t_open, ins, outs))
+        (src / f"ops_wrap_{s.name}.c").write_text(icount.op_wrappers(_runner_calls(s)))
+        lines += [
+            f'add_mlf_library({t_open} "{s.model}" {args} HIDE_SYMBOLS OFF)',
+            icount.counting_firmware(
+                s.name, f"fw_{s.name}.c", s.name, t_open, f"fw_{t_open}.c", _runner_calls(s)
+            ),
+        ]
     (src / "CMakeLists.txt").write_text("\n".join(lines) + "\n")
     build = work / "build"
     configure_cortex_m4(src, build)
     run(["ninja", "-C", build, "-j2"], timeout=3600)
     return build
+
+
+def _instructions(build: Path, todo: list[Spec]) -> dict[str, dict[str, float]]:
+    """Instructions of one <t>_run() per model under QEMU (exact: bench/icount.py), and how many
+    of them TVM's code executes (the operators a graph's runner calls, an AOT module's entry
+    point), without the TVMBackend*Workspace calls it makes."""
+    rows, out = [], {}
+    exact = True
+    for s in todo:
+        ok, fig, _ = count_instructions(build, s.name)
+        if fig is None:
+            rows.append([s.label, "failed", "", "", "", ""])
+            continue
+        exact &= ok
+        out[s.name] = {**vars(fig), "overhead": fig.overhead, "overhead_pct": fig.percent}
+        rows.append(icount.row(s.label, fig))
+    print(
+        "\nInstructions per inference (QEMU -icount shift=7, exact: bench/icount.py): one <t>_run();"
+        " TVM code = the operators the graph runner calls, or the AOT entry point, without their"
+        " TVMBackend*Workspace calls; overhead = the rest (mlf_build's run checks, table walk,"
+        " tensor binding, copies, workspace calls).\n"
+    )
+    print(table(rows, ["model", *icount.TABLE_HEADERS]))
+    print(f"Counts exact (every firmware's self-check): {'yes' if exact else 'NO'}")
+    return out
+
+
+def count_instructions(build: Path, t: str) -> tuple[bool, icount.Overhead | None, dict[str, str]]:
+    """Run the counting firmware of ``t`` (fw_<t>_count, _ops, _ws): whether the counts were
+    exact, the figures (None if a firmware failed), and what each printed."""
+    runs = {}
+    for kind in ("count", "ops", "ws"):
+        r = qemu(build / f"fw_{t}_{kind}.elf", icount=True)
+        runs[kind] = r.stdout + r.stderr
+    ok, fig = icount.overhead(runs)
+    return ok, fig, runs
+
+
+def _runner_calls(s: Spec) -> list[str]:
+    module = s.args[s.args.index("MODULE") + 1] if "MODULE" in s.args else None
+    return icount.runner_calls(s.model, module)
 
 
 def _cli_args(args: tuple[str, ...]) -> list[str]:
@@ -307,8 +376,11 @@ def link_params(model: Path) -> bool:
     return False
 
 
-def qemu(elf: Path) -> Run:
-    """Run firmware on mps2-an386 (Cortex-M4F) until its semihosting exit."""
+def qemu(elf: Path, icount: bool = False) -> Run:
+    """Run firmware on mps2-an386 (Cortex-M4F) until its semihosting exit; with icount, in the
+    mode where instruction counts are exact (bench/icount.py)."""
+    from .icount import QEMU_ARGS
+
     return run(
         [
             "qemu-system-arm",
@@ -317,11 +389,12 @@ def qemu(elf: Path) -> Run:
             "-nographic",
             "-semihosting-config",
             "enable=on,target=native",
+            *(QEMU_ARGS if icount else []),
             "-kernel",
             elf,
         ],
         check=False,
-        timeout=300,
+        timeout=600,
     )
 
 
@@ -339,7 +412,9 @@ def bench(work: Path, quick: bool) -> dict:
         print(f"skipped: missing {', '.join(missing)}")
         return {}
     todo = specs(quick)
-    build = build_firmware(work, todo)
+    # QEMU runs only the example in a quick run.
+    on_qemu = [s for s in todo if not quick or s.name == "waveform"]
+    build = build_firmware(work, todo, on_qemu)
     rows, checks, results = [], [], {}
     glue_flash_ok = glue_ram_ok = fixed_ok = True
     notes = []
@@ -357,8 +432,14 @@ def bench(work: Path, quick: bool) -> dict:
         lib_r = sum(v for k, v in r.items() if k != "firmware + libc")
         checked, once, miss, twice = params_twice(s, elf)
         lp = link_params(s.model)
-        qemu = run_qemu(elf) if not quick or s.name == "waveform" else "-"
-        results[s.name] = {"flash": f, "ram": r, "params_check": [checked, once, miss, twice], "qemu": qemu}
+        qemu = run_qemu(elf) if s in on_qemu else "-"
+        results[s.name] = {
+            "flash": f,
+            "ram": r,
+            "glue_flash": glue_f,
+            "params_check": [checked, once, miss, twice],
+            "qemu": qemu,
+        }
         rows.append(
             [
                 s.label + (" (-link-params)" if lp else ""),
@@ -419,6 +500,9 @@ def bench(work: Path, quick: bool) -> dict:
     print("flash bytes; 'absent' = TVM transformed them (e.g. AOT constants) so they are not byte-equal.\n")
     for n in notes:
         print(n)
+    instructions = _instructions(build, on_qemu)
+    for name, fig in instructions.items():
+        results[name]["instructions"] = fig
     checks = [
         ("glue <= 1 KiB flash (every model)", glue_flash_ok, ""),
         ("glue without the per-graph tables <= 1 KiB flash (every model)", fixed_ok, ""),

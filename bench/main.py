@@ -70,6 +70,35 @@ def _remove(folder: Path) -> None:
         print(f"note: could not remove all of {folder}: {exc}")
 
 
+def _figures(results: dict[str, dict]) -> list[str]:  # type: ignore[type-arg]
+    """The footprint and CRT figures side by side (ratios, no targets)."""
+    lines = []
+    models = (results.get("footprint") or {}).get("models", {})
+    if models:
+        glue = ", ".join(f"{name} {m['glue_flash']:,} B" for name, m in models.items())
+        lines.append(f"- [footprint] glue flash per model: {glue}")
+        over = [
+            f"{n} {m['instructions']['overhead_pct']:.2f} %" for n, m in models.items() if "instructions" in m
+        ]
+        if over:
+            lines.append(f"- [footprint] runtime overhead over TVM's code, instructions: {', '.join(over)}")
+    crt = results.get("crt") or {}
+    if "crt" in crt and "ours" in crt:
+        (cf, cr), (of, orr) = crt["crt"], crt["ours"]
+        line = f"- [crt] CRT / mlf_build: flash {cf / of:.2f}x ({cf:,} vs {of:,} B), RAM {cr / orr:.2f}x"
+        counts = crt.get("instructions") or {}
+        if counts:
+            c, o = counts["crt"], counts["ours"]
+            ratio = c["total"] / o["total"]
+            line += (
+                f", instructions per inference {ratio:.3f}x ({c['total']:,} vs {o['total']:,});"
+                f" runtime overhead over the operators {o['overhead_pct']:.2f} %"
+                f" (CRT {c['overhead_pct']:.2f} %)"
+            )
+        lines.append(line)
+    return ["\nFigures:", *lines] if lines else []
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     ap.add_argument("--quick", action="store_true", help="a ~1 minute subset (fewer sizes and rounds)")
@@ -135,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, c in checks:
         value = f": {c['value']}" if c.get("value") else ""
         print(f"- [{name}] {c['what']}{value} -> {common.verdict(c['ok'])}")
+    for line in _figures(results):
+        print(line)
     met = sum(1 for _, c in checks if c["ok"])
     print(f"\n{len(checks)} targets, {met} met; took {time.perf_counter() - t0:.0f} s")
     if args.json:
