@@ -252,6 +252,9 @@ find_package(mlf_build CONFIG REQUIRED)
 include("${{MLF_BUILD_CMAKE_DIR}}/qemu/MLFQemu.cmake")
 
 {icount.CMAKE_FUNCTION}
+# The CRT's messages hold __FILE__: keep the work folder's path out of the flash figures.
+add_compile_options("-fmacro-prefix-map=${{CMAKE_CURRENT_SOURCE_DIR}}/=")
+
 # TVM's CRT graph executor path: the runtime, the model's operators and its data.
 add_library(crt_objs OBJECT crt_data.c codegen/host/src/lib0.c codegen/host/src/lib1.c
   {" ".join(srcs)})
