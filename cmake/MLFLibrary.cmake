@@ -12,6 +12,7 @@
 #       [HIDE_SYMBOLS ON|OFF]
 #       [IO_SHAPES <name>=<dims>[:<dtype>]...]
 #       [AOT_API packed|unpacked]
+#       [CMSIS_NN <folder>|<target>]
 #       [LINK_LIBRARIES <item>...]
 #       [OUTPUT_DIR <dir>]
 #       [TEST])
@@ -45,7 +46,11 @@
 #                    with several outputs), e.g. IO_SHAPES logits=1x4 probs=1x4:float32.
 #   AOT_API          calling convention of an AOT entry point TVM compiled to an object (LLVM
 #                    target), which the MLF does not record: packed (TVM's default) or unpacked.
-#   LINK_LIBRARIES   libraries the generated code needs, e.g. a CMSIS-NN target for BYOC code.
+#   CMSIS_NN         CMSIS-NN for models compiled with TVM's cmsis-nn target (they call arm_*_s8):
+#                    a CMake target providing it, or a CMSIS-NN source folder (Include/, Source/),
+#                    compiled once per project into mlf_cmsis_nn. Such a model without CMSIS_NN
+#                    fails the configuration with one line naming the functions it calls.
+#   LINK_LIBRARIES   other libraries the generated code needs, compiled against and linked.
 #   OUTPUT_DIR       where generated files go (default ${CMAKE_CURRENT_BINARY_DIR}/mlf/<target>).
 #   TEST             also build <target>_smoke, which runs the model once on deterministic
 #                    inputs and checks the arena contract, and register it with add_test():
@@ -61,10 +66,10 @@
 # script's SECTIONS; mlf_qemu_place_sections() does it for QEMU firmware).
 #
 # Platform integrations (zephyr/CMakeLists.txt) may set, as global (cache) variables:
-# MLF_BUILD_DEFAULT_RUNTIME, MLF_BUILD_DEFAULT_ARENA_SECTION, MLF_BUILD_DEFAULT_WEIGHTS_SECTION
-# (defaults of the arguments), MLF_BUILD_COMPILE_INTERFACE (targets linked PRIVATE into what
-# compiles model code, for their compile flags) and MLF_BUILD_LIBRARY_HOOKS (functions called
-# with <target> at the end of add_mlf_library()).
+# MLF_BUILD_DEFAULT_RUNTIME, MLF_BUILD_DEFAULT_ARENA_SECTION, MLF_BUILD_DEFAULT_WEIGHTS_SECTION,
+# MLF_BUILD_DEFAULT_CMSIS_NN (defaults of the arguments), MLF_BUILD_COMPILE_INTERFACE (targets
+# linked PRIVATE into what compiles model code, for their compile flags) and
+# MLF_BUILD_LIBRARY_HOOKS (functions called with <target> at the end of add_mlf_library()).
 #
 # The generator runs at build time, as a custom command that depends on the model and on the
 # generator itself, with every output declared. At configure time a quick query (cached by the
@@ -111,13 +116,13 @@ endfunction()
 
 function(add_mlf_library target model)
   cmake_parse_arguments(PARSE_ARGV 2 ARG "TEST;ALL_MODULES"
-    "MODULE;RUNTIME;WORKSPACE;ALIGN;WEIGHTS_SECTION;ARENA_SECTION;MAX_RAM;MAX_FLASH;HIDE_SYMBOLS;OUTPUT_DIR;AOT_API"
+    "MODULE;RUNTIME;WORKSPACE;ALIGN;WEIGHTS_SECTION;ARENA_SECTION;MAX_RAM;MAX_FLASH;HIDE_SYMBOLS;OUTPUT_DIR;AOT_API;CMSIS_NN"
     "LINK_LIBRARIES;IO_SHAPES")
   if(ARG_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "add_mlf_library(${target}): unknown arguments: ${ARG_UNPARSED_ARGUMENTS}")
   endif()
   # Defaults a platform integration may set (the Zephyr module sets them from Kconfig).
-  foreach(key RUNTIME ARENA_SECTION WEIGHTS_SECTION)
+  foreach(key RUNTIME ARENA_SECTION WEIGHTS_SECTION CMSIS_NN)
     if((NOT DEFINED ARG_${key} OR ARG_${key} STREQUAL "") AND NOT "${MLF_BUILD_DEFAULT_${key}}" STREQUAL "")
       set(ARG_${key} "${MLF_BUILD_DEFAULT_${key}}")
     endif()
@@ -163,6 +168,13 @@ function(add_mlf_library target model)
   foreach(spec IN LISTS ARG_IO_SHAPES)
     list(APPEND opts --io-shape "${spec}")
   endforeach()
+  # CMSIS-NN: compiled against and linked like LINK_LIBRARIES; the generator refuses a model
+  # calling arm_*_s8 unless told the build provides them.
+  if(DEFINED ARG_CMSIS_NN AND NOT ARG_CMSIS_NN STREQUAL "")
+    _mlf_cmsis_nn_target(cmsis_nn "${target}" "${ARG_CMSIS_NN}")
+    list(APPEND opts --cmsis-nn)
+    list(APPEND ARG_LINK_LIBRARIES ${cmsis_nn})
+  endif()
   foreach(key MAX_RAM MAX_FLASH)
     if(DEFINED ARG_${key} AND NOT ARG_${key} STREQUAL "")
       _mlf_size_arg(bytes "${ARG_${key}}" ${key})
@@ -330,7 +342,8 @@ function(add_mlf_library target model)
     MLF_WORKSPACE "${workspace}"
     MLF_RUNTIME "${ARG_RUNTIME}"
     MLF_ARENA_SECTION "${ARG_ARENA_SECTION}"
-    MLF_WEIGHTS_SECTION "${ARG_WEIGHTS_SECTION}")
+    MLF_WEIGHTS_SECTION "${ARG_WEIGHTS_SECTION}"
+    MLF_CMSIS_NN_FUNCTIONS "${MLF_INFO_CMSIS_NN_FUNCTIONS}")
   # Linker-script fragments placing WEIGHTS_SECTION / ARENA_SECTION (mlf_build/emit/sections.py).
   foreach(kind WEIGHTS ARENA)
     if(MLF_INFO_${kind}_FRAGMENT)
@@ -369,6 +382,50 @@ function(add_mlf_library target model)
   foreach(hook IN LISTS MLF_BUILD_LIBRARY_HOOKS)
     cmake_language(CALL "${hook}" "${target}")
   endforeach()
+endfunction()
+
+# CMSIS_NN <target>: that target. CMSIS_NN <folder>: a static library of the folder's Source/**.c
+# with Include/ public, one per folder however many models use it (mlf_cmsis_nn, then
+# mlf_cmsis_nn_2, ...). It gets the project's flags, so each CPU gets its own kernels (C, DSP or
+# MVE, chosen by CMSIS-NN from the compiler's __ARM_FEATURE_* macros).
+function(_mlf_cmsis_nn_target out target value)
+  if(TARGET "${value}")
+    set(${out} "${value}" PARENT_SCOPE)
+    return()
+  endif()
+  get_filename_component(dir "${value}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+  if(NOT EXISTS "${dir}/Include/arm_nnfunctions.h" OR NOT IS_DIRECTORY "${dir}/Source")
+    message(FATAL_ERROR "add_mlf_library(${target}): CMSIS_NN ${value} is neither a CMake target "
+      "nor a CMSIS-NN folder (with Include/arm_nnfunctions.h and Source/)")
+  endif()
+  get_property(lib GLOBAL PROPERTY "_MLF_CMSIS_NN_LIBRARY:${dir}")
+  if(NOT lib)
+    get_property(count GLOBAL PROPERTY _MLF_CMSIS_NN_COUNT)
+    if(NOT count)
+      set(count 0)
+    endif()
+    math(EXPR count "${count} + 1")
+    set_property(GLOBAL PROPERTY _MLF_CMSIS_NN_COUNT ${count})
+    set(lib mlf_cmsis_nn)
+    if(count GREATER 1)
+      set(lib mlf_cmsis_nn_${count})
+    endif()
+    file(GLOB_RECURSE sources CONFIGURE_DEPENDS "${dir}/Source/*.c")
+    add_library(${lib} STATIC ${sources})
+    target_include_directories(${lib} PUBLIC "${dir}/Include")
+    set_target_properties(${lib} PROPERTIES C_STANDARD 99 C_EXTENSIONS ON)
+    if(CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
+      # CMSIS-NN 4.x's Internal/arm_nn_compiler.h uses uint8_t/uint32_t relying on <arm_acle.h>
+      # to have included <stdint.h>, which only holds when compiling for Arm: host builds (the
+      # C kernels, for tests on the build machine) need it included first.
+      target_compile_options(${lib} PRIVATE -include stdint.h)
+    endif()
+    if(MLF_BUILD_COMPILE_INTERFACE)
+      target_link_libraries(${lib} PRIVATE ${MLF_BUILD_COMPILE_INTERFACE})
+    endif()
+    set_property(GLOBAL PROPERTY "_MLF_CMSIS_NN_LIBRARY:${dir}" ${lib})
+  endif()
+  set(${out} ${lib} PARENT_SCOPE)
 endfunction()
 
 function(_mlf_query target model out info opts)

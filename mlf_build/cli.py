@@ -69,6 +69,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         aot_api=args.aot_api,
         all_modules=args.all_modules,
         expect_modules=args.expect_module,
+        cmsis_nn=args.cmsis_nn,
     )
     warnings = generate(args.model, args.out, opts, list_only=args.list, cmake_info_path=args.cmake_info)
     _warn(warnings)
@@ -177,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="fail when constant data (parameters, linked weights, constant pools) exceed this",
     )
     sp.add_argument("--abi-probe", metavar="FILE", help="an object or archive built by the target compiler")
+    sp.add_argument(
+        "--cmsis-nn",
+        action="store_true",
+        help="the build compiles and links CMSIS-NN, which models compiled with TVM's cmsis-nn "
+        "target call (arm_*_s8); without it such models are refused",
+    )
     sp.add_argument(
         "--list", action="store_true", help="print the files that would be written, write nothing"
     )

@@ -98,6 +98,7 @@ def module_json(model: Model, m: Module) -> dict[str, Any]:
             "header": m.header_member,
         },
         "codegen": codegen,
+        "cmsis_nn_functions": m.cmsis_nn_functions(),
         "runtime_bundled": model.runtime_bundled,
         "codegen_issues": list(m.codegen_issues),
         "build_problems": _problems(model, m),
@@ -183,6 +184,8 @@ def model_text(model: Model, module: str | None = None) -> str:
             if c.get("byoc"):
                 extra += f" [BYOC {c['byoc']}]"
             lines.append(f"    {c['path']:<44} {c['kind']:<7} {extra}")
+        if m.uses_cmsis_nn():
+            lines.append(f"  needs CMSIS-NN: {', '.join(j['cmsis_nn_functions']) or '(no arm_* call found)'}")
         for issue in m.codegen_issues:
             lines.append(f"  known codegen problem: {issue}")
         for problem in j["build_problems"]:

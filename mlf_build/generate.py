@@ -58,6 +58,9 @@ class Options:
     # With all_modules: the modules the caller expects (Bazel declares their files before the
     # archive is read); the archive must hold exactly these. None: no expectation.
     expect_modules: list[str] | None = None
+    # The build links CMSIS-NN (CMake CMSIS_NN, Bazel cmsis_nn, Zephyr CONFIG_CMSIS_NN): models
+    # compiled with TVM's cmsis-nn target need it, and are refused without it.
+    cmsis_nn: bool = False
 
 
 @dataclass
@@ -147,6 +150,7 @@ def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
                 )
             taken[sub] = mod.name
             _check_buildable(model, mod)
+            _check_cmsis_nn(model, mod, opts)
             plan = plan_module(model, mod, opts.align, opts.align)
             if opts.abi_probe:
                 _check_abi(model, mod, opts.abi_probe)
@@ -257,6 +261,21 @@ def _check_buildable(model: Model, mod: Module) -> None:
     problems = build_problems(model, mod)
     if problems:
         raise problems[0]
+
+
+def _check_cmsis_nn(model: Model, mod: Module, opts: Options) -> None:
+    """A model compiled with TVM's cmsis-nn target calls arm_*_s8: without CMSIS-NN in the build
+    it would fail at link time, far from the cause; say so before anything is written."""
+    if opts.cmsis_nn or not mod.uses_cmsis_nn():
+        return
+    calls = mod.cmsis_nn_functions()
+    listed = ", ".join(calls[:3]) + (", ..." if len(calls) > 3 else "")
+    raise MlfError(
+        model.path,
+        f"module {mod.name!r} calls CMSIS-NN ({listed or 'codegen for the cmsis-nn target'}); build it "
+        "against CMSIS-NN: CMake CMSIS_NN <folder|target>, Bazel cmsis_nn = <label>, Zephyr "
+        "CONFIG_CMSIS_NN=y, mlf-build --cmsis-nn",
+    )
 
 
 def _check_expected_modules(model: Model, opts: Options) -> None:
@@ -409,6 +428,7 @@ def _manifest(
             if any(f.rel == f"{prefix}_{kind}.ld" for f in files)
         },
         "byoc": sorted({f.byoc for u in units for f in u.module.codegen if f.byoc}),
+        "cmsis_nn_functions": sorted({fn for u in units for fn in u.module.cmsis_nn_functions()}),
         "files": sorted([f.rel for f in files] + [f"{prefix}_manifest.json"]),
         "runtime_sources": [f"src/{p.name}" for p in sorted((get_runtime_dir() / "src").glob("*.c"))],
     }
@@ -473,6 +493,7 @@ def cmake_info(gen: Generation, model_path: str) -> str:
     put("FORMAT_VERSION", m["format_version"])
     put("EXECUTOR", m["executor"])
     put("BYOC", m["byoc"])
+    put("CMSIS_NN_FUNCTIONS", m["cmsis_nn_functions"])
     put("WEIGHTS_FRAGMENT", m["linker_fragments"].get("weights", ""))
     put("ARENA_FRAGMENT", m["linker_fragments"].get("arena", ""))
     put("HAS_OBJECTS", "1" if m["objects"] else "0")

@@ -33,6 +33,9 @@ MAX_OBJECT = 512 << 20
 #: the like break or change the build. TVM itself only writes [A-Za-z0-9_.]+.
 _COPIED_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+\-]*")
 _BYOC = {"cmsis-nn": "cmsis-nn", "ethos-u": "ethos-u", "ethosu": "ethos-u", "uma": "uma"}
+#: The header every CMSIS-NN source of TVM includes (relay/backend/contrib/cmsisnn/
+#: tir_to_runtime.cc, all versions): it marks the file even where no ``// tvm target:`` line does.
+_CMSIS_NN_HEADER = "arm_nnfunctions.h"
 
 CodegenKind = Literal["c", "c++", "object", "header"]
 
@@ -187,6 +190,25 @@ class Module:
     def objects(self) -> list[CodegenFile]:
         return [f for f in self.codegen if f.kind == "object"]
 
+    def uses_cmsis_nn(self) -> bool:
+        return any(f.byoc == "cmsis-nn" for f in self.codegen)
+
+    def cmsis_nn_functions(self) -> list[str]:
+        """The CMSIS-NN functions (``arm_*``) TVM's cmsis-nn code calls, sorted: what the
+        build must link (tir_to_runtime.cc emits one call per partitioned function)."""
+        defined = self.defined_symbols()
+        called: set[str] = set()
+        for f in self.codegen:
+            if f.byoc != "cmsis-nn" or f.source is None:
+                continue
+            for fn in f.source.functions.values():
+                called.update(
+                    name
+                    for kind, name, _size, _args in fn.events
+                    if kind == "call" and name.startswith("arm_") and name not in defined
+                )
+        return sorted(called)
+
     def target_flag(self, flag: str) -> str | None:
         for t in self.targets:
             m = re.search(rf"(?:^|\s)-{re.escape(flag)}=(\S+)", t)
@@ -322,6 +344,8 @@ class _Loader:
                 if cf.target:
                     kind_word = cf.target.split()[0]
                     cf.byoc = _BYOC.get(kind_word)
+                if cf.byoc is None and _CMSIS_NN_HEADER in cf.source.includes:
+                    cf.byoc = "cmsis-nn"
             out.append(cf)
         return out
 

@@ -34,6 +34,18 @@ def corpus() -> Path:
     return d
 
 
+def cmsis_nn_dir() -> Path:
+    """CMSIS-NN sources (v4.1.0, the version TVM's CI tested its cmsis-nn target with):
+    MLF_CMSIS_NN, else ../shared/third_party/cmsis-nn-v4.1.0 beside the checkout. Read-only."""
+    return Path(os.environ.get("MLF_CMSIS_NN", REPO.parent / "shared" / "third_party" / "cmsis-nn-v4.1.0"))
+
+
+needs_cmsis_nn = pytest.mark.skipif(
+    not (cmsis_nn_dir() / "Include" / "arm_nnfunctions.h").is_file(),
+    reason=f"CMSIS-NN not found at {cmsis_nn_dir()} (set MLF_CMSIS_NN)",
+)
+
+
 def corpus_item(corpus: Path, name: str) -> Path:
     files = sorted(p for p in (corpus / name).iterdir() if p.suffix == ".tar")
     assert len(files) == 1, files
