@@ -44,8 +44,13 @@ option in lower case), same generator, same generated header and API, same runti
                             # (ld -r) whose only global symbols are the API (objcopy
                             # --keep-global-symbols with <name>.syms), so any number of models (all
                             # named "default" by TVM) coexist in one program.
-        deps = [],          # LINK_LIBRARIES: cc targets the generated code needs (e.g. CMSIS-NN
-                            # for BYOC code); compiled against and linked.
+        cmsis_nn = None,    # CMSIS_NN: the cc_library providing CMSIS-NN, for models compiled with
+                            # TVM's cmsis-nn target (they call arm_*_s8), e.g. "@cmsis_nn//:cmsis_nn"
+                            # from a checkout with build_file = "@mlf_build//bazel:cmsis_nn.BUILD".
+                            # Such a model without it fails the MlfGenerate action with one line
+                            # (the archive is only read then).
+        deps = [],          # LINK_LIBRARIES: other cc targets the generated code needs; compiled
+                            # against and linked.
         test = False,       # TEST: also <name>_smoke, a test that runs the model once on
                             # deterministic inputs and checks the arena contract
                             # (mlf_build/runtime/smoke/mlf_smoke.c): natively on the host, under
@@ -254,6 +259,8 @@ def _mlf_library_impl(ctx):
         args.add("--io-shape", spec)
     if ctx.attr.aot_api:
         args.add("--aot-api", ctx.attr.aot_api)
+    if ctx.attr.cmsis_nn:
+        args.add("--cmsis-nn")
     args.add("--abi-probe", probe.path)
     generated = files + dirs
     ctx.actions.run(
@@ -268,6 +275,8 @@ def _mlf_library_impl(ctx):
     # ---- 2. compile with the target's C toolchain ----------------------------------------
     cc_toolchain, feature_configuration = _cc_setup(ctx)
     dep_infos = [d[CcInfo] for d in ctx.attr.deps] + [ctx.attr._runtime[CcInfo]]
+    if ctx.attr.cmsis_nn:
+        dep_infos.append(ctx.attr.cmsis_nn[CcInfo])
     private_includes = (["crt/include", "crt"] if crt else []) + ["codegen/include"]
     compilation_context, compilation_outputs = cc_common.compile(
         name = name,
@@ -432,6 +441,7 @@ _mlf_library = rule(
         "io_shapes": attr.string_list(),
         "aot_api": attr.string(values = ["", "packed", "unpacked"]),
         "hide_symbols": attr.bool(default = True),
+        "cmsis_nn": attr.label(providers = [CcInfo]),
         "deps": attr.label_list(providers = [CcInfo]),
         "_generator": attr.label(
             default = Label("//mlf_build:generator"),

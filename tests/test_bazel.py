@@ -10,6 +10,9 @@ With Bazel (Debian bazel-bootstrap 4.2.3, offline), in one output user root unde
 - all_modules: the two-module fixture in a host program calling both modules equals CMake's
   ALL_MODULES build (generated files, printed outputs), keeps only the API global, has a smoke
   test per module, and a wrong module list fails with the generator's one-line error;
+- cmsis_nn: the int8 CMSIS-NN fixture built against CMSIS-NN v4.1.0 (bazel/cmsis_nn.BUILD over
+  ../shared/third_party, skipped without it) passes its smoke test on the host with the TFLite
+  reference's outputs; without the attribute the build fails with the generator's one line;
 - a clean build in a second output base gives byte-identical outputs (generated files, objects,
   archives, firmware), and after `bazel clean` a clean build there with --disk_cache has a cache
   hit for every mlf_library action (the figure is printed: run pytest -s to see it).
@@ -34,6 +37,7 @@ import pytest
 
 from mlf_build import __version__
 from mlf_build.naming import library_prefix
+from tests.conftest import cmsis_nn_dir, needs_cmsis_nn
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "bazel"
@@ -428,10 +432,16 @@ def scratch(bazel, tmp_path_factory):
     """One workspace (output base ob_scratch, one server) for the tests that build BUILD files of
     their own, each in a package of its own; it uses this checkout as @mlf_build."""
     ws = tmp_path_factory.mktemp("scratch")
-    (ws / "WORKSPACE").write_text(
+    workspace = (
         f'workspace(name = "scratch")\nlocal_repository(name = "mlf_build", path = "{REPO}")\n'
         'load("@mlf_build//bazel:repositories.bzl", "mlf_build_dependencies")\nmlf_build_dependencies()\n'
     )
+    if (cmsis_nn_dir() / "Include" / "arm_nnfunctions.h").is_file():
+        workspace += (
+            f'new_local_repository(name = "cmsis_nn", path = "{cmsis_nn_dir()}",\n'
+            '                     build_file = "@mlf_build//bazel:cmsis_nn.BUILD")\n'
+        )
+    (ws / "WORKSPACE").write_text(workspace)
     (ws / ".bazelrc").write_text("build --incompatible_enable_cc_toolchain_resolution\n")
     b = Bazel(bazel["root"], ws, "ob_scratch")
     bazel["servers"].append(b)
@@ -681,6 +691,51 @@ def test_all_modules_wrong_list_fails(scratch, two_modules_pkg, tmp_path):
     out = b("build", "//sel:s")
     assert out.returncode == 1, out.stderr
     assert "mlf_library(s): test = True needs all_modules as a plain list (not a select())" in out.stderr
+
+
+CMSIS_NN_BUILD = """load("@mlf_build//bazel:defs.bzl", "mlf_library")
+
+mlf_library(
+    name = "qconv",
+    src = "v7-aot-cmsisnn-host.tar",
+    cmsis_nn = "@cmsis_nn//:cmsis_nn",
+    test = True,
+)
+
+mlf_library(
+    name = "missing",
+    src = "v7-aot-cmsisnn-host.tar",
+)
+"""
+
+
+@needs_bazel
+@needs_cmsis_nn
+def test_cmsis_nn(scratch, tmp_path):
+    """cmsis_nn = <label> (here CMSIS-NN v4.1.0 through bazel/cmsis_nn.BUILD): the int8 CMSIS-NN
+    fixture's smoke test runs on the host and its output equals the TFLite reference; without
+    the attribute the build fails with the generator's one line."""
+    np = pytest.importorskip("numpy")
+    from tests.firmware import Smoke, smoke_inputs
+    from tests.fixtures import byoc_export, qmodel
+
+    ws, b = scratch["ws"], scratch["bazel"]
+    pkg = ws / "cmsisnn"
+    byoc_export.export(pkg, "host")
+    (pkg / "BUILD.bazel").write_text(CMSIS_NN_BUILD)
+    _ok(b("test", "//cmsisnn:qconv_smoke"))
+    smoke = Smoke.parse((b.info("bazel-testlogs") / "cmsisnn" / "qconv_smoke" / "test.log").read_text())
+    assert smoke.passed and smoke.peak == smoke.workspace
+    (x,) = smoke_inputs([("int8", int(np.prod(qmodel.INPUT_SHAPE)))])
+    want = qmodel.reference(qmodel.load_qmodel(), x)
+    np.testing.assert_array_equal(smoke.arrays()[0].reshape(want.shape), want)
+
+    out = b("build", "//cmsisnn:missing")
+    assert out.returncode == 1, out.stderr
+    errors = re.findall(r"^mlf-build: error: .*$", out.stderr, re.M)
+    tar = "cmsisnn/v7-aot-cmsisnn-host.tar"
+    assert errors == _cli_errors(ws, tar, "--name", "missing", "--out", tmp_path / "o"), out.stderr
+    assert errors[0].startswith(f"mlf-build: error: {tar}: module 'default' calls CMSIS-NN (")
 
 
 @needs_bazel
