@@ -28,14 +28,19 @@ run whichever tests ask for it. Checked:
     the mixer's outputs equal numpy's.
   * The configure-time RAM check: a model whose arena (about 832 KB) cannot fit qemu_cortex_m3's
     64 KiB fails with the numbers; the same app configures for mps2/an521/cpu0 (4 MiB).
+  * CMSIS-NN (with CMSIS-NN v4.1.0 from ../shared/third_party or MLF_CMSIS_NN): CONFIG_CMSIS_NN=y
+    builds the int8 CMSIS-NN fixture for mps2/an386 with Zephyr's cmsis-nn module, whose output
+    equals the TFLite reference under QEMU; with a kernel group off the configure fails with
+    one line.
   * Without Zephyr: the discovery order and the set-up cache (a stand-in workspace), and that
     docs/zephyr.md shows the example's semihosting exit code verbatim.
 
 Another app or module: ``zephyr.build(app, board, "-DZEPHYR_EXTRA_MODULES=<module>;...",
 "-DCONFIG_...=y")``, e.g. a CMSIS-NN model with a folder holding zephyr/module.yml (name
 cmsis-nn) around ../shared/third_party/cmsis-nn-v4.1.0 and -DCONFIG_CMSIS_NN=y (Zephyr's own
-modules/cmsis-nn glue compiles it). About 4 minutes on 2 cores (five Zephyr builds, picolibc
-compiled from source in each; `pytest -s` prints each build's time).
+modules/cmsis-nn glue compiles it), as test_cmsis_nn_module does. About 5 minutes on 2 cores (six
+Zephyr builds and a configure, picolibc compiled from source in each; `pytest -s` prints each
+build's time).
 """
 
 from __future__ import annotations
@@ -340,6 +345,24 @@ def test_two_models_in_one_image(zephyr: Zephyr, fixture_models: dict[str, Path]
     np.testing.assert_allclose(got, want.reshape(-1), rtol=1e-5, atol=1e-6)
 
 
+def write_app(app: Path, library: str, model: Path, prj_conf: str, main_c: str) -> Path:
+    """A Zephyr application (in ``app``) building ``model`` as ``library`` and running src/main.c,
+    with examples/zephyr's semihost_exit() at hand."""
+    (app / "src").mkdir(parents=True)
+    (app / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.20.0)\n"
+        "find_package(Zephyr REQUIRED HINTS $ENV{ZEPHYR_BASE})\n"
+        f"project(mlf_{library} C)\n"
+        f'add_mlf_library({library} "{model.as_posix()}")\n'
+        f'target_sources(app PRIVATE src/main.c "{EXAMPLE.as_posix()}/src/semihost_exit.c")\n'
+        f'target_include_directories(app PRIVATE "{EXAMPLE.as_posix()}/src")\n'
+        f"target_link_libraries(app PRIVATE {library})\n"
+    )
+    (app / "prj.conf").write_text(prj_conf)
+    (app / "src" / "main.c").write_text(main_c)
+    return app
+
+
 @pytest.mark.slow
 def test_arena_too_big_fails_at_configure(zephyr: Zephyr, tmp_path: Path, corpus: Path, cli) -> None:
     model = corpus.joinpath(*BIG_MODEL)
@@ -353,18 +376,13 @@ def test_arena_too_big_fails_at_configure(zephyr: Zephyr, tmp_path: Path, corpus
     arena = int(re.search(r"MLF_INFO_WORKSPACE_SIZE \[=\[(\d+)\]=\]", info.read_text())[1])
     assert arena > 64 * 1024
 
-    app = tmp_path / "app"
-    (app / "src").mkdir(parents=True)
-    (app / "CMakeLists.txt").write_text(
-        "cmake_minimum_required(VERSION 3.20.0)\n"
-        "find_package(Zephyr REQUIRED HINTS $ENV{ZEPHYR_BASE})\n"
-        "project(mlf_arena_check C)\n"
-        f'add_mlf_library(net "{model.as_posix()}")\n'
-        "target_sources(app PRIVATE src/main.c)\n"
-        "target_link_libraries(app PRIVATE net)\n"
+    app = write_app(
+        tmp_path / "app",
+        "net",
+        model,
+        "CONFIG_MLF_BUILD=y\n",
+        '#include "net.h"\nint main(void) { return 0; }\n',
     )
-    (app / "prj.conf").write_text("CONFIG_MLF_BUILD=y\n")
-    (app / "src" / "main.c").write_text('#include "net.h"\nint main(void) { return 0; }\n')
     module = f"-DZEPHYR_EXTRA_MODULES={REPO}"
 
     r = zephyr.configure(app, tmp_path / "m3", "qemu_cortex_m3", module)
@@ -454,3 +472,119 @@ def test_zephyr_base_comes_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("ZEPHYR_MODULES", "a;b")
     found = zephyr_env.discover()
     assert found is not None and found.env == {} and found.source == f"ZEPHYR_BASE={tmp_path}"
+
+
+# --- CMSIS-NN through Zephyr's cmsis-nn module (CONFIG_CMSIS_NN) ---------------------------------
+
+CMSIS_NN_MAIN = """/* Runs the int8 CMSIS-NN fixture once and compares with the TFLite reference (data.h). */
+#include <string.h>
+#include <zephyr/sys/printk.h>
+
+#include "data.h"
+#include "qconv.h"
+#include "semihost_exit.h"
+
+int main(void) {
+  static int8_t out[QCONV_OUTPUT_0_SIZE];
+  const void *in[1] = {qconv_input};
+  void *outs[1] = {out};
+  int32_t status = qconv_run(in, outs);
+  int ok = status == MLF_OK && memcmp(out, qconv_expected, sizeof out) == 0;
+  printk("qconv: status %d %s\\n", (int)status, ok ? "PASS" : "FAIL");
+  semihost_exit(ok ? 0 : 1);
+  return 0;
+}
+"""
+
+CMSIS_NN_KCONFIG = (
+    "-DCONFIG_CMSIS_NN=y",
+    "-DCONFIG_CMSIS_NN_CONVOLUTION=y",
+    "-DCONFIG_CMSIS_NN_POOLING=y",
+    "-DCONFIG_CMSIS_NN_FULLYCONNECTED=y",
+    "-DCONFIG_CMSIS_NN_SOFTMAX=y",
+    "-DCONFIG_CMSIS_NN_NNSUPPORT=y",
+)
+
+
+def _cmsis_nn_modules(root: Path) -> list[Path]:
+    """Zephyr module folders for the shared CMSIS-NN v4.1.0 (as cmsis-nn: Zephyr builds it with
+    its own modules/cmsis-nn/CMakeLists.txt) and a stand-in cmsis-dsp: CONFIG_CMSIS_NN selects
+    CONFIG_CMSIS_DSP, whose module always compiles CMSIS-DSP's common tables; CMSIS-NN uses
+    none of CMSIS-DSP, so empty files of those names stand for them (CI has no CMSIS-DSP)."""
+    from tests.conftest import cmsis_nn_dir
+
+    mods = []
+    for name, links in (("cmsis-nn", ("Include", "Source")), ("cmsis-dsp", ())):
+        mod = root / name
+        (mod / "zephyr").mkdir(parents=True)
+        (mod / "zephyr" / "module.yml").write_text(
+            f"name: {name}\nbuild:\n  cmake-ext: True\n  kconfig-ext: True\n"
+        )
+        for link in links:
+            (mod / link).symlink_to(cmsis_nn_dir() / link)
+        if name == "cmsis-dsp":
+            (mod / "Include").mkdir()
+            tables = mod / "Source" / "CommonTables"
+            tables.mkdir(parents=True)
+            for stem in ("arm_common_tables", "arm_const_structs", "arm_mve_tables"):
+                for suffix in ("", "_f16"):
+                    (tables / f"{stem}{suffix}.c").write_text("/* stand-in: CMSIS-NN needs no DSP table */\n")
+        mods.append(mod)
+    return mods
+
+
+@pytest.fixture(scope="module")
+def cmsis_nn_app(zephyr: Zephyr, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A Zephyr app running the int8 CMSIS-NN fixture (exported for Cortex-M4) against the
+    TFLite reference, and the ZEPHYR_EXTRA_MODULES option that brings mlf_build and CMSIS-NN."""
+    from tests.conftest import cmsis_nn_dir
+
+    if not (cmsis_nn_dir() / "Include" / "arm_nnfunctions.h").is_file():
+        pytest.skip(f"CMSIS-NN not found at {cmsis_nn_dir()} (set MLF_CMSIS_NN)")
+    np = pytest.importorskip("numpy")
+    from tests.firmware import smoke_inputs
+    from tests.fixtures import byoc_export, qmodel
+
+    root = tmp_path_factory.mktemp("zephyr-cmsis-nn")
+    model = byoc_export.export(root, "cortex-m4")
+    (x,) = smoke_inputs([("int8", int(np.prod(qmodel.INPUT_SHAPE)))])
+    want = qmodel.reference(qmodel.load_qmodel(), x)
+    prj = "CONFIG_MLF_BUILD=y\nCONFIG_PRINTK=y\nCONFIG_SEMIHOST=y\n"
+    app = write_app(root / "qconv", "qconv", model, prj, CMSIS_NN_MAIN)
+    (app / "src" / "data.h").write_text(
+        "#include <stdint.h>\n"
+        + "".join(
+            f"static const int8_t {n}[{a.size}] = {{{', '.join(str(int(v)) for v in a.reshape(-1))}}};\n"
+            for n, a in (("qconv_input", x), ("qconv_expected", want))
+        )
+    )
+    modules = ";".join(str(p) for p in [REPO, *_cmsis_nn_modules(root / "modules")])
+    return app, f"-DZEPHYR_EXTRA_MODULES={modules}"
+
+
+@pytest.mark.slow
+def test_cmsis_nn_module(zephyr: Zephyr, cmsis_nn_app: tuple[Path, str]) -> None:
+    """CONFIG_CMSIS_NN=y provides CMSIS-NN to add_mlf_library(): the int8 fixture builds for
+    mps2/an386 and its output equals the TFLite reference under QEMU."""
+    app, modules = cmsis_nn_app
+    fw = zephyr.build(app, "mps2/an386", modules, *CMSIS_NN_KCONFIG)
+    r = check_run(fw)
+    assert "qconv: status 0 PASS" in r.stdout, r.stdout
+    # CMSIS-NN's DSP kernels for the M4, from Zephyr's own build of the module
+    assert re.search(r"\tsmlad\s", run(["arm-none-eabi-objdump", "-d", fw.elf], fw.env).stdout)
+
+
+@pytest.mark.slow
+def test_cmsis_nn_kernel_group_off_fails_at_configure(
+    zephyr: Zephyr, cmsis_nn_app: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Zephyr compiles only the CMSIS-NN kernel groups enabled: one the model calls is named.
+    (Without CONFIG_CMSIS_NN the generator's own line says what to set, as with plain CMake.)"""
+    app, modules = cmsis_nn_app
+    kconfig = [k for k in CMSIS_NN_KCONFIG if "SOFTMAX" not in k]
+    r = zephyr.configure(app, tmp_path / "build", "mps2/an386", modules, *kconfig)
+    assert r.returncode != 0
+    assert (
+        "add_mlf_library(qconv): the model calls arm_softmax_s8, which Zephyr's cmsis-nn module "
+        "compiles only with CONFIG_CMSIS_NN_SOFTMAX=y" in " ".join((r.stdout + r.stderr).split())
+    ), r.stdout + r.stderr
