@@ -49,6 +49,13 @@ option in lower case), same generator, same generated header and API, same runti
                             # from a checkout with build_file = "@mlf_build//bazel:cmsis_nn.BUILD".
                             # Such a model without it fails the MlfGenerate action with one line
                             # (the archive is only read then).
+        devices = {},       # DEVICES: the drivers of the devices an AOT model runs operators on
+                            # (struct tvmgen_<m>_devices in its header), driver label -> device,
+                            # e.g. {"@ethos_u_driver//:ethosu_core_driver": "ethos_u"} (a
+                            # label-keyed dict: Bazel 4 has no string-keyed label dict). Each driver
+                            # is compiled against and linked; for ethos_u mlf_build adds its
+                            # TVMEthosULaunch() and hooks (mlf_build/runtime/devices/ethos_u). The
+                            # handles are <name>_devices[] (docs/header.md).
         deps = [],          # LINK_LIBRARIES: other cc targets the generated code needs; compiled
                             # against and linked.
         test = False,       # TEST: also <name>_smoke, a test that runs the model once on
@@ -197,10 +204,35 @@ def _llvm_object(f):
     # Objects TVM compiled (llvm target), shipped in the MLF and extracted to codegen/lib/.
     return f.path if "/codegen/lib/" in f.path else None
 
+def _devices(ctx):
+    """The device names of the devices attribute, checked, and mlf_build's glue for them.
+
+    Args:
+      ctx: the rule context.
+
+    Returns:
+      (sorted device names, the files of mlf_build/runtime/devices/<device>/ for each; none for
+      devices mlf_build has no glue for).
+    """
+    devices = []
+    for driver, device in ctx.attr.devices.items():
+        if not device or device[0].isdigit() or [c for c in device.elems() if c not in _IDENT_CHARS]:
+            fail("mlf_library(%s): devices: %r (for %s) is not a device name such as \"ethos_u\"" % (
+                ctx.label,
+                device,
+                driver.label,
+            ))
+        if device in devices:
+            fail("mlf_library(%s): devices names %r twice" % (ctx.label, device))
+        devices.append(device)
+    glue = [f for f in ctx.files._device_glue for d in devices if "/devices/%s/" % d in "/" + f.short_path]
+    return sorted(devices), glue
+
 def _mlf_library_impl(ctx):
     name = ctx.label.name
     t = mlf_c_prefix(name)
     crt = ctx.attr.runtime == "tvm_crt"
+    devices, glue = _devices(ctx)
 
     # ---- 1. generate ---------------------------------------------------------------------
     modules = _modules(ctx, t)
@@ -261,6 +293,8 @@ def _mlf_library_impl(ctx):
         args.add("--aot-api", ctx.attr.aot_api)
     if ctx.attr.cmsis_nn:
         args.add("--cmsis-nn")
+    for device in devices:
+        args.add("--device=" + device)
     args.add("--abi-probe", probe.path)
     generated = files + dirs
     ctx.actions.run(
@@ -277,14 +311,18 @@ def _mlf_library_impl(ctx):
     dep_infos = [d[CcInfo] for d in ctx.attr.deps] + [ctx.attr._runtime[CcInfo]]
     if ctx.attr.cmsis_nn:
         dep_infos.append(ctx.attr.cmsis_nn[CcInfo])
+    dep_infos += [driver[CcInfo] for driver in ctx.attr.devices]
+    glue_srcs = [f for f in glue if f.extension == "c"]
+    glue_hdrs = [f for f in glue if f.extension == "h"]
     private_includes = (["crt/include", "crt"] if crt else []) + ["codegen/include"]
     compilation_context, compilation_outputs = cc_common.compile(
         name = name,
         actions = ctx.actions,
         feature_configuration = feature_configuration,
         cc_toolchain = cc_toolchain,
-        srcs = sources + [units],
+        srcs = sources + [units] + glue_srcs,
         public_hdrs = headers,
+        private_hdrs = glue_hdrs,
         includes = [out_dir],
         compilation_contexts = [d.compilation_context for d in dep_infos],
         user_compile_flags = _MODEL_COPTS + [
@@ -292,7 +330,7 @@ def _mlf_library_impl(ctx):
             "-iquote",
             out_dir,
             "-Wa,-I" + out_dir,
-        ] + ["-I%s/%s" % (out_dir, d) for d in private_includes],
+        ] + ["-I%s/%s" % (out_dir, d) for d in private_includes] + ["-I" + d for d in sorted({h.dirname: 0 for h in glue_hdrs})],
         additional_inputs = params + dirs,
     )
     pic = bool(compilation_outputs.pic_objects)
@@ -442,6 +480,7 @@ _mlf_library = rule(
         "aot_api": attr.string(values = ["", "packed", "unpacked"]),
         "hide_symbols": attr.bool(default = True),
         "cmsis_nn": attr.label(providers = [CcInfo]),
+        "devices": attr.label_keyed_string_dict(providers = [CcInfo]),
         "deps": attr.label_list(providers = [CcInfo]),
         "_generator": attr.label(
             default = Label("//mlf_build:generator"),
@@ -449,6 +488,7 @@ _mlf_library = rule(
             cfg = "exec",
         ),
         "_runtime": attr.label(default = Label("//mlf_build/runtime")),
+        "_device_glue": attr.label(default = Label("//mlf_build/runtime:device_glue")),
         "_abi_probe": attr.label(default = Label("//bazel:abi_probe"), allow_single_file = True),
         "_cc_toolchain": attr.label(default = Label("@bazel_tools//tools/cpp:current_cc_toolchain")),
     },

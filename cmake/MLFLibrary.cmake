@@ -13,6 +13,7 @@
 #       [IO_SHAPES <name>=<dims>[:<dtype>]...]
 #       [AOT_API packed|unpacked]
 #       [CMSIS_NN <folder>|<target>]
+#       [DEVICES <device>=<driver target>...]
 #       [LINK_LIBRARIES <item>...]
 #       [OUTPUT_DIR <dir>]
 #       [TEST])
@@ -50,6 +51,12 @@
 #                    a CMake target providing it, or a CMSIS-NN source folder (Include/, Source/),
 #                    compiled once per project into mlf_cmsis_nn. Such a model without CMSIS_NN
 #                    fails the configuration with one line naming the functions it calls.
+#   DEVICES          the drivers of the devices an AOT model runs operators on (its header's
+#                    struct tvmgen_<m>_devices), e.g. DEVICES ethos_u=ethosu_core_driver: each
+#                    driver target is compiled against and linked; for ethos_u mlf_build adds its
+#                    TVMEthosULaunch() and hooks (runtime/devices/ethos_u), other devices' TVM
+#                    functions come from their target. The handles are <t>_devices[] (header.md).
+#                    A model using a device not listed fails the configuration with one line.
 #   LINK_LIBRARIES   other libraries the generated code needs, compiled against and linked.
 #   OUTPUT_DIR       where generated files go (default ${CMAKE_CURRENT_BINARY_DIR}/mlf/<target>).
 #   TEST             also build <target>_smoke, which runs the model once on deterministic
@@ -61,7 +68,8 @@
 # Target properties set on <target>: MLF_WORKSPACE_SIZE, MLF_PARAMS_SIZE, MLF_FORMAT_VERSION,
 # MLF_EXECUTOR, MLF_HEADER, MLF_OUTPUT_DIR, MLF_MODEL, MLF_WORKSPACE (static|caller), and the
 # RUNTIME, ARENA_SECTION and WEIGHTS_SECTION in effect as MLF_RUNTIME, MLF_ARENA_SECTION and
-# MLF_WEIGHTS_SECTION (empty: the default); with those sections, MLF_WEIGHTS_FRAGMENT and
+# MLF_WEIGHTS_SECTION (empty: the default), MLF_CMSIS_NN_FUNCTIONS and MLF_DEVICES (the arm_*
+# functions the model calls, its devices); with those sections, MLF_WEIGHTS_FRAGMENT and
 # MLF_ARENA_FRAGMENT name GNU ld fragments that place them (INCLUDE them inside your linker
 # script's SECTIONS; mlf_qemu_place_sections() does it for QEMU firmware).
 #
@@ -117,7 +125,7 @@ endfunction()
 function(add_mlf_library target model)
   cmake_parse_arguments(PARSE_ARGV 2 ARG "TEST;ALL_MODULES"
     "MODULE;RUNTIME;WORKSPACE;ALIGN;WEIGHTS_SECTION;ARENA_SECTION;MAX_RAM;MAX_FLASH;HIDE_SYMBOLS;OUTPUT_DIR;AOT_API;CMSIS_NN"
-    "LINK_LIBRARIES;IO_SHAPES")
+    "LINK_LIBRARIES;IO_SHAPES;DEVICES")
   if(ARG_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "add_mlf_library(${target}): unknown arguments: ${ARG_UNPARSED_ARGUMENTS}")
   endif()
@@ -175,6 +183,21 @@ function(add_mlf_library target model)
     list(APPEND opts --cmsis-nn)
     list(APPEND ARG_LINK_LIBRARIES ${cmsis_nn})
   endif()
+  # DEVICES: each device named to the generator (which checks them against the model's devices
+  # struct), each driver target linked like LINK_LIBRARIES.
+  foreach(item IN LISTS ARG_DEVICES)
+    if(NOT item MATCHES "^([A-Za-z_][A-Za-z0-9_]*)=(.+)$")
+      message(FATAL_ERROR "add_mlf_library(${target}): DEVICES ${item} is not <device>=<driver target>, "
+        "e.g. ethos_u=ethosu_core_driver")
+    endif()
+    set(driver "${CMAKE_MATCH_2}")
+    list(APPEND opts "--device=${CMAKE_MATCH_1}")
+    if(NOT TARGET "${driver}")
+      message(FATAL_ERROR "add_mlf_library(${target}): DEVICES ${item}: ${driver} is not a target; "
+        "define the driver's library before add_mlf_library()")
+    endif()
+    list(APPEND ARG_LINK_LIBRARIES ${driver})
+  endforeach()
   foreach(key MAX_RAM MAX_FLASH)
     if(DEFINED ARG_${key} AND NOT ARG_${key} STREQUAL "")
       _mlf_size_arg(bytes "${ARG_${key}}" ${key})
@@ -253,6 +276,13 @@ function(add_mlf_library target model)
   set(includes "")
   foreach(f IN LISTS MLF_INFO_INCLUDE_DIRS)
     list(APPEND includes "${out}/${f}")
+  endforeach()
+  # mlf_build's glue for the devices (TVMEthosULaunch, ...): runtime sources built into the model.
+  foreach(f IN LISTS MLF_INFO_DEVICE_SOURCES)
+    list(APPEND sources "${MLF_BUILD_RUNTIME_DIR}/${f}")
+  endforeach()
+  foreach(f IN LISTS MLF_INFO_DEVICE_INCLUDE_DIRS)
+    list(APPEND includes "${MLF_BUILD_RUNTIME_DIR}/${f}")
   endforeach()
   # .incbin data is invisible to the compiler's dependency scan.
   foreach(f IN LISTS MLF_INFO_SOURCES)
@@ -343,7 +373,8 @@ function(add_mlf_library target model)
     MLF_RUNTIME "${ARG_RUNTIME}"
     MLF_ARENA_SECTION "${ARG_ARENA_SECTION}"
     MLF_WEIGHTS_SECTION "${ARG_WEIGHTS_SECTION}"
-    MLF_CMSIS_NN_FUNCTIONS "${MLF_INFO_CMSIS_NN_FUNCTIONS}")
+    MLF_CMSIS_NN_FUNCTIONS "${MLF_INFO_CMSIS_NN_FUNCTIONS}"
+    MLF_DEVICES "${MLF_INFO_DEVICES}")
   # Linker-script fragments placing WEIGHTS_SECTION / ARENA_SECTION (mlf_build/emit/sections.py).
   foreach(kind WEIGHTS ARENA)
     if(MLF_INFO_${kind}_FRAGMENT)

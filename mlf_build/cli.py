@@ -70,6 +70,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         all_modules=args.all_modules,
         expect_modules=args.expect_module,
         cmsis_nn=args.cmsis_nn,
+        devices=args.device,
     )
     warnings = generate(args.model, args.out, opts, list_only=args.list, cmake_info_path=args.cmake_info)
     _warn(warnings)
@@ -183,6 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the build compiles and links CMSIS-NN, which models compiled with TVM's cmsis-nn "
         "target call (arm_*_s8); without it such models are refused",
+    )
+    sp.add_argument(
+        "--device",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a device the model runs operators on (struct tvmgen_<m>_devices, e.g. ethos_u), whose "
+        "driver the build links; repeated for several",
     )
     sp.add_argument(
         "--list", action="store_true", help="print the files that would be written, write nothing"

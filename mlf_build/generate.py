@@ -19,6 +19,7 @@ from typing import Any
 from . import __version__, get_runtime_dir
 from .archive import DEFAULT_MAX_TOTAL_SIZE
 from .budget import constant_data
+from .devices import check_devices, glue_include_dirs, glue_sources
 from .elf import ElfInfo, first_object_in_archive, parse_elf
 from .emit.common import Settings, public_symbols
 from .emit.crt import CRT_SOURCES, crt_members, crt_rel, emit_crt_config, emit_crt_platform
@@ -61,6 +62,9 @@ class Options:
     # The build links CMSIS-NN (CMake CMSIS_NN, Bazel cmsis_nn, Zephyr CONFIG_CMSIS_NN): models
     # compiled with TVM's cmsis-nn target need it, and are refused without it.
     cmsis_nn: bool = False
+    # Devices the build provides drivers for (CMake DEVICES, Bazel devices, --device): every
+    # device of struct tvmgen_<m>_devices must be named (devices.py).
+    devices: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -138,6 +142,7 @@ def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
                 "RUNTIME tvm_crt needs the TVM runtime bundled in the MLF (runtime/), which only "
                 "AOT exports made with Runtime('crt') carry; use RUNTIME builtin",
             )
+        check_devices(model, modules, opts.devices)
         units = []
         taken: dict[str, str] = {}
         for mod in modules:
@@ -161,6 +166,7 @@ def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
                 weights_section=opts.weights_section,
                 arena_section=opts.arena_section,
                 model_label=Path(model_path).name,
+                devices=tuple(mod.devices),
             )
             units.append(Unit(mod, plan, settings, {fx.member: fx for fx in source_fixes(model, mod)}))
         _check_budgets(model, prefix, units, opts)
@@ -221,13 +227,6 @@ def build_problems(model: Model, mod: Module) -> list[MlfError]:
     generate reports (it stops at the first; inspect lists them all)."""
     out = []
     header = model.source.display(mod.header_member or "")
-    if mod.devices:
-        out.append(
-            MlfError(
-                header,
-                f"module {mod.name!r} needs device hooks ({', '.join(mod.devices)}), which are not supported",
-            )
-        )
     if mod.executor == "aot" and mod.interface == "c":
         io = iter(mod.inputs + mod.outputs)
         for (role, idx), member in zip(mod.aot_args, mod.aot_arg_names, strict=True):
@@ -389,6 +388,7 @@ def _manifest(
         includes = ["crt/include", "crt", *includes]
     first = units[0]
     static = [u.plan.workspace_size for u in units if u.settings.static_arena]
+    devices = sorted({d for u in units for d in u.module.devices})
     return {
         "schema": MANIFEST_SCHEMA,
         "generator": f"mlf_build {__version__}",
@@ -429,6 +429,10 @@ def _manifest(
         },
         "byoc": sorted({f.byoc for u in units for f in u.module.codegen if f.byoc}),
         "cmsis_nn_functions": sorted({fn for u in units for fn in u.module.cmsis_nn_functions()}),
+        "devices": devices,
+        # mlf_build's glue for those devices (devices.py), relative to the runtime folder
+        "device_sources": glue_sources(devices),
+        "device_include_dirs": glue_include_dirs(devices),
         "files": sorted([f.rel for f in files] + [f"{prefix}_manifest.json"]),
         "runtime_sources": [f"src/{p.name}" for p in sorted((get_runtime_dir() / "src").glob("*.c"))],
     }
@@ -494,6 +498,9 @@ def cmake_info(gen: Generation, model_path: str) -> str:
     put("EXECUTOR", m["executor"])
     put("BYOC", m["byoc"])
     put("CMSIS_NN_FUNCTIONS", m["cmsis_nn_functions"])
+    put("DEVICES", m["devices"])
+    put("DEVICE_SOURCES", m["device_sources"])
+    put("DEVICE_INCLUDE_DIRS", m["device_include_dirs"])
     put("WEIGHTS_FRAGMENT", m["linker_fragments"].get("weights", ""))
     put("ARENA_FRAGMENT", m["linker_fragments"].get("arena", ""))
     put("HAS_OBJECTS", "1" if m["objects"] else "0")

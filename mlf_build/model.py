@@ -346,6 +346,8 @@ class _Loader:
                     cf.byoc = _BYOC.get(kind_word)
                 if cf.byoc is None and _CMSIS_NN_HEADER in cf.source.includes:
                     cf.byoc = "cmsis-nn"
+                if cf.byoc is None and _calls(cf.source, "TVMEthosULaunch"):
+                    cf.byoc = "ethos-u"  # the NPU module's C has no "// tvm target:" line
             out.append(cf)
         return out
 
@@ -613,6 +615,14 @@ def _check_copied_name(src: MlfSource, name: str, skip: int) -> None:
             "has a file name a build cannot use (generated #include lines, CMake lists and Bazel "
             "labels name it); TVM writes only letters, digits, '_' and '.'",
         )
+
+
+def _calls(source: CSource, name: str) -> bool:
+    return any(
+        kind == "call" and callee == name
+        for fn in source.functions.values()
+        for kind, callee, _s, _a in fn.events
+    )
 
 
 def _first(src: MlfSource, names: list[str]) -> str | None:

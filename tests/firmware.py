@@ -83,6 +83,20 @@ def configure(
     return run(cmd, check=check)
 
 
+def configure_error(tmp: Path, call: str) -> str:
+    """Configure, for the host, a project whose only content is ``call`` (an add_mlf_library()
+    line), expecting it to fail: its stderr as one line (CMake wraps long messages)."""
+    src = tmp / "src"
+    src.mkdir()
+    (src / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.20)\nproject(p C)\nfind_package(mlf_build CONFIG REQUIRED)\n"
+        f"{call}\n"
+    )
+    res = configure(src, tmp / "build", check=False)
+    assert res.returncode != 0, res.stdout[-2000:]
+    return " ".join(res.stderr.split())
+
+
 def build(build_dir: Path, *targets: str) -> subprocess.CompletedProcess[str]:
     return run([cmake_exe(), "--build", build_dir, "--", *targets])
 

@@ -13,6 +13,9 @@ With Bazel (Debian bazel-bootstrap 4.2.3, offline), in one output user root unde
 - cmsis_nn: the int8 CMSIS-NN fixture built against CMSIS-NN v4.1.0 (bazel/cmsis_nn.BUILD over
   ../shared/third_party, skipped without it) passes its smoke test on the host with the TFLite
   reference's outputs; without the attribute the build fails with the generator's one line;
+- devices: the Ethos-U devices-struct fixture with devices = {<driver>: "ethos_u"} against a
+  recording stand-in of the driver API passes tests/ethos_u/glue_test.c on the host; a bad device
+  name fails the analysis, a missing one the generator with its one line;
 - a clean build in a second output base gives byte-identical outputs (generated files, objects,
   archives, firmware), and after `bazel clean` a clean build there with --disk_cache has a cache
   hit for every mlf_library action (the figure is printed: run pytest -s to see it).
@@ -736,6 +739,73 @@ def test_cmsis_nn(scratch, tmp_path):
     tar = "cmsisnn/v7-aot-cmsisnn-host.tar"
     assert errors == _cli_errors(ws, tar, "--name", "missing", "--out", tmp_path / "o"), out.stderr
     assert errors[0].startswith(f"mlf-build: error: {tar}: module 'default' calls CMSIS-NN (")
+
+
+DEVICES_BUILD = """load("@mlf_build//bazel:defs.bzl", "mlf_library")
+load("@rules_cc//cc:defs.bzl", "cc_library", "cc_test")
+
+cc_library(
+    name = "fake_ethosu",
+    srcs = ["fake_driver.c"],
+    hdrs = ["ethosu_driver.h"],
+    includes = ["."],
+)
+
+mlf_library(
+    name = "npu",
+    src = "v7-aot-ethosu.tar",
+    devices = {":fake_ethosu": "ethos_u"},
+)
+
+cc_test(
+    name = "glue_test",
+    srcs = ["glue_test.c", "npu_buffers.h"],
+    copts = ["-std=gnu99"],
+    deps = [":fake_ethosu", ":npu"],
+)
+
+mlf_library(
+    name = "bad_name",
+    src = "v7-aot-ethosu.tar",
+    devices = {":fake_ethosu": "ethos-u"},
+)
+
+mlf_library(
+    name = "missing",
+    src = "v7-aot-ethosu.tar",
+)
+"""
+
+
+@needs_bazel
+def test_devices(scratch, tmp_path):
+    """devices = {<driver>: "ethos_u"}: the devices-struct fixture built against a recording
+    stand-in of the Ethos-U driver API (tests/ethos_u) passes the host glue test, as with CMake's
+    DEVICES; a device name that is not one fails the analysis; no devices fails MlfGenerate with
+    the generator's one line."""
+    from tests import fixtures
+
+    ws, b = scratch["ws"], scratch["bazel"]
+    pkg = ws / "npu"
+    fixtures.export("v7-aot-ethosu", pkg)
+    for rel in ("fake_driver/ethosu_driver.h", "fake_driver/fake_driver.c", "glue_test.c", "npu_buffers.h"):
+        shutil.copy(REPO / "tests" / "ethos_u" / rel, pkg / Path(rel).name)
+    (pkg / "BUILD.bazel").write_text(DEVICES_BUILD)
+    _ok(b("test", "//npu:glue_test"))
+    log = (b.info("bazel-testlogs") / "npu" / "glue_test" / "test.log").read_text()
+    assert "glue: PASS" in log, log
+
+    out = b("build", "//npu:bad_name")
+    assert out.returncode == 1
+    assert (
+        'Error in fail: mlf_library(//npu:bad_name): devices: "ethos-u" (for //npu:fake_ethosu) is not a '
+        in out.stderr
+    ), out.stderr
+    out = b("build", "//npu:missing")
+    assert out.returncode == 1
+    errors = re.findall(r"^mlf-build: error: .*$", out.stderr, re.M)
+    tar = "npu/v7-aot-ethosu.tar"
+    assert errors == _cli_errors(ws, tar, "--name", "missing", "--out", tmp_path / "o"), out.stderr
 
 
 @needs_bazel

@@ -33,7 +33,7 @@ from tests.conftest import (
     needs_cmsis_nn,
     run_cli,
 )
-from tests.firmware import Smoke, build, configure, run, run_firmware, smoke_inputs
+from tests.firmware import Smoke, build, configure, configure_error, run, run_firmware, smoke_inputs
 from tests.fixtures import byoc_export, qmodel
 
 PROJECT = REPO / "tests" / "cmsis_nn"
@@ -257,16 +257,9 @@ def test_generate_refuses_without_cmsis_nn(m4_model: Path, tmp_path: Path) -> No
 def test_configure_fails_with_one_line(
     m4_model: Path, tmp_path: Path, args: tuple[str, ...], message: str
 ) -> None:
-    src = tmp_path / "src"
-    src.mkdir()
     extra = " ".join(f'"{a}"' for a in args)
-    (src / "CMakeLists.txt").write_text(
-        "cmake_minimum_required(VERSION 3.20)\nproject(p C)\nfind_package(mlf_build CONFIG REQUIRED)\n"
-        f'add_mlf_library(qconv "{m4_model}" {extra})\n'
-    )
-    res = configure(src, tmp_path / "build", check=False)
-    assert res.returncode != 0
-    assert message.format(model=m4_model) in " ".join(res.stderr.split()), res.stderr[-2000:]
+    err = configure_error(tmp_path, f'add_mlf_library(qconv "{m4_model}" {extra})')
+    assert message.format(model=m4_model) in err, err[-2000:]
 
 
 # --- firmware -----------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ class Settings:
     weights_section: str | None
     arena_section: str | None
     model_label: str  # file name of the model, for banners (never a full path)
+    #: the module's devices (struct tvmgen_<m>_devices), whose handles <t>_devices[] holds
+    devices: tuple[str, ...] = ()
 
     @property
     def upper(self) -> str:
@@ -56,7 +58,13 @@ def public_symbols(s: Settings) -> list[str]:
     ]
     if s.static_arena:
         names.insert(0, f"{s.prefix}_run")
+    if s.devices:
+        names.append(devices_symbol(s))
     return names
+
+
+def devices_symbol(s: Settings) -> str:
+    return f"{s.prefix}_devices"
 
 
 def fmt_shape(shape: tuple[int, ...]) -> str:

@@ -6,7 +6,7 @@ from ..csource import align_up
 from ..model import Model, Module, Tensor
 from ..naming import c_comment, macro_fragment
 from ..plan import Plan
-from .common import Settings, banner, fmt_shape
+from .common import Settings, banner, devices_symbol, fmt_shape
 
 
 def io_size(mod: Module, align: int) -> int:
@@ -56,7 +56,9 @@ def emit_header(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
         ("NUM_PARAMS", str(len(mod.params))),
         ("PARAMS_SIZE", str(plan.params_size)),
         ("IO_SIZE", str(io_size(mod, plan.align))),
+        ("NUM_DEVICES", str(len(mod.devices))),
     ]
+    macros += [(f"DEVICE_{macro_fragment(d)}", str(i)) for i, d in enumerate(mod.devices)]
     for kind, tensors in (("INPUT", mod.inputs), ("OUTPUT", mod.outputs)):
         for i, x in enumerate(tensors):
             macros.append((f"{kind}_{i}_SIZE", str(x.nbytes)))
@@ -75,6 +77,8 @@ def emit_header(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
         f"/* Parameters, bound by the library ({T}_NUM_PARAMS entries). */\n"
         f"extern const mlf_param_t {t}_params[{max(len(mod.params), 1)}];\n\n"
     )
+    if mod.devices:
+        out.append(_devices_doc(mod, s))
     if s.static_arena:
         out.append(
             f"/* Runs the model once on the library's own arena ({T}_WORKSPACE_SIZE bytes).\n"
@@ -92,6 +96,27 @@ def emit_header(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
     )
     out.append(f"#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {guard} */\n")
     return "".join(out)
+
+
+# What each device's handle is, for devices whose glue mlf_build ships (devices.py).
+_DEVICE_HANDLES = {
+    "ethos_u": "a struct ethosu_driver * set up with ethosu_init(), or NULL to reserve\n"
+    " *     any initialised driver for each NPU operator (ethosu_reserve_driver())",
+}
+
+
+def _devices_doc(mod: Module, s: Settings) -> str:
+    T = s.upper
+    lines = [
+        f"/* Device handles, one per device the model runs operators on (TVM's struct\n"
+        f" * tvmgen_{mod.name}_devices), handed to the device's code on every run; set them before\n"
+        " * running (they start NULL):\n"
+    ]
+    for d in mod.devices:
+        what = _DEVICE_HANDLES.get(d, f"whatever your TVMDevice*() hooks and {c_comment(d)} code expect")
+        lines.append(f" *   [{T}_DEVICE_{macro_fragment(d)}] {c_comment(d)}: {what}.\n")
+    lines.append(f" */\nextern void *{devices_symbol(s)}[{T}_NUM_DEVICES];\n\n")
+    return "".join(lines)
 
 
 def emit_umbrella(model: Model, prefix: str, units: list[Settings]) -> str:

@@ -21,7 +21,7 @@ from ..model import Model, Module, Tensor
 from ..naming import c_comment, c_string
 from ..params import ParamTensor
 from ..plan import ARENA, CONST, INPUT, OUTPUT, GraphStep, Plan, Slot
-from .common import Settings, arena_symbol, banner, linked_symbol, param_symbol
+from .common import Settings, arena_symbol, banner, devices_symbol, linked_symbol, param_symbol
 from .crt import abort_symbol, begin_symbol
 from .data import blob_offsets, blob_params, blob_symbol
 
@@ -390,7 +390,12 @@ def _aot_c_body(mod: Module, plan: Plan, s: Settings) -> str:
         out.append(f"  pools.{name} = (uint8_t *)workspace + {offset};\n")
     for k, name in enumerate(mod.constant_pools):
         out.append(f"  pools.{name} = (void *)(uintptr_t){constant_pool_symbol(s, k)};\n")
+    if mod.devices:
+        # interface_c.cc: the devices struct comes last, one void* per device, in header order.
+        out.append(f"  struct tvmgen_{m}_devices devices;\n")
+        out += [f"  devices.{d} = {devices_symbol(s)}[{i}];\n" for i, d in enumerate(mod.devices)]
     call_args = "&in, &out" + (", &pools" if plan.pools or mod.constant_pools else "")
+    call_args += ", &devices" if mod.devices else ""
     out.append(f"  return mlf_run_end({mod.entry}({call_args}));\n}}\n")
     return "".join(out)
 
@@ -492,6 +497,8 @@ def emit_runner(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
     out.append(decls)
     if s.static_arena:
         out.append(f"extern uint8_t {arena_symbol(s)}[];\n")
+    if mod.devices:
+        out.append(f"void *{devices_symbol(s)}[{len(mod.devices)}];\n")
     out.append("\n")
     out.append(shapes.emit())
     out.append(info_shapes.emit())
