@@ -5,8 +5,9 @@ outputs equal a numpy reference of TFLite's int8 kernels, on the host, Cortex-M3
 kernels), Cortex-M4F (its DSP kernels) and Cortex-M55 (its MVE kernels, QEMU mps3-an547).
 
 The model and its reference are tests/fixtures/qmodel.py; the MLF imitates TVM v0.10's
-CMSIS-NN codegen (tests/fixtures/byoc_export.py), exported once per CPU because TVM sizes the
-kernels' scratch buffers for the CPU it compiles for. CMSIS-NN v4.1.0 comes from
+CMSIS-NN codegen, and v0.18's (`switch (!status)`, forward declarations) for a third library
+(tests/fixtures/byoc_export.py), exported once per CPU because TVM sizes the kernels' scratch
+buffers for the CPU it compiles for. CMSIS-NN v4.1.0 comes from
 ../shared/third_party (or MLF_CMSIS_NN); the firmware tests skip without it.
 """
 
@@ -285,6 +286,7 @@ def _build(target: str, tmp_path_factory: pytest.TempPathFactory) -> Built:
         tmp = tmp_path_factory.mktemp(f"cmsisnn-{target}")
         cpu = "host" if target == "host" else target
         mlf = byoc_export.export(tmp, cpu)
+        mlf_v018 = byoc_export.export(tmp, cpu, "v0.18")
         bdir = tmp / "build"
         configure(
             PROJECT,
@@ -292,6 +294,7 @@ def _build(target: str, tmp_path_factory: pytest.TempPathFactory) -> Built:
             target,
             {
                 "MODEL": str(mlf),
+                "MODEL_V018": str(mlf_v018),
                 "CMSIS_NN_DIR": str(cmsis_nn_dir()),
                 "APP_CMSIS_NN_SOURCES": ";".join(APP_SOURCES),
             },
@@ -304,7 +307,7 @@ def _build(target: str, tmp_path_factory: pytest.TempPathFactory) -> Built:
 @pytest.mark.slow
 @needs_cmake
 @needs_cmsis_nn
-@pytest.mark.parametrize("library", ["qconv_folder", "qconv_target"])
+@pytest.mark.parametrize("library", ["qconv_folder", "qconv_target", "qconv_v018"])
 @pytest.mark.parametrize(
     "target", [pytest.param(t, marks=[] if t == "host" else [needs_arm]) for t in TARGETS]
 )
