@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, ClassVar
 
-from .errors import MlfError, member_display, printable
+from .errors import MlfError, has_control, member_display, printable
 from .sniff import describe
 
 DEFAULT_MAX_TOTAL_SIZE = 2 * 1024**3
@@ -73,10 +73,8 @@ _MLF_PATTERNS = [
     )
 ]
 _ABSENT = object()
-#: bytes a tar name could not decode (surrogateescape), and control characters: C0, DEL, C1 and
-#: the Unicode line and paragraph separators
+#: bytes a tar name could not decode (surrogateescape)
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _JUNK_DIRS = {".git", ".svn", ".hg", ".vscode", ".idea", "__pycache__", ".ipynb_checkpoints"}
 _JUNK_FILE = re.compile(r"(\.pyc|\.pyo|\.swp|\.swo|~|\.DS_Store|\.orig|\.rej)$")
 
@@ -95,7 +93,7 @@ def normalise_name(raw: str, where: str) -> str:
         raise MlfError(where, f"member name {printable(raw)!r} is longer than {MAX_NAME_BYTES} bytes")
     if _NOT_UTF8.search(raw):
         raise MlfError(where, f"member name {printable(raw)!r} is not valid UTF-8")
-    if _CONTROL.search(raw):
+    if has_control(raw):
         raise MlfError(where, f"member name {printable(raw)!r} contains control characters")
     if "\\" in raw:
         raise MlfError(where, f"member name {printable(raw)!r} contains a backslash")

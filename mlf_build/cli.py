@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from . import __version__, get_cmake_dir
 from .archive import DEFAULT_MAX_TOTAL_SIZE
-from .errors import MlfError
+from .errors import MlfError, one_line
 from .facts import IoOverride, parse_io_override
 
 PROG = "mlf-build"
@@ -30,7 +30,7 @@ def _size(text: str) -> int:
 
 def _warn(lines: Sequence[str]) -> None:
     for line in lines:
-        print(f"{PROG}: warning: {line}", file=sys.stderr)
+        print(f"{PROG}: warning: {one_line(line)}", file=sys.stderr)
 
 
 def _overrides(specs: Sequence[str]) -> dict[str, IoOverride]:
@@ -221,7 +221,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _tolerant_streams() -> None:
+    """Names from an archive may be non-ASCII and paths non-UTF-8: printed to a stream whose
+    encoding cannot hold them (LC_ALL=C, PYTHONIOENCODING=ascii, a pipe), they are escaped
+    instead of ending the run with a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _tolerant_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.cmakedir:

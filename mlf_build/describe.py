@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import MlfError
+from .errors import MlfError, one_line
 from .generate import build_problems
 from .model import Model, Module, Tensor
 from .params import ParamTensor
@@ -190,4 +190,5 @@ def model_text(model: Model, module: str | None = None) -> str:
             lines.append(f"  known codegen problem: {issue}")
         for problem in j["build_problems"]:
             lines.append(f"  cannot build: {problem}")
-    return "\n".join(lines)
+    # Names from the archive (targets, modules, paths) are shown, never acted on by a terminal.
+    return "\n".join(one_line(line) for line in lines)

@@ -17,7 +17,7 @@ from .archive import DEFAULT_MAX_TOTAL_SIZE, MlfSource, open_mlf
 from .csource import CSource, Function, parse_c
 from .dtypes import DType
 from .elf import ElfInfo, parse_elf
-from .errors import MlfError, printable
+from .errors import MlfError, has_control, printable
 from .facts import Facts, IoOverride, IoTensor, check_io_total, settle
 from .graph import Graph, parse_graph
 from .metadata import IoMeta, Metadata, ModuleMeta, parse_metadata
@@ -281,8 +281,7 @@ class _Loader:
 
     def load(self) -> Model:
         src = self.src
-        for name, reason in _group_ignored(src.ignored):
-            self.warnings.append(f"{src.display(name)}: ignored ({reason})")
+        self.warnings += _ignored_warnings(src, _group_ignored(src.ignored))
         if not src.has("metadata.json"):
             raise MlfError(src.path, _missing_metadata_message(src))
         meta = parse_metadata(src.read_text("metadata.json", MAX_JSON), src.display("metadata.json"))
@@ -412,7 +411,7 @@ class _Loader:
             self._aot_module(mod)
         for kind, tensors in (("input", mod.inputs), ("output", mod.outputs), ("parameter", mod.params)):
             for t in tensors:
-                if any(ord(c) < 0x20 or ord(c) == 0x7F for c in t.name):
+                if has_control(t.name):
                     raise MlfError(src.path, f"{kind} name {printable(t.name)!r} contains control characters")
         check_unique([t.name for t in mod.inputs], "input", src.display())
         check_unique([t.name for t in mod.outputs], "output", src.display())
@@ -650,6 +649,18 @@ def _group_ignored(ignored: list[tuple[str, str]]) -> list[tuple[str, str]]:
         else:
             out.append((name, reason))
     return out
+
+
+#: Ignored files named one warning each up to this many; more are summed up in one line.
+MAX_IGNORED_LISTED = 10
+
+
+def _ignored_warnings(src: MlfSource, ignored: list[tuple[str, str]]) -> list[str]:
+    if len(ignored) <= MAX_IGNORED_LISTED:
+        return [f"{src.display(name)}: ignored ({reason})" for name, reason in ignored]
+    reasons = "; ".join(sorted({reason for _, reason in ignored}))
+    first = ", ".join(printable(name, 60) for name, _ in ignored[:3])
+    return [f"{src.display()}: ignored {len(ignored)} files ({reasons}), e.g. {first}"]
 
 
 def _missing_metadata_message(src: MlfSource) -> str:

@@ -1,5 +1,9 @@
 """Crafted bad MLFs, generated at test time. Each case builds one input in a folder of its own
-and names a fragment the one-line error must contain."""
+and names a fragment the one-line error must contain.
+
+``ACCEPTED`` holds hostile inputs that must be accepted, and what must then hold of the output
+(a section name from a comment never reaches objcopy, a path with a newline still gives one
+line, ...); tests/test_hostile_inputs.py also compiles their output for the host and Cortex-M."""
 
 from __future__ import annotations
 
@@ -46,6 +50,8 @@ class Case:
     extra_args: tuple[str, ...] = ()
     #: what the line names instead of the model ("{in}" as above), e.g. an option
     where: str | None = None
+    #: the --out folder ("{in}" as above); None: a folder of its own beside the inputs
+    out: str | None = None
 
 
 CASES: list[Case] = []
@@ -57,9 +63,34 @@ def case(
     commands: tuple[str, ...] = ("inspect", "generate"),
     extra: tuple[str, ...] = (),
     where: str | None = None,
+    out: str | None = None,
 ):
     def deco(fn: Builder) -> Builder:
-        CASES.append(Case(id, fn, expect, commands, extra, where))
+        CASES.append(Case(id, fn, expect, commands, extra, where, out))
+        return fn
+
+    return deco
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A hostile input that must be accepted: ``generate`` (with ``extra_args``) exits 0 and
+    ``check(out, stderr)`` holds of what it wrote."""
+
+    id: str
+    build: Builder
+    check: Callable[[Path, str], None]
+    extra_args: tuple[str, ...] = ()
+    #: its output is compiled for the host and for Cortex-M (tests/test_hostile_inputs.py)
+    compile: bool = True
+
+
+ACCEPTED: list[Accepted] = []
+
+
+def accepted(id: str, check: Callable[[Path, str], None], extra: tuple[str, ...] = (), compile: bool = True):
+    def deco(fn: Builder) -> Builder:
+        ACCEPTED.append(Accepted(id, fn, check, extra, compile))
         return fn
 
     return deco
@@ -896,5 +927,56 @@ case("object-unknown-elf-class", "unknown class")(
 )
 
 
+# == The generator's outputs (issue 16) ==========================================================
+# What a hostile archive must not achieve through what the generator writes: commands on the
+# build host (objcopy response files), code in the generated runner, files lost or written
+# outside --out, memory corruption in accepted models, output that does not build, and more
+# than one printable line. Each case is named after the class it belongs to.
+# -- 8. one printable line, nothing written by a refused run
+def _meta_key_escape(d: dict[str, Any]) -> None:
+    d["modules"]["\x1b[2J\x1b]0;pwned\x07"] = d["modules"].pop("default")
+
+
+case("line-metadata-key-escape", "not the module's key", where="{in}/model.tar(metadata.json)")(
+    lambda tmp: tar_with(tmp, meta_edit(_meta_key_escape))
+)
+case("line-tensor-name-c1", "control characters")(lambda tmp: tar_with(tmp, rename_input("in\x9bput")))
+case("line-tensor-name-nel", "control characters")(lambda tmp: tar_with(tmp, rename_input("in\x85put")))
+case("line-tensor-name-u2028", "control characters")(lambda tmp: tar_with(tmp, rename_input("in\u2028put")))
+case("line-tensor-name-u2029", "control characters")(lambda tmp: tar_with(tmp, rename_input("in\u2029put")))
+case("line-target-escape", "unknown executor")(
+    lambda tmp: tar_with(
+        tmp, meta_edit(lambda d: d["modules"]["default"].__setitem__("executors", ["\x1b[31mvm\x1b[0m"]))
+    )
+)
+case("line-model-path-newline", "is not valid JSON")(
+    lambda tmp: tar_with(tmp, lambda f: f.__setitem__("metadata.json", b"{"), "mo\ndel\x1b[1m.tar")
+)
+
+
+def _one_warning_for_many(out: Path, err: str) -> None:
+    warnings = [line for line in err.splitlines() if line.startswith("mlf-build: warning: ")]
+    assert len(warnings) == 1 and "ignored 5000 files (not part of an MLF)" in warnings[0], warnings
+
+
+accepted("line-many-ignored-members", _one_warning_for_many, compile=False)(
+    lambda tmp: with_members(tmp, *((f"notes/{i}.txt", b"") for i in range(5000)))
+)
+
+
+def _printable_everywhere(out: Path, err: str) -> None:
+    text = (out / "net.h").read_text() + err
+    assert not any(c in text for c in "\x1b\x85\u2028\x9b"), repr(text)
+
+
+accepted("line-path-newline-accepted", _printable_everywhere)(
+    lambda tmp: tar_with(tmp, lambda f: None, "mo\ndel\x1b[1m.tar")
+)
+
+
 def cases() -> list[Case]:
     return copy.copy(CASES)
+
+
+def accepted_cases() -> list[Accepted]:
+    return copy.copy(ACCEPTED)

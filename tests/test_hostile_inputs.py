@@ -1,31 +1,82 @@
-"""Every crafted bad input ends with exit code 2 and one line naming the file and the problem:
-no traceback, no file written outside the output folder, no partial output left behind."""
+"""Every crafted bad input ends with exit code 2 and one printable line naming the file and the
+problem: no traceback, no file created, changed or deleted outside the output folder, no partial
+output left behind. Hostile inputs that are accepted do only what the model's own code does."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from mlf_build.errors import one_line
 from tests.conftest import needs_cmake, run_cli
 from tests.firmware import build, configure, run
-from tests.hostile_cases import Case, cases
+from tests.hostile_cases import Accepted, Case, accepted_cases, cases
+from tests.mlf_factory import minimal_files, write_tar
 
 CASES = cases()
+ACCEPTED = accepted_cases()
 
 
 def test_suite_is_large_enough() -> None:
     assert len(CASES) >= 60
-    assert len({c.id for c in CASES}) == len(CASES)
+    ids = [c.id for c in CASES] + [a.id for a in ACCEPTED]
+    assert len(set(ids)) == len(ids)
 
 
-def snapshot(root: Path) -> set[str]:
-    return {p.relative_to(root).as_posix() for p in root.rglob("*")}
+def snapshot(root: Path, skip: frozenset[Path] = frozenset()) -> dict[str, tuple[object, ...]]:
+    """Every entry below ``root`` but ``skip`` (and what is below those): its kind, and for a
+    file its size, modification time and SHA-256, for a link its target. Links are not followed."""
+    out: dict[str, tuple[object, ...]] = {}
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = [d for d in dirs if here / d not in skip]
+        for name in dirs + files:
+            p = here / name
+            if p in skip:
+                continue
+            rel = p.relative_to(root).as_posix()
+            st = p.lstat()
+            if p.is_symlink():
+                out[rel] = ("link", os.readlink(p))
+            elif p.is_dir():
+                out[rel] = ("dir",)
+            elif stat.S_ISREG(st.st_mode):
+                out[rel] = ("file", st.st_size, st.st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+            else:  # a FIFO or device planted by a case: never opened
+                out[rel] = ("special", st.st_mode)
+    return out
+
+
+def plant_sentinels(root: Path) -> None:
+    """Files and folders a hostile archive or a careless generator could touch: beside the
+    output folder, above it, a link to outside, a file named like generated output."""
+    (root / "sentinel" / "sub").mkdir(parents=True)
+    (root / "sentinel" / "main.c").write_text("int main(void) { return 0; }\n")
+    (root / "sentinel" / "sub" / "keep.txt").write_text("the user's data\n")
+    (root / "net.h").write_text("/* the user's own net.h, beside the output folder */\n")
+    (root / "codegen").mkdir()
+    (root / "codegen" / "mine.c").write_text("int mine;\n")
+    os.symlink(root / "sentinel", root / "link-to-sentinel")
+
+
+def _args(case: Case | Accepted, command: str, model: Path, inputs: Path, out: Path) -> list[object]:
+    extra = [a.replace("{in}", str(inputs)) for a in case.extra_args]
+    args: list[object] = [command, model, *extra]
+    if command == "generate":
+        args += ["--out", out]
+        if "--name" not in case.extra_args:
+            args += ["--name", "net"]
+    return args
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -33,26 +84,47 @@ def test_hostile_input(case: Case, tmp_path: Path) -> None:
     inputs = tmp_path / "in"
     inputs.mkdir()
     model = case.build(inputs)
+    plant_sentinels(tmp_path)
     before = snapshot(tmp_path)
-    extra = [a.replace("{in}", str(inputs)) for a in case.extra_args]
     where = str(model) if case.where is None else case.where.replace("{in}", str(inputs))
+    out = tmp_path / "out" if case.out is None else Path(case.out.replace("{in}", str(inputs)))
     for command in case.commands:
-        out = tmp_path / "out"
-        args = [command, model, *extra]
-        if command == "generate":
-            args += ["--out", out]
-            if "--name" not in case.extra_args:
-                args += ["--name", "net"]
-        r = run_cli(args)
+        r = run_cli(_args(case, command, model, inputs, out))
         assert r.code == 2, f"{command}: exit {r.code}\n{r.out}\n{r.err}"
         assert r.out == ""
         line = r.err
         assert line.endswith("\n") and line.count("\n") == 1, repr(line)
+        assert line[:-1].isprintable(), repr(line)  # no escape sequence, no other line break
         assert line.startswith("mlf-build: error: "), line
         assert "Traceback" not in line
         assert case.expect in line, line
-        assert f"mlf-build: error: {where}" in line, line  # names the file (or option)
-        assert snapshot(tmp_path) == before, f"{command} left files behind"
+        assert f"mlf-build: error: {one_line(where)}" in line, line  # names the file (or option)
+        # Refused: nothing created, changed or deleted anywhere, the output folder included.
+        assert snapshot(tmp_path) == before, f"{command} changed files"
+
+
+def _generate_accepted(case: Accepted, tmp_path: Path) -> tuple[Path, str]:
+    """Generate an accepted case beside planted sentinels: exit 0, the case's own check, and
+    nothing outside the output folder (and the --cmake-info file asked for) touched."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    model = case.build(inputs)
+    plant_sentinels(tmp_path)
+    out = tmp_path / "out"
+    info = [Path(a.replace("{in}", str(inputs))).resolve() for a in case.extra_args if a.endswith(".cmake")]
+    before = snapshot(tmp_path, frozenset({out}))
+    r = run_cli(_args(case, "generate", model, inputs, out))
+    assert r.code == 0, r.err
+    assert all(line.isprintable() for line in r.err.splitlines()), repr(r.err)
+    after = snapshot(tmp_path, frozenset({out, *info}))
+    assert after == before, "files outside the output folder changed"
+    case.check(out, r.err)
+    return out, r.err
+
+
+@pytest.mark.parametrize("case", ACCEPTED, ids=[a.id for a in ACCEPTED])
+def test_hostile_input_accepted(case: Accepted, tmp_path: Path) -> None:
+    _generate_accepted(case, tmp_path)
 
 
 # -- the same failures through add_mlf_library() ----------------------------------------------
@@ -265,3 +337,46 @@ def test_hostile_inputs_through_bazel(bazel_runner, tmp_path: Path) -> None:  # 
     for rel, expect in expected.items():
         mine = [e for e in errors if e.startswith(f"mlf-build: error: {rel}")]
         assert len(mine) == 1 and expect in mine[0], f"{rel}: {mine}\n{out.stderr[-3000:]}"
+
+
+# -- one printable line, whatever the locale, the path or the names -----------------------------
+LOCALES = {
+    "utf8": {"LC_ALL": "C.UTF-8"},
+    "posix-ascii": {"LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"},
+    "strict-ascii-stdout": {"PYTHONIOENCODING": "ascii:strict"},
+}
+
+
+def _mlf_build(args: list[object], env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    """The installed entry point in a fresh interpreter (the locale decides the encodings)."""
+    cmd = [sys.executable, "-m", "mlf_build", *(a if isinstance(a, bytes) else str(a) for a in args)]
+    full = {
+        k: v for k, v in os.environ.items() if not k.startswith(("LC_", "PYTHONIOENCODING", "PYTHONUTF8"))
+    }
+    return subprocess.run(cmd, capture_output=True, env={**full, **env}, timeout=120)
+
+
+@pytest.mark.parametrize("locale", list(LOCALES))
+def test_non_utf8_model_path(locale: str, tmp_path: Path) -> None:
+    """A model in a folder whose name is not UTF-8: inspect and generate work in any locale, and
+    a refused run still prints one line."""
+    env = LOCALES[locale]
+    folder = tmp_path / os.fsdecode(b"m\xffodels\x1b")
+    folder.mkdir()
+    files = minimal_files()
+    files["metadata.json"] = files["metadata.json"].replace(
+        b'"c -keys=cpu "', b'"c -keys=cpu \\u001b[2J\\u00e9"'
+    )
+    model = write_tar(folder / "model.tar", files)
+    r = _mlf_build(["inspect", os.fsencode(model)], env)
+    assert r.returncode == 0, r.stderr
+    assert b"\x1b" not in r.stdout and b"MLF format version 7" in r.stdout
+    out = tmp_path / "out"
+    r = _mlf_build(["generate", os.fsencode(model), "--name", "net", "--out", out], env)
+    assert r.returncode == 0, r.stderr
+    assert (out / "net.h").is_file()
+    bad = write_tar(folder / "bad.tar", {**files, "metadata.json": b"{"})
+    r = _mlf_build(["inspect", os.fsencode(bad)], env)
+    line = r.stderr.decode("ascii")  # printable ASCII, whatever the locale
+    assert r.returncode == 2 and line.count("\n") == 1 and line[:-1].isprintable(), line
+    assert line.startswith(f"mlf-build: error: {tmp_path}/m?odels?/bad.tar(metadata.json): "), line
