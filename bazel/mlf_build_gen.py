@@ -36,6 +36,7 @@ from pathlib import Path  # noqa: E402
 
 from mlf_build.cli import PROG  # noqa: E402
 from mlf_build.cli import main as cli_main  # noqa: E402
+from mlf_build.validate import objcopy_arg  # noqa: E402
 
 
 def _fail(message: str) -> int:
@@ -53,7 +54,8 @@ def _objcopy_args(out: Path, prefix: str) -> str:
     for line in lines:
         opt, eq, value = line.partition("=")
         if eq and opt.endswith("-symbols") and not os.path.isabs(value):
-            line = f"{opt}={out / value}"
+            # The generator's lines need no quoting (checked names); the folder might.
+            line = objcopy_arg(f"{opt}={out / value}")
         fixed.append(line)
     return "".join(f"{line}\n" for line in fixed)
 

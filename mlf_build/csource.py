@@ -127,38 +127,87 @@ class CSource:
     constant_pools: dict[str, int] = field(default_factory=dict)
 
 
-def _blank(m: re.Match[str]) -> str:
-    """Blank a comment or literal without moving anything: offsets into the cleaned text stay
-    valid in the original (section names are read back from the original)."""
+_LITERAL = re.compile(r"\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'")
+
+
+def _blank_comment(m: re.Match[str]) -> str:
+    """Blank a comment (keep a literal) without moving anything: offsets into the result stay
+    valid in the original."""
     text = m.group(0)
-    inner = "".join(c if c == "\n" else " " for c in text)
     if text.startswith(("//", "/*")):
-        return inner
-    return text[0] + inner[1:-1] + text[-1]
+        return "".join(c if c == "\n" else " " for c in text)
+    return text
 
 
-def _preprocess(text: str) -> str:
-    """Blank preprocessor lines; evaluate ``__cplusplus`` conditionals as C (not C++)."""
-    out: list[str] = []
-    stack: list[bool] = []  # whether lines are kept in this conditional level
-    for line in text.split("\n"):
+def _blank_literal(m: re.Match[str]) -> str:
+    text = m.group(0)
+    return text[0] + " " * (len(text) - 2) + text[-1]
+
+
+def _truth(kind: str, cond: str) -> bool | None:
+    """The value of an #if/#elif/#ifdef/#ifndef condition when it is known without running a
+    preprocessor: constants (``#if 0``) and ``__cplusplus`` (this is C). None: unknown."""
+    c = re.sub(r"\s+", "", cond)
+    cxx = r"\(*(?:defined\(?__cplusplus\)?|__cplusplus)\)*"
+    if kind in ("ifdef", "ifndef"):
+        return None if c != "__cplusplus" else kind == "ifndef"
+    if re.fullmatch(r"\(*0+[uUlL]*\)*", c):
+        return False
+    if re.fullmatch(r"\(*[1-9][0-9]*[uUlL]*\)*", c):
+        return True
+    if re.fullmatch(cxx, c):
+        return False
+    if re.fullmatch("!" + cxx, c):
+        return True
+    if "__cplusplus" in c:  # e.g. defined(__cplusplus) && __cplusplus >= 201103L
+        return c.startswith("!")
+    return None
+
+
+def _live_lines(clean: str) -> list[bool]:
+    """Per line of ``clean`` (comments and literals blanked): whether the compiler sees it as
+    code. Directive lines (and their continuations) are not code. Known conditions are
+    evaluated (``#if 0`` is dead, ``__cplusplus`` is undefined); of a conditional whose
+    condition is unknown, the first branch is kept and the others dropped."""
+    live: list[bool] = []
+    # per open conditional: [parent is live, this branch is live, a branch was taken]
+    stack: list[list[bool]] = []
+    continued = False
+    for line in clean.split("\n"):
         s = line.strip()
-        if s.startswith("#"):
-            d = s[1:].strip()
-            if d.startswith(("ifdef", "ifndef", "if ")) or d == "if":
-                keep = True
-                if "__cplusplus" in d:
-                    keep = d.startswith("ifndef") or d.startswith("if !")
-                stack.append(keep and (all(stack) if stack else True))
-            elif d.startswith("else") and stack:
-                parent = all(stack[:-1]) if len(stack) > 1 else True
-                stack[-1] = parent and not stack[-1]
-            elif d.startswith("endif") and stack:
+        if continued or s.startswith("#"):
+            live.append(False)
+            was_continued, continued = continued, s.endswith("\\")
+            if was_continued:
+                continue
+            m = re.match(r"#\s*(ifdef|ifndef|if|elif|else|endif)\b(.*)", s)
+            if m is None:
+                continue
+            kind, cond = m.group(1), m.group(2)
+            parent = all(b[1] for b in stack)
+            if kind in ("if", "ifdef", "ifndef"):
+                val = _truth(kind, cond)
+                stack.append([parent, parent and val is not False, val is not False])
+            elif kind == "elif" and stack:
+                top = stack[-1]
+                val = None if top[2] else _truth("if", cond)
+                top[1] = top[0] and not top[2] and val is not False
+                top[2] = top[2] or val is not False
+            elif kind == "else" and stack:
+                top = stack[-1]
+                top[1], top[2] = top[0] and not top[2], True
+            elif kind == "endif" and stack:
                 stack.pop()
-            out.append(" " * len(line))
             continue
-        out.append(line if all(stack) else " " * len(line))
-    return "\n".join(out)
+        live.append(all(b[1] for b in stack))
+    return live
+
+
+def _keep_live(text: str, live: list[bool]) -> str:
+    """``text`` with every line that is not live code blanked (same length, same offsets)."""
+    return "\n".join(
+        line if keep else " " * len(line) for line, keep in zip(text.split("\n"), live, strict=True)
+    )
 
 
 def _split_args(text: str) -> list[str]:
@@ -212,7 +261,13 @@ def _params(text: str) -> list[Param]:
 def parse_c(text: str) -> CSource:
     target_m = _TARGET.search(text)
     includes = [m.group(2) for m in _INCLUDE.finditer(text)]
-    clean = _preprocess(_STRIP.sub(_blank, text))
+    # What the compiler sees: ``code`` without comments and dead lines (literals kept, for the
+    # section names read below), and ``clean``, the same with literals blanked too, which the
+    # structure is read from. Both keep every offset of the original.
+    code = _STRIP.sub(_blank_comment, text)
+    clean = _LITERAL.sub(_blank_literal, code)
+    live = _live_lines(clean)
+    code, clean = _keep_live(code, live), _keep_live(clean, live)
     # Brace depth at each position, from one pass over the braces only.
     braces = [(m.start(), m.group(0)) for m in re.finditer(r"[{}]", clean)]
     depth_at: dict[int, int] = {}
@@ -268,12 +323,13 @@ def parse_c(text: str) -> CSource:
             declarations[name] = " ".join(m.group(2).split())
     arrays: dict[str, StaticArray] = {}
     for m in _STATIC_ARRAY.finditer(clean):
-        # Section names live in string literals, which the stripper blanked: read the original.
+        # Section names live in string literals, which ``clean`` has blanked: read them from
+        # ``code``, never from the original text (a comment or an ``#if 0`` block is not code).
         sec = None
         for part in ("attr", "pre"):
             if m.group(part) is not None and "section" in m.group(part):
-                orig = _SECTION.search(text, m.start(part), m.end(part))
-                sec = orig.group(1) if orig else sec
+                found = _SECTION.findall(code, m.start(part), m.end(part))
+                sec = found[-1] if found else sec
         ctype, count = m.group("ctype"), int(m.group("count"))
         size = _CTYPE_SIZE.get(ctype)
         arrays[m.group("name")] = StaticArray(

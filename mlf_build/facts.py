@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from .dtypes import DType, parse_dtype
 from .errors import MlfError, printable
+from .graph import MAX_ELEMENTS
 
 
 @dataclass
@@ -40,11 +41,17 @@ class IoOverride:
 
 def parse_io_override(text: str) -> tuple[str, IoOverride]:
     """``NAME=1x4`` or ``NAME=1x4:int8`` (``--io-shape``, CMake IO_SHAPES)."""
-    m = re.fullmatch(r"(.+)=(\d+(?:x\d+)*|scalar)(?::(\w+))?", text)
+    m = re.fullmatch(r"(.+)=([0-9]+(?:x[0-9]+)*|scalar)(?::(\w+))?", text)
     if m is None:
-        raise MlfError("--io-shape", f"{text!r} is not NAME=D0xD1...[:dtype]")
-    shape = () if m.group(2) == "scalar" else tuple(int(d) for d in m.group(2).split("x"))
-    return m.group(1), IoOverride(shape, m.group(3))
+        raise MlfError("--io-shape", f"{printable(text)!r} is not NAME=D0xD1...[:dtype]")
+    dims = [] if m.group(2) == "scalar" else m.group(2).split("x")
+    # Each dimension bounded before int() (which refuses more than 4300 digits), then the product.
+    elements = 1
+    for d in dims:
+        elements *= int(d) if len(d.lstrip("0")) <= 15 else MAX_ELEMENTS + 1
+    if any(len(d.lstrip("0")) > 15 for d in dims) or elements > MAX_ELEMENTS:
+        raise MlfError("--io-shape", f"{printable(text)!r}: the shape is impossibly large")
+    return m.group(1), IoOverride(tuple(int(d) for d in dims), m.group(3))
 
 
 RANK = ("override", "graph_json", "aot_header", "relay", "metadata", "c_source", "flat")

@@ -21,10 +21,18 @@ from .archive import DEFAULT_MAX_TOTAL_SIZE
 from .budget import constant_data
 from .devices import check_devices, glue_include_dirs, glue_sources
 from .elf import ElfInfo, first_object_in_archive, parse_elf
-from .emit.common import Settings, public_symbols
-from .emit.crt import CRT_SOURCES, crt_members, crt_rel, emit_crt_config, emit_crt_platform
-from .emit.data import blob_params, emit_data, params_bin_name
-from .emit.header import emit_header, emit_umbrella
+from .emit.common import Settings, arena_symbol, linked_symbol, param_symbol, public_symbols
+from .emit.crt import (
+    CRT_SOURCES,
+    abort_symbol,
+    begin_symbol,
+    crt_members,
+    crt_rel,
+    emit_crt_config,
+    emit_crt_platform,
+)
+from .emit.data import blob_params, blob_symbol, emit_data, params_bin_name
+from .emit.header import emit_header, emit_umbrella, header_guard, header_macros, io_size
 from .emit.runner import emit_runner
 from .emit.sections import arena_fragment, weights_fragment
 from .emit.wrappers import CRT_PRELUDE, emit_wrapper, source_rel, wrap_source, wrapper_name
@@ -33,6 +41,15 @@ from .facts import IoOverride
 from .model import Model, Module, load_model
 from .naming import c_member_problem, library_prefix
 from .plan import Plan, plan_module
+from .validate import (
+    DEFAULT_POINTER_BITS,
+    make_word,
+    objcopy_arg,
+    relative_path,
+    section_name,
+    shadowing_header,
+    target_size,
+)
 from .workarounds import SourceFix, source_fixes
 
 MANIFEST_SCHEMA = "mlf-build/manifest/1"
@@ -94,18 +111,17 @@ class Generation:
     warnings: list[str] = field(default_factory=list)
 
 
-def _check_section(name: str | None, what: str) -> None:
-    if name is not None and (not name or any(c in name for c in ' \t\n",;\\()*')):
-        raise MlfError(what, f"{name!r} is not a valid section name")
-
-
-def _check_abi(model: Model, mod: Module, probe_path: str) -> None:
-    """Objects TVM compiled must match the target compiler: same machine, class, float ABI."""
+def _read_probe(probe_path: str) -> ElfInfo:
+    """The object the target compiler produced (--abi-probe): its machine, class and float ABI."""
     try:
         data = Path(probe_path).read_bytes()
     except OSError as exc:
         raise MlfError(probe_path, f"cannot be read ({exc.strerror})") from None
-    probe: ElfInfo = parse_elf(first_object_in_archive(data, probe_path), probe_path, want_symbols=False)
+    return parse_elf(first_object_in_archive(data, probe_path), probe_path, want_symbols=False)
+
+
+def _check_abi(model: Model, mod: Module, probe: ElfInfo) -> None:
+    """Objects TVM compiled must match the target compiler: same machine, class, float ABI."""
     for f in mod.objects():
         assert f.elf is not None
         o = f.elf
@@ -123,10 +139,16 @@ def _check_abi(model: Model, mod: Module, probe_path: str) -> None:
 
 def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
     prefix = library_prefix(opts.name)
-    _check_section(opts.weights_section, "WEIGHTS_SECTION")
-    _check_section(opts.arena_section, "ARENA_SECTION")
+    for section, what in ((opts.weights_section, "WEIGHTS_SECTION"), (opts.arena_section, "ARENA_SECTION")):
+        if section is not None:
+            section_name(section, what)
     if opts.runtime not in ("builtin", "tvm_crt"):
         raise MlfError("RUNTIME", f"{opts.runtime!r} is not a runtime (builtin or tvm_crt)")
+    probe = _read_probe(opts.abi_probe) if opts.abi_probe else None
+    # Sizes in the generated C must fit the target: the probe's ELF class says its pointer
+    # width; without a probe, the narrowest target mlf_build supports (32-bit Cortex-M).
+    pointer_bits = probe.elf_class if probe is not None else DEFAULT_POINTER_BITS
+    target_size(opts.align, pointer_bits, "--align", "the alignment")
     model = load_model(Path(model_path), opts.max_size, opts.io_shapes, opts.aot_api)
     try:
         if opts.all_modules and opts.module is not None:
@@ -157,8 +179,8 @@ def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
             _check_buildable(model, mod)
             _check_cmsis_nn(model, mod, opts)
             plan = plan_module(model, mod, opts.align, opts.align)
-            if opts.abi_probe:
-                _check_abi(model, mod, opts.abi_probe)
+            if probe is not None:
+                _check_abi(model, mod, probe)
             settings = Settings(
                 prefix=sub,
                 runtime=opts.runtime,
@@ -170,14 +192,17 @@ def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
             )
             units.append(Unit(mod, plan, settings, {fx.member: fx for fx in source_fixes(model, mod)}))
         _check_budgets(model, prefix, units, opts)
+        _check_target_sizes(model, units, opts, pointer_bits)
+        _check_namespaces(model, prefix, units)
         files: list[OutputFile] = []
         for u in units:
             files += _outputs(model, u)
         symbols = [sym for u in units for sym in public_symbols(u.settings)]
         files.append(OutputFile(f"{prefix}.syms", ("\n".join(symbols) + "\n").encode()))
         objcopy = [f"--keep-global-symbols={prefix}.syms"]
-        objcopy += [f"--rename-section={old}={new}" for old, new in _codegen_sections(units, opts)]
-        files.append(OutputFile(f"{prefix}.objcopy", ("\n".join(objcopy) + "\n").encode()))
+        objcopy += [f"--rename-section={old}={new}" for old, new in _codegen_sections(model, units, opts)]
+        text = "".join(objcopy_arg(arg) + "\n" for arg in objcopy)
+        files.append(OutputFile(f"{prefix}.objcopy", text.encode()))
         if opts.all_modules:
             files.append(
                 OutputFile(f"{prefix}.h", emit_umbrella(model, prefix, [u.settings for u in units]).encode())
@@ -193,6 +218,7 @@ def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
         manifest = _manifest(model, prefix, units, [*files, OutputFile(f"{prefix}.mk")], symbols)
         files.append(OutputFile(f"{prefix}.mk", make_fragment(manifest).encode()))
         files.append(OutputFile(f"{prefix}_manifest.json", (json.dumps(manifest, indent=2) + "\n").encode()))
+        _check_output_names(model, files)
         warnings = list(model.warnings) + [fx.note for u in units for fx in u.fixes.values()]
         return Generation(model, prefix, units, files, manifest, warnings)
     except BaseException:
@@ -200,11 +226,12 @@ def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
         raise
 
 
-def _codegen_sections(units: list[Unit], opts: Options) -> list[tuple[str, str]]:
+def _codegen_sections(model: Model, units: list[Unit], opts: Options) -> list[tuple[str, str]]:
     """Sections of TVM's C holding weights (linked params, AOT constants) or static pools
     (USMP), renamed after the partial link so WEIGHTS_SECTION / ARENA_SECTION cover them too.
     GCC and Clang put a static array in .rodata.<name> / .bss.<name> under -fdata-sections
-    unless TVM gave it a section of its own (.rodata.tvm, .bss.noinit.tvm)."""
+    unless TVM gave it a section of its own (.rodata.tvm, .bss.noinit.tvm). The names come from
+    the archive's C and become objcopy arguments: each is checked as a section name."""
     renames: dict[str, str] = {}
     for u in units:
         for f in u.module.c_sources():
@@ -218,7 +245,9 @@ def _codegen_sections(units: list[Unit], opts: Options) -> list[tuple[str, str]]
                 target = opts.weights_section if is_weight else opts.arena_section if is_pool else None
                 if target:
                     default = (".rodata." if arr.const else ".bss.") + arr.name
-                    renames[arr.section or default] = target
+                    where = model.source.display(f.path)
+                    old = section_name(arr.section or default, where, f"the section of array {arr.name}")
+                    renames[old] = target
     return sorted(renames.items())
 
 
@@ -316,6 +345,89 @@ def _check_budgets(model: Model, prefix: str, units: list[Unit], opts: Options) 
         )
 
 
+def _check_target_sizes(model: Model, units: list[Unit], opts: Options, bits: int) -> None:
+    """Every byte count and alignment the generated C and assembler give the target compiler
+    fits one object of the target (``size_t`` literals, ``.space``, ``.balign``): a size a 32-bit
+    target cannot hold would otherwise wrap in the generated code."""
+    where = str(model.path)
+    for u in units:
+        mod, plan = u.module, u.plan
+        for kind, tensors in (("input", mod.inputs), ("output", mod.outputs), ("parameter", mod.params)):
+            for t in tensors:
+                target_size(t.nbytes, bits, where, f"{kind} {printable(t.name)!r} of module {mod.name!r}")
+        target_size(io_size(mod, plan.align), bits, where, f"the inputs and outputs of module {mod.name!r}")
+        target_size(plan.params_size, bits, where, f"the parameters of module {mod.name!r}")
+        target_size(plan.workspace_size, bits, where, f"the arena of module {mod.name!r}")
+    static = sum(u.plan.workspace_size for u in units if u.settings.static_arena)
+    target_size(static, bits, where, "the library's arenas")
+    target_size(sum(u.plan.params_size for u in units), bits, where, "the library's parameters")
+
+
+def _unit_names(model: Model, u: Unit) -> set[str]:
+    """The C names one unit defines where another unit of the same library could too: its
+    header's macros and guard, and its global symbols."""
+    s, mod = u.settings, u.module
+    names = {name for name, _ in header_macros(model, mod, u.plan, s)}
+    names |= {header_guard(s), arena_symbol(s), blob_symbol(s), abort_symbol(s), begin_symbol(s)}
+    names |= set(public_symbols(s))
+    names |= {f(s, i) for i in range(len(mod.params)) for f in (param_symbol, linked_symbol)}
+    return names
+
+
+def _check_namespaces(model: Model, prefix: str, units: list[Unit]) -> None:
+    """Generated names must not collide with each other (two modules of one library, e.g.
+    ``m`` and ``m_output`` whose macros NET_M_OUTPUT_IO_SIZE would both define), nor shadow a
+    standard or runtime header: the output folder is on the include path of everything that
+    links the library, and of TVM's C."""
+    headers = [(f"{u.settings.prefix}.h", "library name") for u in units]
+    if len(units) > 1:
+        headers.append((f"{prefix}.h", "library name"))
+    for rel, where in headers:
+        hidden = shadowing_header(rel)
+        if hidden is not None:
+            raise MlfError(
+                where,
+                f"the library would write {rel}, which hides {hidden} for every file compiled with "
+                "the library's include folder; choose another library name",
+            )
+    owner: dict[str, str] = {f"{prefix.upper()}_H_": "the library's header"} if len(units) > 1 else {}
+    for u in units:
+        for name in sorted(_unit_names(model, u)):
+            other = owner.setdefault(name, f"module {u.module.name!r}")
+            if other != f"module {u.module.name!r}":
+                raise MlfError(
+                    model.path,
+                    f"{other} and module {u.module.name!r} would both define {name} in C; "
+                    "build them as separate libraries with MODULE",
+                )
+
+
+def _check_output_names(model: Model, files: list[OutputFile]) -> None:
+    """Every file the run would write has a usable name, once: checked before anything is
+    written (a name the file system refuses, or one file written twice, would otherwise fail
+    half-way through writing)."""
+    seen: set[str] = set()
+    for f in files:
+        where = model.source.display(f.member) if f.member is not None else "library name"
+        relative_path(f.rel, where)
+        if f.rel in seen:
+            raise MlfError(
+                where,
+                f"would be written twice as {f.rel}: it belongs to no single module of the "
+                "archive; build one module at a time with MODULE",
+            )
+        seen.add(f.rel)
+        if f.rel.startswith(("codegen/include/", "crt/include/")):
+            inner = f.rel.split("/", 2)[2]
+            hidden = shadowing_header(inner, allow_tvm=f.rel.startswith("crt/"))
+            if hidden is not None:
+                raise MlfError(
+                    where,
+                    f"would be on the include path as <{inner}> and hide {hidden} from the "
+                    "generated code; rename or remove it",
+                )
+
+
 def _outputs(model: Model, u: Unit) -> list[OutputFile]:
     mod, plan, s = u.module, u.plan, u.settings
     t = s.prefix
@@ -341,7 +453,7 @@ def _outputs(model: Model, u: Unit) -> list[OutputFile]:
                 files.append(OutputFile(source_rel(f), fix.text.encode()))
             else:
                 files.append(OutputFile(source_rel(f), member=f.path))
-            files.append(OutputFile(wrapper_name(s, f), emit_wrapper(mod, f, s).encode()))
+            files.append(OutputFile(wrapper_name(s, f), emit_wrapper(model, mod, f, s).encode()))
         elif f.kind == "object":
             files.append(OutputFile(f"codegen/lib/{f.filename}", member=f.path))
         elif f.path.startswith("codegen/host/include/"):
@@ -439,20 +551,28 @@ def _manifest(
 
 
 def make_fragment(m: dict[str, Any]) -> str:
-    """``<t>.mk``: the manifest as Make variables, for builds without CMake or Bazel."""
+    """``<t>.mk``: the manifest as Make variables, for builds without CMake or Bazel. Every word
+    is checked: a file name holding '$', '#', ';' or a space would change what Make does."""
     up = m["name"].upper()
     d = f"$({up}_DIR)"
+
+    where = f"{m['name']}.mk"
+
+    def words(values: list[str], fmt: str) -> str:
+        return " ".join(fmt.format(make_word(v, where)) for v in values)
+
+    includes = " ".join(f"-I{d}/{make_word(i, where)}" if i != "." else f"-I{d}" for i in m["include_dirs"])
     lines = [
         f"# Generated by mlf_build {__version__}: what to compile for model library {m['name']}.",
         "# include this file; it locates itself, or set <NAME>_DIR before including it.",
         f"{up}_DIR ?= $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))",
-        f"{up}_SOURCES := " + " ".join(f"{d}/{s}" for s in m["sources"]),
-        f"{up}_OBJECTS := " + " ".join(f"{d}/{o}" for o in m["objects"]),
-        f"{up}_INCLUDES := " + " ".join(f"-I{d}/{i}" if i != "." else f"-I{d}" for i in m["include_dirs"]),
+        f"{up}_SOURCES := " + words(m["sources"], d + "/{}"),
+        f"{up}_OBJECTS := " + words(m["objects"], d + "/{}"),
+        f"{up}_INCLUDES := " + includes,
         f"{up}_CFLAGS := -std=gnu99 -ffunction-sections -fdata-sections",
         # Every module's weights (ALL_MODULES has several): prerequisites Make cannot discover.
-        f"{up}_PARAMS_BIN := " + " ".join(f"{d}/{f}" for f in m["files"] if f.endswith("_params.bin")),
-        f"{up}_WORKSPACE_SIZE := {m['workspace_size']}",
+        f"{up}_PARAMS_BIN := " + words([f for f in m["files"] if f.endswith("_params.bin")], d + "/{}"),
+        f"{up}_WORKSPACE_SIZE := {int(m['workspace_size'])}",
     ]
     return "\n".join(line for line in lines if line) + "\n"
 

@@ -21,17 +21,14 @@ from .errors import MlfError, has_control, printable
 from .facts import Facts, IoOverride, IoTensor, check_io_total, settle
 from .graph import Graph, parse_graph
 from .metadata import IoMeta, Metadata, ModuleMeta, parse_metadata
-from .naming import check_unique, is_c_identifier, relay_name_candidates
+from .naming import check_unique, relay_name_candidates
 from .params import ParamTensor, read_params
 from .relay import RelayMain, RelayTensorType, RelayType, parse_relay_main
+from .validate import is_c_identifier, relative_path
 
 MAX_JSON = 64 << 20
 MAX_SOURCE = 256 << 20
 MAX_OBJECT = 512 << 20
-#: What a file the generator copies out of the MLF may be called (each path component): these
-#: names end up in #include lines, CMake lists and Bazel labels, where '"', ';', '$', spaces and
-#: the like break or change the build. TVM itself only writes [A-Za-z0-9_.]+.
-_COPIED_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+\-]*")
 _BYOC = {"cmsis-nn": "cmsis-nn", "ethos-u": "ethos-u", "ethosu": "ethos-u", "uma": "uma"}
 #: The header every CMSIS-NN source of TVM includes (relay/backend/contrib/cmsisnn/
 #: tir_to_runtime.cc, all versions): it marks the file even where no ``// tvm target:`` line does.
@@ -357,7 +354,7 @@ class _Loader:
         if mm.style == "operator":
             executor = None
         mod = Module(name=mm.name, meta=mm, style=mm.style, executor=executor, codegen=codegen)
-        if mm.style == "full-model" and not is_c_identifier(mm.name):
+        if mm.style == "full-model" and not is_c_identifier(mm.name, part=True):
             raise MlfError(
                 src.display("metadata.json"), f"module name {printable(mm.name)!r} is not a C identifier"
             )
@@ -402,6 +399,7 @@ class _Loader:
                 if arr.const and arr.name.startswith("__tvm_param__"):
                     linked[arr.name[len("__tvm_param__") :]] = arr.name
         mod.linked_params = {p.name: linked[p.name] for p in mod.params if p.name in linked}
+        self._check_linked_sizes(mod)
         if linked:
             mod.link_params = True
 
@@ -566,6 +564,25 @@ class _Loader:
             # refuse reading a well-formed archive).
             mod.devices = list(header.devices)
 
+    def _check_linked_sizes(self, mod: Module) -> None:
+        """A parameter TVM linked into its C is read through the array: the array must hold
+        exactly the bytes the params file gives the parameter (a shorter one is read past its
+        end at run time)."""
+        for p in mod.params:
+            array = mod.linked_params.get(p.name)
+            if array is None:
+                continue
+            for f in mod.c_sources():
+                assert f.source is not None
+                arr = f.source.arrays.get(array)
+                if arr is not None and arr.nbytes != p.nbytes:
+                    have = f"{arr.nbytes} bytes" if arr.nbytes is not None else f"{arr.ctype} elements"
+                    raise MlfError(
+                        self.src.display(f.path),
+                        f"array {printable(array)} holds {have}, but parameter {printable(p.name)!r} is "
+                        f"{p.nbytes} bytes in {mod.params_member}",
+                    )
+
     def _relay(self, mod: Module) -> RelayMain | None:
         if mod.relay_member is None:
             return None
@@ -608,12 +625,7 @@ def _meta_facts(f: Facts, m: IoMeta | None) -> None:
 
 def _check_copied_name(src: MlfSource, name: str, skip: int) -> None:
     """A member the generator may copy into the output must have a name build files can hold."""
-    if not all(_COPIED_NAME.fullmatch(part) for part in name[skip:].split("/")):
-        raise MlfError(
-            src.display(name),
-            "has a file name a build cannot use (generated #include lines, CMake lists and Bazel "
-            "labels name it); TVM writes only letters, digits, '_' and '.'",
-        )
+    relative_path(name[skip:], src.display(name))
 
 
 def _calls(source: CSource, name: str) -> bool:

@@ -6,48 +6,10 @@ import re
 from collections.abc import Callable
 
 from .errors import MlfError, printable
+from .validate import C_KEYWORDS, is_c_identifier
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Prefixes that generated or runtime code already uses; a library named like this would clash.
 _RESERVED_PREFIXES = ("tvmgen_", "tvm_", "mlf_", "__")
-_C_KEYWORDS = frozenset(
-    {
-        "auto",
-        "break",
-        "case",
-        "char",
-        "const",
-        "continue",
-        "default",
-        "do",
-        "double",
-        "else",
-        "enum",
-        "extern",
-        "float",
-        "for",
-        "goto",
-        "if",
-        "inline",
-        "int",
-        "long",
-        "register",
-        "restrict",
-        "return",
-        "short",
-        "signed",
-        "sizeof",
-        "static",
-        "struct",
-        "switch",
-        "typedef",
-        "union",
-        "unsigned",
-        "void",
-        "volatile",
-        "while",
-    }
-)
 
 
 def library_prefix(name: str, where: str = "library name") -> str:
@@ -55,10 +17,10 @@ def library_prefix(name: str, where: str = "library name") -> str:
     ident = re.sub(r"[^A-Za-z0-9_]", "_", name)
     if ident and ident[0].isdigit():
         ident = "_" + ident
-    if not _IDENT.fullmatch(ident or "-") or not any(c.isalnum() for c in ident):
+    if not any(c.isalnum() for c in ident):  # the rest is an identifier by construction
         raise MlfError(where, f"{printable(name)!r} cannot be turned into a C identifier")
     low = ident.lower()
-    if low in _C_KEYWORDS or low.startswith(_RESERVED_PREFIXES) or low in ("tvm", "mlf"):
+    if low in C_KEYWORDS or low.startswith(_RESERVED_PREFIXES) or low in ("tvm", "mlf"):
         raise MlfError(
             where,
             f"{printable(name)!r} would clash with names TVM or mlf_build generate "
@@ -145,9 +107,9 @@ def check_tvm_members(names: list[str], what: str, where: str) -> None:
 def c_member_problem(member: str) -> str | None:
     """Why a struct member TVM declared cannot compile, or None: TVM keeps leading digits and
     does not avoid keywords, so ``void* 0;`` reaches its header."""
-    if not _IDENT.fullmatch(member):
+    if not is_c_identifier(member, part=True):
         return "is not a C identifier"
-    if member in _C_KEYWORDS:
+    if member in C_KEYWORDS:
         return "is a C keyword"
     return None
 
@@ -170,7 +132,3 @@ def c_string(text: str) -> str:
 def c_comment(text: str) -> str:
     """Text safe to place inside a /* */ comment on one line."""
     return printable(text, 200).replace("*/", "* /").replace("/*", "/ *")
-
-
-def is_c_identifier(name: str) -> bool:
-    return bool(_IDENT.fullmatch(name))

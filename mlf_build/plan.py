@@ -198,9 +198,19 @@ def _plan_graph(model: Model, mod: Module, g: Graph, plan: Plan) -> None:
     max_args = max((len(s.args) for s in steps if s.func is not None), default=0)
     if len(slots) > 0xFFFF or len(steps) > 0xFFFF:
         raise MlfError(model.path, f"module {mod.name!r} has too many graph entries for the runner")
-    if plan.static_size >= 1 << 32:
-        raise MlfError(model.path, f"module {mod.name!r} needs a {plan.static_size}-byte arena (limit 4 GiB)")
+    _check_arena(model, mod, plan)
     plan.graph = GraphPlan(slots, steps, max(max_args, 1))
+
+
+#: The runtime addresses the arena with 32-bit offsets (mlf_graph_entry_t), for either executor.
+MAX_ARENA = (1 << 32) - 1
+
+
+def _check_arena(model: Model, mod: Module, plan: Plan) -> None:
+    if plan.workspace_size > MAX_ARENA:
+        raise MlfError(
+            model.path, f"module {mod.name!r} needs a {plan.workspace_size}-byte arena (limit 4 GiB)"
+        )
 
 
 def _plan_aot(model: Model, mod: Module, plan: Plan) -> None:
@@ -215,6 +225,7 @@ def _plan_aot(model: Model, mod: Module, plan: Plan) -> None:
         peak = workspace_peak(functions, root, plan.align)
         if peak is not None:
             plan.dynamic_size = peak
+            _check_arena(model, mod, plan)
             return
     plan.exact = False
     ws = mod.meta.workspace_size_bytes
@@ -225,3 +236,4 @@ def _plan_aot(model: Model, mod: Module, plan: Plan) -> None:
     sites = sum(sum(f.elf.alloc_sites.values()) for f in mod.objects() if f.elf is not None)
     plan.dynamic_size = align_up(ws, plan.align) + max(sites, 1) * plan.align
     plan.notes.append("workspace bounded from metadata.json (no C source to read)")
+    _check_arena(model, mod, plan)

@@ -26,7 +26,9 @@ import numpy as np
 
 from mlf_build.params import write_params
 from tests.mlf_factory import (
+    ADD_C,
     Special,
+    elf_object,
     graph_doc,
     metadata_doc,
     minimal_files,
@@ -932,6 +934,424 @@ case("object-unknown-elf-class", "unknown class")(
 # build host (objcopy response files), code in the generated runner, files lost or written
 # outside --out, memory corruption in accepted models, output that does not build, and more
 # than one printable line. Each case is named after the class it belongs to.
+def _source_with(extra_c: str, base: str = ADD_C) -> Callable[[dict[str, bytes]], None]:
+    def change(f: dict[str, bytes]) -> None:
+        f["codegen/host/src/default_lib1.c"] = (base + extra_c).encode()
+
+    return change
+
+
+def _objcopy_lines(out: Path) -> list[str]:
+    return (out / "net.objcopy").read_text().splitlines()
+
+
+def _no_injected_sections(out: Path, _err: str) -> None:
+    """Every line of the response file is one option with a checked section name."""
+    import re as _re
+
+    for line in _objcopy_lines(out):
+        assert _re.fullmatch(r"--keep-global-symbols=net\.syms|--rename-section=[A-Za-z0-9_.$]+=\.w", line), (
+            line
+        )
+
+
+_EVIL_SECTION = ".x --dump-section .text=pwned --add-section .y=/etc/hostname"
+_WEIGHTS = ("--weights-section", ".w")
+
+# -- 1. objcopy command files: section names from text the compiler never sees, or not names
+accepted("objcopy-section-in-if0", _no_injected_sections, _WEIGHTS)(
+    lambda tmp: tar_with(
+        tmp,
+        _source_with(
+            '#if 0\nstatic const float __attribute__((section("' + _EVIL_SECTION + '"))) '
+            "__tvm_param__p0[4] = {0, 0.25f, 0.5f, 0.75f};\n#endif\n"
+        ),
+    )
+)
+accepted("objcopy-section-in-elif0", _no_injected_sections, _WEIGHTS)(
+    lambda tmp: tar_with(
+        tmp,
+        _source_with(
+            '#if 0\n#elif 0\nstatic const float __attribute__((section("' + _EVIL_SECTION + '"))) '
+            "constant_0[4] = {0};\n#endif\n"
+        ),
+    )
+)
+
+
+def _renamed_rodata_tvm(out: Path, err: str) -> None:
+    _no_injected_sections(out, err)
+    assert "--rename-section=.rodata.tvm=.w" in _objcopy_lines(out)
+
+
+accepted("objcopy-section-in-comment", _renamed_rodata_tvm, _WEIGHTS)(
+    lambda tmp: tar_with(
+        tmp,
+        _source_with(
+            'static const float __attribute__((aligned(16), /* section("' + _EVIL_SECTION + '"), */ '
+            'section(".rodata.tvm"))) __tvm_param__p0[4] = {0, 0.25f, 0.5f, 0.75f};\n'
+        ),
+    )
+)
+# Section names in code the compiler sees, but not names: refused before they reach objcopy.
+for _id, _option, _code in [
+    (
+        "with-spaces",
+        _WEIGHTS,
+        f'static const float __attribute__((section("{_EVIL_SECTION}"))) __tvm_param__p0[4] = {{0}};\n',
+    ),
+    (
+        "escape",
+        _WEIGHTS,
+        'static const float __attribute__((section(".x\\n--add-section"))) constant_0[4];\n',
+    ),
+    (
+        "pool",
+        ("--arena-section", ".a"),
+        'static uint8_t __attribute__((section(".bss.x;touch pwned"))) pool_0[16];\n',
+    ),
+    ("default-unicode", _WEIGHTS, "static const float constant_\u00e9[4] = {0};\n"),
+]:
+    case(
+        f"objcopy-section-{_id}",
+        "is not a valid section name",
+        ("generate",),
+        _option,
+        "{in}/model.tar(codegen/host/src/default_lib1.c)",
+    )(lambda tmp, code=_code: tar_with(tmp, _source_with(code)))
+for _id, _section in [
+    ("leading-digit", "1data"),
+    ("space", ".w x"),
+    ("at-file", "@/etc/passwd"),
+    ("newline", ".w\n--x"),
+]:
+    case(
+        f"objcopy-option-{_id}",
+        "is not a valid section name",
+        ("generate",),
+        ("--weights-section", _section),
+        "WEIGHTS_SECTION",
+    )(lambda tmp: tar_with(tmp, lambda f: None))
+case(
+    "objcopy-arena-option",
+    "is not a valid section name",
+    ("generate",),
+    ("--arena-section", ".a\t-R"),
+    "ARENA_SECTION",
+)(lambda tmp: tar_with(tmp, lambda f: None))
+
+
+# -- 2. names pasted into the generated C: identifiers only
+def _object_defining(*names: bytes) -> Callable[[dict[str, bytes]], None]:
+    def change(f: dict[str, bytes]) -> None:
+        f["codegen/host/lib/default_lib0.o"] = elf_object([b"tvmgen_default_fused_add", *names])
+
+    return change
+
+
+def _operator_named(name: str, symbol: bytes) -> Builder:
+    def build(tmp: Path) -> Path:
+        def change(f: dict[str, bytes]) -> None:
+            _object_defining(symbol)(f)
+            graph_edit(lambda g: g["nodes"][2]["attrs"].__setitem__("func_name", name))(f)
+
+        return tar_with(tmp, change)
+
+    return build
+
+
+_CTOR = "x(void);\n__attribute__((constructor)) static void pwn(void) { *(volatile int *)0 = 1; }\nint y"
+for _id, _fn in [
+    ("newline", _CTOR),
+    ("directive", "f\n#define int32_t void"),
+    ("keyword", "sizeof"),
+    ("unicode", "fused_\u00e4dd"),
+]:
+    case(
+        f"cinject-operator-{_id}",
+        "is not a C identifier",
+        ("generate",),
+        where="{in}/model.tar(executor-config/graph/default.graph)",
+    )(_operator_named(_fn, _fn.encode()))
+
+
+def _fixture(layout: str, tmp: Path, edit: Callable[[dict[str, bytes]], Any]) -> Path:
+    """A fixture model (tests/fixtures) with its members edited."""
+    from tests import fixtures
+
+    src = fixtures.export(layout, tmp)
+    with tarfile.open(src) as tf:
+        files = {m.name.removeprefix("./"): tf.extractfile(m).read() for m in tf.getmembers() if m.isfile()}  # type: ignore[union-attr]
+    src.unlink()
+    edit(files)
+    return write_tar(tmp / "model.tar", files)
+
+
+def _header_edit(old: str, new: str) -> Callable[[dict[str, bytes]], None]:
+    def change(f: dict[str, bytes]) -> None:
+        name = "codegen/host/include/tvmgen_default.h"
+        assert old.encode() in f[name], old
+        f[name] = f[name].replace(old.encode(), new.encode())
+
+    return change
+
+
+case(
+    "cinject-aot-struct-field",
+    "is not a C identifier",
+    ("generate",),
+    where="{in}/model.tar(codegen/host/include/tvmgen_default.h)",
+)(
+    lambda tmp: _fixture(
+        "v7-aot-c",
+        tmp,
+        _header_edit(
+            "#define TVMGEN_DEFAULT_WORKSPACE_SIZE",
+            "struct tvmgen_default_workspace_pools {\n  void* p\u00f6ol;\n};\n"
+            "#define TVMGEN_DEFAULT_P\u00d6OL_WORKSPACE_POOL_SIZE 64\n#define TVMGEN_DEFAULT_WORKSPACE_SIZE",
+        ),
+    )
+)
+
+
+def _param_renamed(name: str) -> Callable[[dict[str, bytes]], None]:
+    """The parameter p0 called ``name`` everywhere, and linked into TVM's C under that name."""
+
+    def change(f: dict[str, bytes]) -> None:
+        graph_edit(lambda g: g["nodes"][1].__setitem__("name", name))(f)
+        f["parameters/default.params"] = write_params([(name, np.arange(4, dtype=np.float32) / 4)])
+        binding = b'"input_binding": ' + json.dumps(name).encode()
+        f["metadata.json"] = f["metadata.json"].replace(b'"input_binding": "p0"', binding)
+        _source_with(f"static const float __tvm_param__{name}[4] = {{0, 0.25f, 0.5f, 0.75f}};\n")(f)
+
+    return change
+
+
+case(
+    "cinject-linked-array-unicode",
+    "is not a C identifier",
+    ("generate",),
+    where="{in}/model.tar(codegen/host/src/default_lib1.c)",
+)(lambda tmp: tar_with(tmp, _param_renamed("p\u00e9")))
+
+
+# -- 4. sizes and table fields the generated C cannot hold
+def _one_op_with_inputs(n: int, ops: int = 1) -> Callable[[dict[str, bytes]], None]:
+    """``ops`` chained operators, each reading the previous result (first: x) ``n`` times."""
+
+    def edit(g: dict[str, Any]) -> None:
+        op = g["nodes"][2]
+        g["nodes"] = g["nodes"][:2]
+        for k in range(ops):
+            src = 0 if k == 0 else 1 + k
+            g["nodes"].append({**op, "name": f"op{k}", "inputs": [[src, 0, 0]] * n})
+        count = 2 + ops
+        g["heads"] = [[count - 1, 0, 0]]
+        g["node_row_ptr"] = list(range(count + 1))
+        g["attrs"]["dltype"][1] = ["float32"] * count
+        g["attrs"]["storage_id"][1] = list(range(count))
+        g["attrs"]["shape"][1] = [[1, 4], [4]] + [[1, 4]] * ops
+        g["attrs"]["device_index"][1] = [1] * count
+
+    return graph_edit(edit)
+
+
+case("tables-one-operator-70000-inputs", "with 70001 arguments, more than 65535", ("generate",))(
+    lambda tmp: tar_with(tmp, _one_op_with_inputs(70_000))
+)
+
+
+def _three_long_calls(out: Path, _err: str) -> None:
+    runner = (out / "net_runner.c").read_text()
+    assert "DLTensor tensors[30001];" in runner and "/* 2: tvmgen_default_fused_add(" in runner
+
+
+# 90,003 operator arguments in all, once truncated into 16-bit table fields: the runner's
+# program numbers them in LEB128 now, so this builds.
+accepted("tables-arguments-in-all", _three_long_calls)(
+    lambda tmp: tar_with(tmp, _one_op_with_inputs(30_000, ops=3))
+)
+case("linked-param-array-short", "holds 8 bytes, but parameter 'p0' is 16 bytes")(
+    lambda tmp: tar_with(tmp, _source_with("static const float __tvm_param__p0[2] = {0, 0.25f};\n"))
+)
+case("linked-param-array-unknown-type", "holds my_float elements")(
+    lambda tmp: tar_with(
+        tmp, _source_with("typedef float my_float;\nstatic const my_float __tvm_param__p0[4] = {0};\n")
+    )
+)
+
+
+def _io_size_bytes(old: bytes, new: bytes) -> Callable[[dict[str, bytes]], None]:
+    def change(f: dict[str, bytes]) -> None:
+        f["metadata.json"] = f["metadata.json"].replace(
+            b'"io_size_bytes": ' + old, b'"io_size_bytes": ' + new
+        )
+
+    return change
+
+
+def _huge_input(g: dict[str, Any]) -> None:
+    g["attrs"]["shape"][1][0] = [1, 1 << 40]
+    g["attrs"]["shape"][1][2] = [1, 1 << 40]
+
+
+def _huge_input_files(f: dict[str, bytes]) -> None:
+    graph_edit(_huge_input)(f)
+    _io_size_bytes(b"32", b"8796093022208")(f)
+    f["src/default.relay"] = f["src/default.relay"].replace(
+        b"%x: Tensor[(1, 4)", b"%x: Tensor[(1, 1099511627776)"
+    )
+
+
+case("size-input-beyond-32-bit", "more than a 32-bit target can address", ("generate",))(
+    lambda tmp: tar_with(tmp, _huge_input_files)
+)
+case(
+    "size-input-beyond-32-bit-probe",
+    "more than a 32-bit target can address",
+    ("generate",),
+    ("--abi-probe", "{in}/probe.o"),
+)(
+    lambda tmp: (
+        (tmp / "probe.o").write_bytes(elf_header(32, 40, 0x5000400)) and tar_with(tmp, _huge_input_files)
+    )
+)
+
+
+def _sized_for_64_bit(out: Path, _err: str) -> None:
+    assert "#define NET_INPUT_0_SIZE 4398046511104\n" in (out / "net.h").read_text()
+
+
+# The same input for a 64-bit target (what the ABI probe says): within its size_t.
+accepted("size-input-64-bit-probe", _sized_for_64_bit, ("--abi-probe", "{in}/probe.o"), compile=False)(
+    lambda tmp: (tmp / "probe.o").write_bytes(elf_header(64, 62)) and tar_with(tmp, _huge_input_files)
+)
+case(
+    "size-align-2^40",
+    "more than a 32-bit target can address",
+    ("generate",),
+    ("--align", str(1 << 40)),
+    "--align",
+)(lambda tmp: tar_with(tmp, lambda f: None))
+case("size-aot-pool-1TiB", "limit 4 GiB", ("generate",))(
+    lambda tmp: _fixture(
+        "v7-aot-c",
+        tmp,
+        _header_edit(
+            "#define TVMGEN_DEFAULT_WORKSPACE_SIZE",
+            "struct tvmgen_default_workspace_pools {\n  void* big;\n};\n"
+            "#define TVMGEN_DEFAULT_BIG_WORKSPACE_POOL_SIZE 1099511627776\n"
+            "#define TVMGEN_DEFAULT_WORKSPACE_SIZE",
+        ),
+    )
+)
+case(
+    "size-io-shape-digits",
+    "impossibly large",
+    extra=("--io-shape", "logits=1x" + "9" * 5000),
+    where="--io-shape",
+)(lambda tmp: tar_with(tmp, lambda f: None))
+case(
+    "size-io-shape-elements",
+    "impossibly large",
+    extra=("--io-shape", "logits=65536x65536x65537:float32"),
+    where="--io-shape",
+)(lambda tmp: tar_with(tmp, lambda f: None))
+case(
+    "size-io-shape-beyond-32-bit",
+    "more than a 32-bit target can address",
+    ("generate",),
+    ("--io-shape", "logits=1x1073741824", "--io-shape", "probs=1x4"),
+)(lambda tmp: _fixture("v5-aot-c", tmp, _io_size_bytes(b"192", b"8589934592")))
+
+
+# -- 6. names that collide with each other, with libc or with the runtime
+def _two_modules(
+    first: str,
+    second: str,
+    edit_first: Callable[[dict[str, Any]], Any] | None = None,
+    extra: dict[str, bytes] | None = None,
+) -> Builder:
+    def build(tmp: Path) -> Path:
+        files: dict[str, bytes] = dict(extra or {})
+        modules: dict[str, Any] = {}
+        for module in (first, second):
+            one = minimal_files(module)
+            meta = json.loads(one.pop("metadata.json"))
+            if edit_first is not None and module == first:
+                edit_first(meta["modules"][module]["memory"]["functions"]["main"][0])
+            modules.update(meta["modules"])
+            graph = f"executor-config/graph/{module}.graph"
+            one[graph] = one[graph].replace(b"tvmgen_default_", f"tvmgen_{module}_".encode())
+            files.update(one)
+        files["metadata.json"] = json.dumps({"version": 7, "modules": modules}, sort_keys=True).encode()
+        return write_tar(tmp / "model.tar", files)
+
+    return build
+
+
+case("namespace-module-macros", "would both define NET_M_OUTPUT_IO_SIZE", ("generate",), ("--all-modules",))(
+    _two_modules(
+        "m", "m_output", lambda main: main.__setitem__("outputs", {"io": {"size": 16, "dtype": "float32"}})
+    )
+)
+for _name in ("math", "stdint", "String", "Time", "arm_nnfunctions"):
+    case(f"namespace-name-{_name.lower()}", "which hides", ("generate",), ("--name", _name), "library name")(
+        lambda tmp: tar_with(tmp, lambda f: None)
+    )
+case(
+    "namespace-module-header-cmsis",
+    "which hides",
+    ("generate",),
+    ("--name", "arm", "--all-modules"),
+    "library name",
+)(_two_modules("math", "lib"))
+for _id, _header in [
+    ("runtime-internal", "mlf_runtime_internal.h"),
+    ("runtime", "mlf_runtime.h"),
+    ("tvm-api", "tvm/runtime/c_runtime_api.h"),
+    ("stdint", "stdint.h"),
+    ("sys-types", "sys/types.h"),
+    ("math-upper", "Math.h"),
+]:
+    case(
+        f"namespace-include-{_id}",
+        "would be on the include path",
+        ("generate",),
+        where=f"{{in}}/model.tar(codegen/host/include/{_header})",
+    )(
+        lambda tmp, h=_header: tar_with(
+            tmp, lambda f: f.__setitem__(f"codegen/host/include/{h}", b"#define int32_t int\n")
+        )
+    )
+
+
+def _with_crt(extra: dict[str, bytes]) -> Callable[[dict[str, bytes]], None]:
+    def change(f: dict[str, bytes]) -> None:
+        f["runtime/src/runtime/crt/common/crt_backend_api.c"] = b"/* TVM's */\n"
+        f["runtime/src/runtime/crt/memory/stack_allocator.c"] = b"/* TVM's */\n"
+        f["runtime/include/tvm/runtime/c_runtime_api.h"] = b"/* TVM's own, meant to be used */\n"
+        f.update(extra)
+
+    return change
+
+
+case(
+    "namespace-crt-include-runtime",
+    "would be on the include path",
+    ("generate",),
+    ("--runtime", "tvm_crt"),
+    "{in}/model.tar(runtime/include/mlf_runtime_internal.h)",
+)(lambda tmp: tar_with(tmp, _with_crt({"runtime/include/mlf_runtime_internal.h": b"#define MLF_OK 1\n"})))
+case(
+    "namespace-crt-include-stdlib",
+    "would be on the include path",
+    ("generate",),
+    ("--runtime", "tvm_crt"),
+    "{in}/model.tar(runtime/include/stdlib.h)",
+)(lambda tmp: tar_with(tmp, _with_crt({"runtime/include/stdlib.h": b"\n"})))
+
+
 # -- 8. one printable line, nothing written by a refused run
 def _meta_key_escape(d: dict[str, Any]) -> None:
     d["modules"]["\x1b[2J\x1b]0;pwned\x07"] = d["modules"].pop("default")
@@ -952,6 +1372,20 @@ case("line-target-escape", "unknown executor")(
 case("line-model-path-newline", "is not valid JSON")(
     lambda tmp: tar_with(tmp, lambda f: f.__setitem__("metadata.json", b"{"), "mo\ndel\x1b[1m.tar")
 )
+case(
+    "refused-name-300-characters",
+    "longer than 255 bytes",
+    ("generate",),
+    ("--name", "n" * 300),
+    "library name",
+)(lambda tmp: tar_with(tmp, lambda f: None))
+case(
+    "refused-file-owned-by-no-module",
+    "would be written twice",
+    ("generate",),
+    ("--all-modules",),
+    "{in}/model.tar(codegen/host/src/shared_lib.c)",
+)(_two_modules("mixer", "waveform", extra={"codegen/host/src/shared_lib.c": b"int shared;\n"}))
 
 
 def _one_warning_for_many(out: Path, err: str) -> None:

@@ -1,6 +1,7 @@
 """Every crafted bad input ends with exit code 2 and one printable line naming the file and the
 problem: no traceback, no file created, changed or deleted outside the output folder, no partial
-output left behind. Hostile inputs that are accepted do only what the model's own code does."""
+output left behind. Hostile inputs that are accepted produce output that builds, for the host
+and for Cortex-M, and does only what the model's own code does."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ import numpy as np
 import pytest
 
 from mlf_build.errors import one_line
-from tests.conftest import needs_cmake, run_cli
-from tests.firmware import build, configure, run
+from tests.conftest import have, needs_cmake, run_cli
+from tests.firmware import ARM_CFLAGS, build, configure, run
 from tests.hostile_cases import Accepted, Case, accepted_cases, cases
 from tests.mlf_factory import minimal_files, write_tar
 
@@ -127,6 +128,72 @@ def test_hostile_input_accepted(case: Accepted, tmp_path: Path) -> None:
     _generate_accepted(case, tmp_path)
 
 
+# -- accepted hostile inputs build, for the host and for Cortex-M -------------------------------
+TOOLCHAINS = {
+    "host": ("gcc", "objcopy", []),
+    "cortex-m4": ("arm-none-eabi-gcc", "arm-none-eabi-objcopy", ARM_CFLAGS["cortex-m4"]),
+}
+RUNTIME_INCLUDE = Path(__file__).resolve().parents[1] / "mlf_build" / "runtime" / "include"
+
+
+def compile_library(out: Path, target: str) -> Path:
+    """Compile every source the manifest lists with -Wall -Wextra -Werror (as add_mlf_library()
+    with MLF_BUILD_WERROR does), link them into one object and run objcopy with the generated
+    response file in the output folder (as CMake does). Returns the object."""
+    import json
+
+    cc, objcopy, flags = TOOLCHAINS[target]
+    manifest = json.loads(next(out.glob("*_manifest.json")).read_text())
+    includes = [f"-I{out / d}" for d in manifest["include_dirs"]] + [f"-I{RUNTIME_INCLUDE}"]
+    objects = []
+    for i, src in enumerate(manifest["sources"]):
+        obj = out / f"o{i}.o"
+        run(
+            [
+                cc,
+                *flags,
+                "-std=gnu99",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-ffunction-sections",
+                "-fdata-sections",
+                *includes,
+                "-c",
+                out / src,
+                "-o",
+                obj,
+            ]
+        )
+        objects.append(obj)
+    merged = out / "merged.o"
+    run([cc, *flags, "-r", "-nostdlib", "-o", merged, *objects, *(out / o for o in manifest["objects"])])
+    run([objcopy, f"@{manifest['name']}.objcopy", merged], cwd=out)
+    return merged
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", list(TOOLCHAINS))
+def test_accepted_hostile_inputs_compile(target: str, tmp_path: Path) -> None:
+    if not have(TOOLCHAINS[target][0], TOOLCHAINS[target][1]):
+        pytest.skip(f"needs {TOOLCHAINS[target][0]}")
+    built = 0
+    for case in ACCEPTED:
+        if not case.compile:
+            continue
+        folder = tmp_path / case.id
+        folder.mkdir()
+        out, _ = _generate_accepted(case, folder)
+        before = snapshot(folder, frozenset({out}))
+        merged = compile_library(out, target)
+        assert merged.stat().st_size > 0
+        # objcopy ran the generated options only: it wrote nothing but the object it was given.
+        assert snapshot(folder, frozenset({out})) == before, case.id
+        assert not list(folder.rglob("pwned")), case.id
+        built += 1
+    assert built >= 4
+
+
 # -- the same failures through add_mlf_library() ----------------------------------------------
 CMAKE_CASES = [
     "traversal-dot-slash-dotdot",
@@ -139,39 +206,107 @@ CMAKE_CASES = [
     "codegen-name-semicolon",
     "name-newline",
     "dir-symlink-outside",
+    # issue 16: objcopy command files, C injection
+    "objcopy-section-with-spaces",
+    "objcopy-section-pool",
+    "cinject-operator-newline",
+    "cinject-aot-struct-field",
 ]
 CMAKE_PROJECT = """cmake_minimum_required(VERSION 3.20)
 project(t C)
 find_package(mlf_build CONFIG REQUIRED)
-add_mlf_library(net "{model}")
+add_mlf_library(net [==[{model}]==]{args})
 """
+#: command-line options of the cases, as add_mlf_library() arguments
+CMAKE_ARGS = {
+    "--weights-section": "WEIGHTS_SECTION",
+    "--arena-section": "ARENA_SECTION",
+    "--module": "MODULE",
+}
+
+
+def cmake_args(case: Case | Accepted, inputs: Path) -> str:
+    args, it = [], iter(case.extra_args)
+    for a in it:
+        if a in CMAKE_ARGS:
+            args += [CMAKE_ARGS[a], f'"{next(it)}"']
+        else:
+            assert a == "--all-modules", a
+            args.append("ALL_MODULES")
+    return "".join(f" {a}" for a in args)
+
+
+def cmake_project(tmp_path: Path, fixture_models: dict[str, Path]) -> tuple[Path, Path]:
+    """A project configured once with a good model (the compiler checks run once); each case
+    then rewrites its CMakeLists.txt and reconfigures the same build folder."""
+    src, bdir = tmp_path / "src", tmp_path / "build"
+    src.mkdir()
+    (src / "CMakeLists.txt").write_text(
+        CMAKE_PROJECT.format(model=fixture_models["v7-graph"].as_posix(), args="")
+    )
+    configure(src, bdir)
+    return src, bdir
+
+
+def use_model(src: Path, bdir: Path, model: Path, args: str) -> None:
+    (src / "CMakeLists.txt").write_text(CMAKE_PROJECT.format(model=model.as_posix(), args=args))
+    shutil.rmtree(bdir / "mlf", ignore_errors=True)
 
 
 @needs_cmake
 @pytest.mark.slow
 def test_hostile_inputs_through_cmake(tmp_path: Path, fixture_models: dict[str, Path]) -> None:
     """add_mlf_library() fails at configure time with the tool's one line, naming the file, for a
-    varied set of the cases; nothing is generated. One build folder is reconfigured for each case
-    (the compiler checks run once)."""
-    src, bdir = tmp_path / "src", tmp_path / "build"
-    src.mkdir()
-    (src / "CMakeLists.txt").write_text(CMAKE_PROJECT.format(model=fixture_models["v7-graph"].as_posix()))
-    configure(src, bdir)
+    varied set of the cases; nothing is generated, and nothing beside the model changes. One
+    build folder is reconfigured for each case."""
+    src, bdir = cmake_project(tmp_path, fixture_models)
     by_id = {c.id: c for c in CASES}
     for cid in CMAKE_CASES:
         case = by_id[cid]
         inputs = tmp_path / cid
         inputs.mkdir()
         model = case.build(inputs)
-        (src / "CMakeLists.txt").write_text(CMAKE_PROJECT.format(model=model.as_posix()))
-        shutil.rmtree(bdir / "mlf", ignore_errors=True)
+        where = str(model) if case.where is None else case.where.replace("{in}", str(inputs))
+        use_model(src, bdir, model, cmake_args(case, inputs))
+        before = snapshot(inputs)
         res = configure(src, bdir, check=False)
         assert res.returncode != 0, f"{cid}: configure succeeded"
         msg = " ".join(res.stderr.split())
-        assert f"add_mlf_library(net): mlf-build: error: {model}" in msg, f"{cid}: {msg}"
+        assert f"add_mlf_library(net): mlf-build: error: {where}" in msg, f"{cid}: {msg}"
         assert case.expect in msg, f"{cid}: {msg}"
         assert "Traceback" not in res.stderr, f"{cid}: {res.stderr}"
         assert not (bdir / "mlf" / "net").exists(), f"{cid}: generated files"
+        assert snapshot(inputs) == before, f"{cid}: files beside the model changed"
+
+
+CMAKE_ACCEPTED = [
+    "objcopy-section-in-if0",
+    "objcopy-section-in-comment",
+]
+
+
+@needs_cmake
+@pytest.mark.slow
+def test_accepted_hostile_inputs_through_cmake(tmp_path: Path, fixture_models: dict[str, Path]) -> None:
+    """Hostile inputs that are accepted configure and build with add_mlf_library() (symbol hiding
+    on: objcopy runs the generated response file), and the build writes nothing outside its
+    folders."""
+    src, bdir = cmake_project(tmp_path, fixture_models)
+    by_id = {a.id: a for a in ACCEPTED}
+    for cid in CMAKE_ACCEPTED:
+        case = by_id[cid]
+        inputs = tmp_path / cid / "in"
+        inputs.mkdir(parents=True)
+        model = case.build(inputs)
+        use_model(src, bdir, model, cmake_args(case, inputs))
+        before = snapshot(tmp_path / cid)
+        configure(src, bdir)
+        build(bdir)
+        out = bdir / "mlf" / "net"
+        assert (bdir / "libnet.a").is_file() and (out / "net.h").is_file(), cid
+        case.check(out, "")
+        assert snapshot(tmp_path / cid) == before, f"{cid}: files beside the model changed"
+        assert not list(tmp_path.rglob("pwned")), cid
 
 
 # -- names that look like C: accepted, and escaped ---------------------------------------------
@@ -234,7 +369,7 @@ def test_names_that_look_like_c_are_data_not_code(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
     (src / "CMakeLists.txt").write_text(
-        CMAKE_PROJECT.format(model=model.as_posix())
+        CMAKE_PROJECT.format(model=model.as_posix(), args="")
         + "add_executable(app main.c)\ntarget_link_libraries(app PRIVATE net)\n"
         + "target_compile_options(app PRIVATE -Wall -Wextra -Werror -Wcomment -Wtrigraphs)\n"
         # ISO C99 without extensions: trigraphs ("??/" is a backslash) are live in the header
@@ -284,7 +419,25 @@ BAZEL_CASES = [
     "params-bad-magic",
     "codegen-name-quote",
     "object-not-elf",
+    # issue 16: objcopy command files, C injection, names in build files
+    "objcopy-section-with-spaces",
+    "objcopy-section-default-unicode",
+    "cinject-operator-newline",
+    "cinject-linked-array-unicode",
+    "codegen-name-semicolon",
+    "codegen-name-dollar",
+    "namespace-include-runtime-internal",
 ]
+#: accepted through Bazel too: the rule builds the library, objcopy included
+BAZEL_ACCEPTED = ["objcopy-section-in-if0", "objcopy-section-in-comment"]
+BAZEL_ATTRS = {"--weights-section": "weights_section", "--arena-section": "arena_section"}
+
+
+def bazel_attrs(case: Case | Accepted) -> str:
+    attrs, it = [], iter(case.extra_args)
+    for a in it:
+        attrs.append(f'{BAZEL_ATTRS[a]} = "{next(it)}"')
+    return "".join(f", {a}" for a in attrs)
 
 
 @pytest.fixture
@@ -310,7 +463,7 @@ def bazel_runner(tmp_path: Path):  # type: ignore[no-untyped-def]
 @pytest.mark.slow
 def test_hostile_inputs_through_bazel(bazel_runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """One workspace, one mlf_library per case, `bazel build --keep_going`: every target fails
-    with the CLI's one line for its own tarball."""
+    with the CLI's one line for its own tarball; the accepted hostile inputs build."""
     from tests.test_bazel import REPO as BAZEL_REPO
 
     ws = tmp_path / "ws"
@@ -322,8 +475,14 @@ def test_hostile_inputs_through_bazel(bazel_runner, tmp_path: Path) -> None:  # 
         folder.mkdir()
         model = by_id[cid].build(folder)
         rel = model.relative_to(ws).as_posix()
-        rules.append(f'mlf_library(name = "case{i}", src = "{rel}")\n')
+        rules.append(f'mlf_library(name = "case{i}", src = "{rel}"{bazel_attrs(by_id[cid])})\n')
         expected[rel] = by_id[cid].expect
+    good = {a.id: a for a in ACCEPTED}
+    for i, cid in enumerate(BAZEL_ACCEPTED):
+        folder = ws / f"good{i}"
+        folder.mkdir()
+        rel = good[cid].build(folder).relative_to(ws).as_posix()
+        rules.append(f'mlf_library(name = "good{i}", src = "{rel}"{bazel_attrs(good[cid])})\n')
     (ws / "WORKSPACE").write_text(
         f'workspace(name = "hostile")\nlocal_repository(name = "mlf_build", path = "{BAZEL_REPO}")\n'
         'load("@mlf_build//bazel:repositories.bzl", "mlf_build_dependencies")\nmlf_build_dependencies()\n'
@@ -337,6 +496,9 @@ def test_hostile_inputs_through_bazel(bazel_runner, tmp_path: Path) -> None:  # 
     for rel, expect in expected.items():
         mine = [e for e in errors if e.startswith(f"mlf-build: error: {rel}")]
         assert len(mine) == 1 and expect in mine[0], f"{rel}: {mine}\n{out.stderr[-3000:]}"
+    # The accepted ones built, objcopy with the generated options included.
+    assert not re.search(r"^ERROR: .*//:good\d", out.stderr, re.M), out.stderr[-3000:]
+    assert len(errors) == len(expected), errors
 
 
 # -- one printable line, whatever the locale, the path or the names -----------------------------

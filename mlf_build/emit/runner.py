@@ -21,6 +21,7 @@ from ..model import Model, Module, Tensor
 from ..naming import c_comment, c_string
 from ..params import ParamTensor
 from ..plan import ARENA, CONST, INPUT, OUTPUT, GraphStep, Plan, Slot
+from ..validate import c_identifier, c_param_type
 from .common import Settings, arena_symbol, banner, devices_symbol, linked_symbol, param_symbol
 from .crt import abort_symbol, begin_symbol
 from .data import blob_offsets, blob_params, blob_symbol
@@ -106,11 +107,11 @@ def param_data_symbol(mod: Module, s: Settings, index: int) -> str:
     return linked_symbol(s, index) if p.name in mod.linked_params else param_symbol(s, index)
 
 
-def _param_decls(mod: Module, s: Settings) -> str:
+def _param_decls(model: Model, mod: Module, s: Settings) -> str:
     out = [f"extern const uint8_t {blob_symbol(s)}[];\n"] if blob_params(mod) else []
     for i, p in enumerate(mod.params):
         if p.name in mod.linked_params:
-            elem = _linked_ctype(mod, p)
+            elem = c_param_type(_linked_ctype(mod, p), str(model.path), f"linked parameter {i}")
             out.append(f"extern const {elem} {linked_symbol(s, i)}[];\n")
         else:
             out.append(f"extern const uint8_t {param_symbol(s, i)}[];\n")
@@ -296,6 +297,23 @@ def needs_types(mod: Module, funcs: list[str]) -> bool:
     return any(f not in functions or functions[f].reads_tensor_facts for f in funcs)
 
 
+#: Arguments of one operator call the runner takes: it keeps a DLTensor, a value and a type code
+#: per argument of the longest call (about 60 bytes each on a 32-bit target) on the stack of
+#: whoever calls <t>_run. TVM's operators take a handful; more than this is no model for a
+#: microcontroller, and is refused rather than left to overflow its stack.
+MAX_CALL_ARGS = 0xFFFF
+
+
+def _check_calls(model: Model, mod: Module, steps: list[GraphStep]) -> None:
+    for st in steps:
+        if len(st.args) > MAX_CALL_ARGS:
+            raise MlfError(
+                model.path,
+                f"module {mod.name!r} calls {st.func} with {len(st.args)} arguments, more than "
+                f"{MAX_CALL_ARGS} (the runner keeps each call's arguments on its stack)",
+            )
+
+
 def _graph_tables(
     mod: Module, plan: Plan, s: Settings, shapes: _Shapes, slots: list[Slot], steps: list[GraphStep]
 ) -> tuple[str, int]:
@@ -346,13 +364,16 @@ def _graph_body(
     return tables + _signature(s) + scratch + run + "}\n"
 
 
-def _op_declarations(mod: Module, funcs: list[str]) -> tuple[str, dict[str, str]]:
+def _op_declarations(model: Model, mod: Module, funcs: list[str]) -> tuple[str, dict[str, str]]:
     """Prototypes for the operators the table calls, and a trampoline name for any operator
-    TVM defined with the old five-argument signature (no resource_handle)."""
+    TVM defined with the old five-argument signature (no resource_handle). Operator names come
+    from the graph JSON (or the AOT entry point) and are pasted into C: identifiers only."""
     functions = mod.functions()
     decls: list[str] = []
     rename: dict[str, str] = {}
+    where = model.source.display(mod.graph_member) if mod.graph_member else str(model.path)
     for f in sorted(set(funcs)):
+        c_identifier(f, where, "operator")
         fn = functions.get(f)
         if fn is not None and len(fn.params) == 5:
             tramp = f"mlf_tramp_{len(rename)}"
@@ -371,21 +392,29 @@ def _op_declarations(mod: Module, funcs: list[str]) -> tuple[str, dict[str, str]
     return "".join(decls), rename
 
 
-def _aot_c_body(mod: Module, plan: Plan, s: Settings) -> str:
+def _aot_c_body(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
     """TVM's tvmgen_<m>_run() called with its structs, filled member by member under the names
     TVM's header gave them (``in.serving_default_input_1_0``, not the model's own name)."""
     m = mod.name
+    where = model.source.display(mod.header_member) if mod.header_member else str(model.path)
     out = [_signature(s), _begin(mod, plan, s)]
     out.append(f"  struct tvmgen_{m}_inputs in;\n  struct tvmgen_{m}_outputs out;\n")
     if plan.pools or mod.constant_pools:
         out.append(f"  struct tvmgen_{m}_workspace_pools pools;\n")
     for (role, idx), member in zip(mod.aot_args, mod.aot_arg_names, strict=True):
+        c_identifier(
+            member, where, f"member of struct tvmgen_{m}_{'outputs' if role == 'output' else 'inputs'}"
+        )
         if role == "param":
             out.append(f"  in.{member} = (void *)(uintptr_t){param_data_symbol(mod, s, idx)};\n")
         elif role == "input":
             out.append(f"  in.{member} = (void *)(uintptr_t)inputs[{idx}];\n")
         else:
             out.append(f"  out.{member} = outputs[{idx}];\n")
+    for name in [p[0] for p in plan.pools] + list(mod.constant_pools):
+        c_identifier(name, where, f"member of struct tvmgen_{m}_workspace_pools")
+    for name in mod.devices:
+        c_identifier(name, where, f"member of struct tvmgen_{m}_devices")
     for name, offset, _size in plan.pools:
         out.append(f"  pools.{name} = (uint8_t *)workspace + {offset};\n")
     for k, name in enumerate(mod.constant_pools):
@@ -396,7 +425,7 @@ def _aot_c_body(mod: Module, plan: Plan, s: Settings) -> str:
         out += [f"  devices.{d} = {devices_symbol(s)}[{i}];\n" for i, d in enumerate(mod.devices)]
     call_args = "&in, &out" + (", &pools" if plan.pools or mod.constant_pools else "")
     call_args += ", &devices" if mod.devices else ""
-    out.append(f"  return mlf_run_end({mod.entry}({call_args}));\n}}\n")
+    out.append(f"  return mlf_run_end({_entry(model, mod)}({call_args}));\n}}\n")
     return "".join(out)
 
 
@@ -417,16 +446,30 @@ def _constant_pools(mod: Module, s: Settings) -> str:
     return "".join(out)
 
 
-def _direct_declaration(mod: Module) -> str:
-    functions = mod.functions()
+def _entry(model: Model, mod: Module) -> str:
     assert mod.entry is not None
-    fn = functions.get(mod.entry)
-    if fn is not None:
-        return f"int32_t {mod.entry}({fn.params_text});\n"
-    return f"int32_t {mod.entry}({', '.join(['void *'] * len(mod.aot_args))});\n"
+    return c_identifier(mod.entry, str(model.path), "AOT entry point")
 
 
-def _aot_direct_body(mod: Module, plan: Plan, s: Settings) -> str:
+def _direct_declaration(model: Model, mod: Module) -> str:
+    """The prototype of TVM's inner main, rebuilt from its parsed parameters (types and names
+    checked), never copied as text from the archive's C."""
+    entry = _entry(model, mod)
+    fn = mod.functions().get(entry)
+    if fn is None:
+        return f"int32_t {entry}({', '.join(['void *'] * len(mod.aot_args))});\n"
+    where = model.source.display(
+        next(f.path for f in mod.c_sources() if f.source and entry in f.source.functions)
+    )
+    params = []
+    for p in fn.params:
+        what = f"a parameter of {entry}"
+        ctype = c_param_type(p.ctype, where, what)
+        params.append(f"{ctype} {c_identifier(p.name, where, what)}" if p.name else ctype)
+    return f"int32_t {entry}({', '.join(params) or 'void'});\n"
+
+
+def _aot_direct_body(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
     """TVM's inner main called with one pointer per tensor (unpacked API, no run wrapper)."""
     args = []
     for role, idx in mod.aot_args:
@@ -436,7 +479,7 @@ def _aot_direct_body(mod: Module, plan: Plan, s: Settings) -> str:
             args.append(f"(void *)(uintptr_t)inputs[{idx}]")
         else:
             args.append(f"outputs[{idx}]")
-    call = f"{mod.entry}({', '.join(args)})"
+    call = f"{_entry(model, mod)}({', '.join(args)})"
     return _signature(s) + _begin(mod, plan, s) + f"  return mlf_run_end({call});\n}}\n"
 
 
@@ -467,29 +510,31 @@ def emit_runner(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
             f"#include <setjmp.h>\n\nextern jmp_buf {abort_symbol(s)};\n"
             f"void {begin_symbol(s)}(uint8_t *base, size_t size);\n"
         )
-    decls = _param_decls(mod, s)
+    decls = _param_decls(model, mod, s)
     body: str
     if mod.executor == "graph":
         assert plan.graph is not None
         funcs = [st.func for st in plan.graph.steps if st.func is not None]
-        op_decls, rename = _op_declarations(mod, funcs)
+        op_decls, rename = _op_declarations(model, mod, funcs)
         for st in plan.graph.steps:
             if st.func in rename:
                 st.func = rename[st.func]
         decls += op_decls
+        _check_calls(model, mod, plan.graph.steps)
         body = _graph_body(mod, plan, s, shapes, plan.graph.slots, plan.graph.steps)
     elif mod.interface == "c":
         decls += _constant_pools(mod, s)
-        body = _aot_c_body(mod, plan, s)
+        body = _aot_c_body(model, mod, plan, s)
     elif mod.direct_call:
-        decls += _direct_declaration(mod)
-        body = _aot_direct_body(mod, plan, s)
+        decls += _direct_declaration(model, mod)
+        body = _aot_direct_body(model, mod, plan, s)
     else:
         assert mod.entry is not None
-        op_decls, rename = _op_declarations(mod, [mod.entry])
+        op_decls, rename = _op_declarations(model, mod, [mod.entry])
         decls += op_decls
         slots = _aot_packed_slots(mod)
         step = GraphStep(rename.get(mod.entry, mod.entry), list(range(len(slots))))
+        _check_calls(model, mod, [step])
         body = _graph_body(mod, plan, s, shapes, slots, [step])
     # After the graph's types: info-table shapes its pool lacks go to a pool of their own.
     info_shapes = _Shapes(t, "info_shapes", graph=shapes)

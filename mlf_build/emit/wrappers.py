@@ -9,7 +9,8 @@ adds aliases, so the parameter table points at those arrays instead of a second 
 
 from __future__ import annotations
 
-from ..model import CodegenFile, Module
+from ..model import CodegenFile, Model, Module
+from ..validate import c_identifier, c_param_type
 from .common import Settings, linked_symbol
 
 # Warnings TVM's C codegen (0.7-0.18) triggers under -Wall -Wextra with GCC or Clang.
@@ -57,8 +58,8 @@ def source_rel(f: CodegenFile) -> str:
     return f"codegen/src/{f.filename}"
 
 
-def emit_wrapper(mod: Module, f: CodegenFile, s: Settings) -> str:
-    return wrap_source(mod, s, f"src/{f.filename}", f.filename, f)
+def emit_wrapper(model: Model, mod: Module, f: CodegenFile, s: Settings) -> str:
+    return wrap_source(mod, s, f"src/{f.filename}", f.filename, f, where=model.source.display(f.path))
 
 
 # Newlib builds without long-long printf support (Debian's arm-none-eabi among them) leave the
@@ -71,7 +72,13 @@ CRT_PRELUDE = (
 
 
 def wrap_source(
-    mod: Module, s: Settings, include: str, label: str, f: CodegenFile | None = None, prelude: str = ""
+    mod: Module,
+    s: Settings,
+    include: str,
+    label: str,
+    f: CodegenFile | None = None,
+    prelude: str = "",
+    where: str = "",
 ) -> str:
     """A translation unit that compiles ``include`` (relative to the wrapper) with TVM's known
     warnings off, plus aliases for parameters that file links in."""
@@ -104,6 +111,9 @@ def wrap_source(
             if array is not None and array in f.source.arrays:
                 a = f.source.arrays[array]
                 sym = linked_symbol(s, i)
+                # Names read from TVM's C, repeated in a declaration and an alias: identifiers only.
+                c_identifier(a.name, where, "linked parameter array")
+                c_param_type(a.ctype, where, f"linked parameter array {a.name}")
                 lines.append(
                     f"extern const {a.ctype} {sym}[{a.count}];\n"
                     f'extern const {a.ctype} {sym}[{a.count}] __attribute__((alias("{array}")));\n'
