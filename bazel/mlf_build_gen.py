@@ -7,9 +7,10 @@ Everything after ``--`` goes unchanged to ``mlf-build`` (same options, same one-
 same exit code 2). Then, for Bazel:
 
 - the output folder is left holding only what the rule declared (``--file``: files, ``--dir``:
-  folders, i.e. tree artifacts, created even when empty): ``<t>.stamp`` and ``.mlf-lock`` (CMake's
-  rebuild bookkeeping) are removed, and a file the generator wrote outside the declared ones is
-  an error (the rule and the generator have drifted apart);
+  folders, i.e. tree artifacts, created even when empty): ``<t>.stamp``, ``.mlf-lock`` and
+  ``.mlf-owned-<t>.json`` (bookkeeping for rebuilds into the same folder) are removed, and a
+  file the generator wrote outside the declared ones is an error (the rule and the generator
+  have drifted apart);
 - ``--units DIR`` receives one translation unit per generated source that lives in a variable
   folder (``codegen/``, ``crt/``): a line ``#include "codegen/<t>__x.c"``. Bazel compiles every
   C file of a tree artifact, and those folders also hold TVM's extracted sources, which must only
@@ -36,6 +37,7 @@ from pathlib import Path  # noqa: E402
 
 from mlf_build.cli import PROG  # noqa: E402
 from mlf_build.cli import main as cli_main  # noqa: E402
+from mlf_build.generate import owned_record  # noqa: E402
 from mlf_build.validate import objcopy_arg  # noqa: E402
 
 
@@ -97,7 +99,7 @@ def main(argv: list[str]) -> int:
         return _fail(f"expected one manifest in {out}, found {len(manifests)}")
     manifest = json.loads(manifests[0].read_text())
     prefix = manifest["name"]
-    for junk in (out / f"{prefix}.stamp", out / ".mlf-lock"):
+    for junk in (out / f"{prefix}.stamp", out / ".mlf-lock", owned_record(out, prefix)):
         if junk.exists():
             junk.unlink()
 

@@ -9,9 +9,11 @@ which the next run removes. A run that fails on bad input writes nothing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,7 @@ from .validate import (
 from .workarounds import SourceFix, source_fixes
 
 MANIFEST_SCHEMA = "mlf-build/manifest/1"
+OWNED_SCHEMA = "mlf-build/owned/1"
 _TMP = ".mlf-tmp"
 _LOCK = ".mlf-lock"
 
@@ -643,7 +646,8 @@ class _Lock:
         self.fd = -1
 
     def __enter__(self) -> _Lock:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        # O_NOFOLLOW: a link planted in the output folder cannot make the lock open another file.
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
         try:
             import fcntl
 
@@ -666,9 +670,10 @@ def _same(path: Path, data: bytes) -> bool:
 
 
 def _same_file(a: Path, b: Path) -> bool:
-    """Whether two files hold the same bytes (compared chunk by chunk, never loaded whole)."""
+    """Whether two files hold the same bytes (compared chunk by chunk, never loaded whole).
+    ``b`` is only read when it is a regular file itself (a link is never followed)."""
     try:
-        if a.stat().st_size != b.stat().st_size:
+        if not stat.S_ISREG(b.lstat().st_mode) or a.stat().st_size != b.lstat().st_size:
             return False
         with open(a, "rb") as fa, open(b, "rb") as fb:
             while True:
@@ -681,59 +686,192 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# -- where the output folder may be ------------------------------------------------------------
+def check_output_folder(model_path: str | os.PathLike[str], out: str | os.PathLike[str]) -> None:
+    """``--out`` must be a folder of its own: not the model (a tarball, or an extracted MLF
+    folder), not inside it, and not a folder holding it. Generation replaces and removes files
+    in ``--out``; the model must never be one of them."""
+    model = Path(os.path.realpath(model_path))
+    dest = Path(os.path.realpath(out))
+    if dest == model or model in dest.parents:
+        raise MlfError(out, f"is inside the model {os.fspath(model_path)}; give an output folder of its own")
+    if dest in model.parents:
+        raise MlfError(out, f"holds the model {os.fspath(model_path)}; give an output folder of its own")
+
+
+def _check_no_links(out: Path, files: list[OutputFile]) -> None:
+    """No folder the run writes into below ``out``, nor its lock or staging folder, is a
+    symbolic link: the generator never follows a link out of the output folder."""
+    paths = {_LOCK, _TMP}
+    for f in files:
+        parts = f.rel.split("/")[:-1]
+        paths.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+    for rel in sorted(paths):
+        if (out / rel).is_symlink():
+            raise MlfError(
+                out / rel,
+                "is a symbolic link; the generator writes only inside the output folder (remove it)",
+            )
+
+
+def _missing_dirs(out: Path) -> list[Path]:
+    """``out`` and those of its parents that do not exist yet, outermost first."""
+    missing = []
+    for p in [out, *out.parents]:
+        if os.path.lexists(p):
+            break
+        missing.append(p)
+    return missing[::-1]
+
+
+# -- what earlier generations wrote ------------------------------------------------------------
+def owned_record(out: Path, prefix: str) -> Path:
+    """Where the generator records what it wrote for library ``prefix``: each file and the
+    SHA-256 of its bytes. Only files listed there, still holding those bytes, are ever removed."""
+    return out / f".mlf-owned-{prefix}.json"
+
+
+def _read_owned(out: Path, prefix: str) -> dict[str, str]:
+    """The previous generation's record ({relative path: sha256}); empty when there is none or
+    it is not one this tool wrote (then nothing is removed)."""
+    path = owned_record(out, prefix)
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode):
+            return {}
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    files = doc.get("files") if isinstance(doc, dict) and doc.get("schema") == OWNED_SCHEMA else None
+    if not isinstance(files, dict):
+        return {}
+    return {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _owned_file(out: Path, rel: str) -> Path | None:
+    """``out/rel`` when it is a regular file reached through real folders only (no link, no
+    '..', nothing the generator could not have written); else None."""
+    try:
+        relative_path(rel, rel)
+    except MlfError:
+        return None
+    path = out
+    parts = rel.split("/")
+    try:
+        for i, part in enumerate(parts):
+            path = path / part
+            mode = path.lstat().st_mode
+            if not (stat.S_ISREG(mode) if i == len(parts) - 1 else stat.S_ISDIR(mode)):
+                return None
+    except OSError:
+        return None
+    return path
+
+
+def _remove_stale(out: Path, prefix: str, keep: set[str]) -> None:
+    """Remove files the previous generation of this library wrote and this one does not:
+    only those its record lists, and only while they still hold the bytes it wrote (a file
+    the user changed, or one the generator never wrote, is left alone)."""
+    for rel, digest in sorted(_read_owned(out, prefix).items()):
+        if rel in keep:
+            continue
+        path = _owned_file(out, rel)
+        if path is not None and _digest(path) == digest:
+            path.unlink()
+
+
+# -- writing ----------------------------------------------------------------------------------
 def write_outputs(gen: Generation, out: Path) -> None:
+    _check_no_links(out, gen.files)  # again: the folder may have changed since generate() looked
+    created = _missing_dirs(out)
+    lock_existed = os.path.lexists(out / _LOCK)
+    placed: list[str] = []
     try:
         out.mkdir(parents=True, exist_ok=True)
         with _Lock(out / _LOCK):
             tmp = out / _TMP
             try:
-                _write_locked(gen, out, tmp)
+                _write_locked(gen, out, tmp, placed)
             except BaseException:
                 # Still under the lock: only this run's staging folder goes. Files already moved
                 # into place are complete new versions, and nothing else is removed, so a
                 # concurrent generation into this folder never loses a file it counted on.
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-    except OSError as exc:  # an output folder that cannot be created or written
-        raise MlfError(exc.filename or out, f"cannot be written ({exc.strerror or exc})") from None
+    except BaseException as exc:
+        if not placed:
+            _undo_folders(out, created, lock_existed)
+        if isinstance(exc, OSError):  # an output folder that cannot be created or written
+            raise MlfError(exc.filename or out, f"cannot be written ({exc.strerror or exc})") from None
+        raise
 
 
-def _write_locked(gen: Generation, out: Path, tmp: Path) -> None:
-    if tmp.exists():
+def _undo_folders(out: Path, created: list[Path], lock_existed: bool) -> None:
+    """After a run that failed before placing any file: remove the lock and the folders it
+    created, so the file system is as it was (a folder someone else wrote into stays)."""
+    if not lock_existed:
+        try:
+            if stat.S_ISREG((out / _LOCK).lstat().st_mode):
+                (out / _LOCK).unlink()
+        except OSError:
+            pass
+    for d in reversed(created):
+        try:
+            d.rmdir()
+        except OSError:
+            break
+
+
+def _write_locked(gen: Generation, out: Path, tmp: Path, placed: list[str]) -> None:
+    if tmp.is_symlink():
+        tmp.unlink()
+    elif tmp.exists():
         shutil.rmtree(tmp)  # left by a killed run; we hold the lock, so no one uses it
     tmp.mkdir()
+    digests: dict[str, str] = {}
     for f in gen.files:
         staged = tmp / f.rel
         staged.parent.mkdir(parents=True, exist_ok=True)
         if f.data is not None:
             staged.write_bytes(f.data)
+            digests[f.rel] = hashlib.sha256(f.data).hexdigest()
         else:
             assert f.member is not None
             gen.model.source.copy_to(f.member, staged)
+            digests[f.rel] = _digest(staged)
     # The manifest goes last: its presence means the set of files is complete.
     ordered = sorted(gen.files, key=lambda f: f.rel.endswith("_manifest.json"))
     for f in ordered:
         staged, final = tmp / f.rel, out / f.rel
         final.parent.mkdir(parents=True, exist_ok=True)
-        if _same_file(staged, final):
-            continue
-        os.replace(staged, final)
-    _remove_stale(out, gen)
+        if not _same_file(staged, final):
+            os.replace(staged, final)
+        placed.append(f.rel)
+    _remove_stale(out, gen.prefix, set(digests))
+    record = {
+        "schema": OWNED_SCHEMA,
+        "generator": f"mlf_build {__version__}",
+        "files": dict(sorted(digests.items())),
+    }
+    _replace(tmp, owned_record(out, gen.prefix), (json.dumps(record, indent=1) + "\n").encode())
+    # Rewritten by every run (a fresh file, so its time is now): build systems' timestamp.
+    _replace(tmp, out / f"{gen.prefix}.stamp", f"mlf_build {__version__}\n".encode())
     shutil.rmtree(tmp)
-    stamp = out / f"{gen.prefix}.stamp"
-    stamp.write_text(f"mlf_build {__version__}\n")
-    os.utime(stamp)
 
 
-def _remove_stale(out: Path, gen: Generation) -> None:
-    """Remove files an earlier generation of this library wrote and this one did not."""
-    keep = {f.rel for f in gen.files}
-    for path in sorted(out.rglob("*")):
-        rel = path.relative_to(out).as_posix()
-        if rel.startswith(_TMP) or rel == _LOCK or rel.endswith(".stamp") or path.is_dir():
-            continue
-        if rel not in keep and (rel.startswith("codegen/") or rel.startswith(gen.prefix)):
-            path.unlink()
+def _replace(tmp: Path, dest: Path, data: bytes) -> None:
+    """Write ``dest`` by renaming a staged file over it: a link at ``dest`` is replaced, never
+    followed."""
+    staged = tmp / ("." + dest.name)
+    staged.write_bytes(data)
+    os.replace(staged, dest)
 
 
 def generate(
@@ -744,8 +882,10 @@ def generate(
     list_only: bool = False,
     cmake_info_path: str | None = None,
 ) -> list[str]:
+    check_output_folder(model_path, out)
     gen = prepare(model_path, opts)
     try:
+        _check_no_links(Path(out), gen.files)  # also with --list: CMake's configure-time query
         if cmake_info_path is not None:
             text = cmake_info(gen, str(model_path))
             try:

@@ -1135,6 +1135,56 @@ case(
 )(lambda tmp: tar_with(tmp, _param_renamed("p\u00e9")))
 
 
+# -- 3. the user's files: --out is a folder of its own, links are not followed
+case("out-holds-model", "holds the model", ("generate",), where="{in}", out="{in}")(
+    lambda tmp: tar_with(tmp, lambda f: None)
+)
+case("out-is-model-tar", "is inside the model", ("generate",), where="{in}/model.tar", out="{in}/model.tar")(
+    lambda tmp: tar_with(tmp, lambda f: None)
+)
+case("out-is-model-dir", "is inside the model", ("generate",), where="{in}/model", out="{in}/model")(
+    lambda tmp: as_directory(tmp)
+)
+case(
+    "out-inside-model-dir",
+    "is inside the model",
+    ("generate",),
+    where="{in}/model/codegen/host/src",
+    out="{in}/model/codegen/host/src",
+)(lambda tmp: as_directory(tmp))
+case("out-holds-model-dir", "holds the model", ("generate",), where="{in}", out="{in}")(
+    lambda tmp: as_directory(tmp)
+)
+
+
+def _model_and_linked_out(link: str) -> Builder:
+    """A model, and an existing output folder whose ``link`` is a link to a folder outside it."""
+
+    def build(tmp: Path) -> Path:
+        outside = tmp / "outside"
+        outside.mkdir()
+        (outside / "keep.txt").write_text("the user's\n")
+        (tmp / "o" / link).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(outside / ("victim" if link == ".mlf-lock" else ""), tmp / "o" / link)
+        return tar_with(tmp, lambda f: None)
+
+    return build
+
+
+case("out-codegen-is-link", "is a symbolic link", ("generate",), where="{in}/o/codegen", out="{in}/o")(
+    _model_and_linked_out("codegen")
+)
+case(
+    "out-codegen-src-is-link", "is a symbolic link", ("generate",), where="{in}/o/codegen/src", out="{in}/o"
+)(_model_and_linked_out("codegen/src"))
+case("out-lock-is-link", "is a symbolic link", ("generate",), where="{in}/o/.mlf-lock", out="{in}/o")(
+    _model_and_linked_out(".mlf-lock")
+)
+case("out-staging-is-link", "is a symbolic link", ("generate",), where="{in}/o/.mlf-tmp", out="{in}/o")(
+    _model_and_linked_out(".mlf-tmp")
+)
+
+
 # -- 4. sizes and table fields the generated C cannot hold
 def _one_op_with_inputs(n: int, ops: int = 1) -> Callable[[dict[str, bytes]], None]:
     """``ops`` chained operators, each reading the previous result (first: x) ``n`` times."""

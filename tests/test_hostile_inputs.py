@@ -206,11 +206,15 @@ CMAKE_CASES = [
     "codegen-name-semicolon",
     "name-newline",
     "dir-symlink-outside",
-    # issue 16: objcopy command files, C injection
+    # issue 16: objcopy command files, C injection, OUTPUT_DIR and the model
     "objcopy-section-with-spaces",
     "objcopy-section-pool",
     "cinject-operator-newline",
     "cinject-aot-struct-field",
+    "out-holds-model",
+    "out-is-model-dir",
+    "out-inside-model-dir",
+    "out-codegen-is-link",
 ]
 CMAKE_PROJECT = """cmake_minimum_required(VERSION 3.20)
 project(t C)
@@ -233,6 +237,8 @@ def cmake_args(case: Case | Accepted, inputs: Path) -> str:
         else:
             assert a == "--all-modules", a
             args.append("ALL_MODULES")
+    if isinstance(case, Case) and case.out is not None:
+        args += ["OUTPUT_DIR", f'"{case.out.replace("{in}", inputs.as_posix())}"']
     return "".join(f" {a}" for a in args)
 
 
@@ -257,8 +263,9 @@ def use_model(src: Path, bdir: Path, model: Path, args: str) -> None:
 @pytest.mark.slow
 def test_hostile_inputs_through_cmake(tmp_path: Path, fixture_models: dict[str, Path]) -> None:
     """add_mlf_library() fails at configure time with the tool's one line, naming the file, for a
-    varied set of the cases; nothing is generated, and nothing beside the model changes. One
-    build folder is reconfigured for each case."""
+    varied set of the cases; nothing is generated, and nothing beside the model changes (also
+    with an OUTPUT_DIR that holds or lies in the model). One build folder is reconfigured for
+    each case."""
     src, bdir = cmake_project(tmp_path, fixture_models)
     by_id = {c.id: c for c in CASES}
     for cid in CMAKE_CASES:
