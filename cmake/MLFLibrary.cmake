@@ -242,9 +242,14 @@ function(add_mlf_library target model)
     _mlf_abi_probe(probe)
     list(APPEND opts --abi-probe "${probe}")
   endif()
-  foreach(w IN LISTS MLF_INFO_WARNINGS)
-    message(WARNING "mlf-build: ${w}")
-  endforeach()
+  # One variable per warning: free text is never split or merged as a CMake list would be.
+  if(MLF_INFO_WARNING_COUNT GREATER 0)
+    math(EXPR last "${MLF_INFO_WARNING_COUNT} - 1")
+    foreach(i RANGE ${last})
+      set(w "${MLF_INFO_WARNING_${i}}")
+      message(WARNING "mlf-build: ${w}")
+    endforeach()
+  endif()
   # The model, and the generator (whose new version may name other outputs), re-run the query.
   set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${MLF_INFO_INPUT_FILES} ${_MLF_GENERATOR_FILES})
 

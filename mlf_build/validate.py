@@ -11,6 +11,7 @@ name from an archive cannot smuggle it past the check.
 - ``c_param_type``: a parameter type copied from TVM's C into a prototype.
 - ``section_name``: a linker section (objcopy --rename-section, ld scripts, .pushsection).
 - ``file_name`` / ``relative_path``: a file the generator writes, or names in a build file.
+- ``cmake_quote`` / ``cmake_list_item``: a value in a CMake file (``--cmake-info``).
 - ``make_word``: a word in the generated Make fragment.
 - ``objcopy_arg``: a line of an objcopy response file (``@file``).
 - ``target_size``: a byte count or alignment the generated C gives the target's compiler.
@@ -131,12 +132,53 @@ def make_word(word: str, where: str) -> str:
     return word
 
 
-# -- response files ------------------------------------------------------------------------------------
+# -- response files and CMake ---------------------------------------------------------------------
 def objcopy_arg(arg: str) -> str:
     """One argument of an objcopy ``@file``, exact whatever it holds: libiberty's buildargv (GNU)
     and LLVM's GNU tokenizer split on white space and honour quotes and backslashes, so each of
     those characters gets a backslash."""
     return re.sub(r"([\s'\"\\])", r"\\\1", arg)
+
+
+def cmake_quote(value: str | bytes) -> bytes:
+    """A CMake argument holding exactly ``value`` (str as UTF-8; bytes as they are, for paths in
+    the file system's encoding). A bracket argument, made longer until its closing sequence
+    first occurs where the value ends (a value ending in ``]=`` needs ``]==]``), with a leading
+    newline, which CMake drops after the opening bracket, doubled. CMake also drops the CR of a
+    CRLF inside brackets, so a value with a CR is a quoted argument with escapes instead."""
+    raw = value.encode("utf-8") if isinstance(value, str) else value
+    if b"\r" in raw:
+        for char, escaped in (
+            (b"\\", b"\\\\"),
+            (b'"', b'\\"'),
+            (b"$", b"\\$"),
+            (b"\r", b"\\r"),
+            (b"\n", b"\\n"),
+        ):
+            raw = raw.replace(char, escaped)
+        return b'"' + raw + b'"'
+    eq = b"="
+    while (raw + b"]" + eq + b"]").find(b"]" + eq + b"]") != len(raw):
+        eq += b"="
+    if raw.startswith(b"\n"):
+        raw = b"\n" + raw
+    return b"[" + eq + b"[" + raw + b"]" + eq + b"]"
+
+
+def cmake_list_item(value: str, where: str) -> str:
+    """An element of a CMake list (what ``foreach(... IN LISTS)`` and an unquoted ``${...}``
+    split, and what add_custom_command(DEPENDS) receives): refused when CMake cannot keep it as
+    it is. A ';' escaped as ``\\;`` survives one split but not the next (add_custom_command
+    stores DEPENDS as a list again), a backslash makes an escape of the next ';', an unbalanced
+    '[' or ']' stops or starts the splitting of everything after it, and '$' starts a generator
+    expression in DEPENDS (and breaks CMake's Ninja files)."""
+    if any(c in value for c in ";\\$") or value.count("[") != value.count("]"):
+        raise MlfError(
+            where,
+            f"{printable(value)!r} cannot be passed to CMake exactly (a ';', '$', a backslash or an "
+            "unbalanced '[' or ']'); rename it",
+        )
+    return value
 
 
 # -- sizes ----------------------------------------------------------------------------------------

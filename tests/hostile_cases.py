@@ -1402,6 +1402,127 @@ case(
 )(lambda tmp: tar_with(tmp, _with_crt({"runtime/include/stdlib.h": b"\n"})))
 
 
+# -- 7. CMake: names that would split or merge CMake lists
+_CMAKE_INFO = ("--list", "--cmake-info", "{in}/info.cmake")
+
+
+def _dir_with(name: str, data: bytes = b"x") -> Builder:
+    def build(tmp: Path) -> Path:
+        root = as_directory(tmp)
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+        return root
+
+    return build
+
+
+for _id, _member in [
+    ("semicolon", "parameters/a;b.params"),
+    ("open-bracket", "src/a[b.relay"),
+    ("close-bracket-equals", "runtime/notes]="),
+    ("dollar-genex", "templates/$<1:x>"),
+    ("space", "src/my model.relay"),
+]:
+    case(
+        f"cmake-member-{_id}",
+        "has a file name a build cannot use",
+        ("generate",),
+        _CMAKE_INFO,
+        f"{{in}}/model({_member})",
+    )(_dir_with(_member))
+case(
+    "cmake-module-name-backslash",
+    "cannot be passed to CMake exactly",
+    ("generate",),
+    (*_CMAKE_INFO, "--module", "default"),
+)(
+    lambda tmp: tar_with(
+        tmp,
+        meta_edit(
+            lambda d: d["modules"].__setitem__(
+                "op\\", {**copy.deepcopy(d["modules"]["default"]), "model_name": "op\\", "style": "operator"}
+            )
+        ),
+    )
+)
+
+
+def _cmake_reads_back(expect: Callable[[Path], dict[str, list[str]]]) -> Callable[[Path, str], None]:
+    """Check that CMake, including the --cmake-info file (beside --out), gets exactly the
+    expected values: each list element (foreach IN LISTS), or the whole of a scalar
+    (a variable named WARNING_<i>)."""
+
+    def check(out: Path, _err: str) -> None:
+        import shutil
+        import subprocess
+
+        info = out.parent / "info.cmake"
+        cmake = shutil.which("cmake")
+        if cmake is None:
+            return  # the generation itself was checked; the read-back needs CMake
+        script = out.parent / "read.cmake"
+        names = expect(out)
+        lines = [f'include("{info.as_posix()}")']
+        for var in names:
+            if var.startswith("WARNING_"):
+                lines.append(f'message("{var}|${{MLF_INFO_{var}}}|")')
+            else:
+                lines += [
+                    f"foreach(v IN LISTS MLF_INFO_{var})",
+                    f'  message("{var}|${{v}}|")',
+                    "endforeach()",
+                ]
+        script.write_text("\n".join(lines) + "\n")
+        res = subprocess.run([cmake, "-P", script], capture_output=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        got: dict[str, list[str]] = {var: [] for var in names}
+        for line in res.stderr.decode("utf-8", "surrogateescape").splitlines():
+            var, _, rest = line.partition("|")
+            if var in got:
+                got[var].append(rest[:-1])
+        assert got == names, (got, names)
+
+    return check
+
+
+def _tar_named(name: str) -> Builder:
+    return lambda tmp: tar_with(tmp, lambda f: None, name)
+
+
+for _id, _fname in [("ends-bracket-equals", "model[v2]="), ("brackets", "[m]]=]=[[.tar")]:
+    accepted(
+        f"cmake-model-path-{_id}",
+        _cmake_reads_back(lambda out, n=_fname: {"INPUT_FILES": [str((out.parent / "in" / n).resolve())]}),
+        ("--cmake-info", "{in}/../info.cmake"),
+        compile=False,
+    )(_tar_named(_fname))
+
+
+# Model paths CMake cannot keep as they are in a list (validate.cmake_list_item says why).
+for _id, _fname in [
+    ("semicolon", "a;b.tar"),
+    ("unbalanced-bracket", "model]=.tar"),
+    ("backslash", "m\\.tar"),
+    ("dollar", "m$(x)${y}.tar"),
+    ("generator-expression", "$<1:m>.tar"),
+]:
+    case(f"cmake-model-path-{_id}", "cannot be passed to CMake exactly", ("generate",), _CMAKE_INFO)(
+        _tar_named(_fname)
+    )
+
+
+def _warning_text(out: Path) -> dict[str, list[str]]:
+    return {"WARNING_0": [f"{out.parent / 'in' / 'model'}(notes ]=]; x]=): ignored (not part of an MLF)"]}
+
+
+accepted(
+    "cmake-warning-brackets",
+    _cmake_reads_back(_warning_text),
+    ("--cmake-info", "{in}/../info.cmake"),
+    compile=False,
+)(_dir_with("notes ]=]; x]="))
+
+
 # -- 8. one printable line, nothing written by a refused run
 def _meta_key_escape(d: dict[str, Any]) -> None:
     d["modules"]["\x1b[2J\x1b]0;pwned\x07"] = d["modules"].pop("default")

@@ -206,7 +206,7 @@ CMAKE_CASES = [
     "codegen-name-semicolon",
     "name-newline",
     "dir-symlink-outside",
-    # issue 16: objcopy command files, C injection, OUTPUT_DIR and the model
+    # issue 16: objcopy command files, C injection, OUTPUT_DIR and the model, CMake lists
     "objcopy-section-with-spaces",
     "objcopy-section-pool",
     "cinject-operator-newline",
@@ -215,13 +215,19 @@ CMAKE_CASES = [
     "out-is-model-dir",
     "out-inside-model-dir",
     "out-codegen-is-link",
+    "cmake-member-semicolon",
+    "cmake-member-open-bracket",
+    "cmake-member-close-bracket-equals",
+    "cmake-model-path-semicolon",
+    "cmake-model-path-dollar",
 ]
 CMAKE_PROJECT = """cmake_minimum_required(VERSION 3.20)
 project(t C)
 find_package(mlf_build CONFIG REQUIRED)
 add_mlf_library(net [==[{model}]==]{args})
 """
-#: command-line options of the cases, as add_mlf_library() arguments
+#: command-line options of the cases, as add_mlf_library() arguments (--list and --cmake-info
+#: are what add_mlf_library() always passes at configure time)
 CMAKE_ARGS = {
     "--weights-section": "WEIGHTS_SECTION",
     "--arena-section": "ARENA_SECTION",
@@ -234,9 +240,12 @@ def cmake_args(case: Case | Accepted, inputs: Path) -> str:
     for a in it:
         if a in CMAKE_ARGS:
             args += [CMAKE_ARGS[a], f'"{next(it)}"']
-        else:
-            assert a == "--all-modules", a
+        elif a == "--all-modules":
             args.append("ALL_MODULES")
+        elif a == "--cmake-info":
+            next(it)
+        else:
+            assert a == "--list", a
     if isinstance(case, Case) and case.out is not None:
         args += ["OUTPUT_DIR", f'"{case.out.replace("{in}", inputs.as_posix())}"']
     return "".join(f" {a}" for a in args)
@@ -289,6 +298,9 @@ def test_hostile_inputs_through_cmake(tmp_path: Path, fixture_models: dict[str, 
 CMAKE_ACCEPTED = [
     "objcopy-section-in-if0",
     "objcopy-section-in-comment",
+    "cmake-model-path-ends-bracket-equals",
+    "cmake-model-path-brackets",
+    "cmake-warning-brackets",
 ]
 
 
@@ -296,8 +308,8 @@ CMAKE_ACCEPTED = [
 @pytest.mark.slow
 def test_accepted_hostile_inputs_through_cmake(tmp_path: Path, fixture_models: dict[str, Path]) -> None:
     """Hostile inputs that are accepted configure and build with add_mlf_library() (symbol hiding
-    on: objcopy runs the generated response file), and the build writes nothing outside its
-    folders."""
+    on: objcopy runs the generated response file), warnings arrive exactly as generated, and
+    the build writes nothing outside its folders."""
     src, bdir = cmake_project(tmp_path, fixture_models)
     by_id = {a.id: a for a in ACCEPTED}
     for cid in CMAKE_ACCEPTED:
@@ -307,11 +319,15 @@ def test_accepted_hostile_inputs_through_cmake(tmp_path: Path, fixture_models: d
         model = case.build(inputs)
         use_model(src, bdir, model, cmake_args(case, inputs))
         before = snapshot(tmp_path / cid)
-        configure(src, bdir)
+        res = configure(src, bdir)
+        if cid == "cmake-warning-brackets":
+            shown = " ".join(res.stderr.split())  # CMake wraps long warnings
+            assert f"mlf-build: {model}(notes ]=]; x]=): ignored (not part of an MLF)" in shown, res.stderr
         build(bdir)
         out = bdir / "mlf" / "net"
         assert (bdir / "libnet.a").is_file() and (out / "net.h").is_file(), cid
-        case.check(out, "")
+        if cid.startswith("objcopy"):  # the others' checks read the CLI's --cmake-info file
+            case.check(out, "")
         assert snapshot(tmp_path / cid) == before, f"{cid}: files beside the model changed"
         assert not list(tmp_path.rglob("pwned")), cid
 
@@ -527,8 +543,8 @@ def _mlf_build(args: list[object], env: dict[str, str]) -> subprocess.CompletedP
 
 @pytest.mark.parametrize("locale", list(LOCALES))
 def test_non_utf8_model_path(locale: str, tmp_path: Path) -> None:
-    """A model in a folder whose name is not UTF-8: inspect and generate work in any locale, and
-    a refused run still prints one line."""
+    """A model in a folder whose name is not UTF-8: inspect and generate work in any locale,
+    --cmake-info holds the path's bytes exactly, and a refused run still prints one line."""
     env = LOCALES[locale]
     folder = tmp_path / os.fsdecode(b"m\xffodels\x1b")
     folder.mkdir()
@@ -540,12 +556,33 @@ def test_non_utf8_model_path(locale: str, tmp_path: Path) -> None:
     r = _mlf_build(["inspect", os.fsencode(model)], env)
     assert r.returncode == 0, r.stderr
     assert b"\x1b" not in r.stdout and b"MLF format version 7" in r.stdout
+    info = tmp_path / "info.cmake"
     out = tmp_path / "out"
-    r = _mlf_build(["generate", os.fsencode(model), "--name", "net", "--out", out], env)
+    r = _mlf_build(["generate", os.fsencode(model), "--name", "net", "--out", out, "--cmake-info", info], env)
     assert r.returncode == 0, r.stderr
+    assert b"[=[" + os.fsencode(model.resolve()) + b"]=]" in info.read_bytes()  # the bytes, as they are
     assert (out / "net.h").is_file()
     bad = write_tar(folder / "bad.tar", {**files, "metadata.json": b"{"})
     r = _mlf_build(["inspect", os.fsencode(bad)], env)
     line = r.stderr.decode("ascii")  # printable ASCII, whatever the locale
     assert r.returncode == 2 and line.count("\n") == 1 and line[:-1].isprintable(), line
     assert line.startswith(f"mlf-build: error: {tmp_path}/m?odels?/bad.tar(metadata.json): "), line
+
+
+@needs_cmake
+def test_cmake_reads_a_non_utf8_path_exactly(tmp_path: Path) -> None:
+    folder = tmp_path / os.fsdecode(b"m\xff[x]=")
+    folder.mkdir()
+    model = write_tar(folder / "model.tar", minimal_files())
+    info = tmp_path / "info.cmake"
+    r = run_cli(
+        ["generate", model, "--name", "net", "--out", tmp_path / "out", "--list", "--cmake-info", info]
+    )
+    assert r.code == 0, r.err
+    script = tmp_path / "read.cmake"
+    script.write_text(
+        f'include("{info}")\nforeach(f IN LISTS MLF_INFO_INPUT_FILES)\n  message("<${{f}}>")\nendforeach()\n'
+    )
+    res = subprocess.run(["cmake", "-P", script], capture_output=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == b"<" + os.fsencode(model.resolve()) + b">\n"

@@ -1,9 +1,10 @@
 """mlf_build/validate.py: each check against the language it guards, run by that language's own
-tool where one is at hand (objcopy for response files), and the C-source reader's view of what
-the compiler sees."""
+tool where one is at hand (CMake for bracket arguments, objcopy for response files), and the
+C-source reader's view of what the compiler sees."""
 
 from __future__ import annotations
 
+import random
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from mlf_build.errors import MlfError
 from mlf_build.validate import (
     c_identifier,
     c_param_type,
+    cmake_list_item,
+    cmake_quote,
     file_name,
     make_word,
     max_object_size,
@@ -23,7 +26,7 @@ from mlf_build.validate import (
     shadowing_header,
     target_size,
 )
-from tests.conftest import have
+from tests.conftest import have, needs_cmake
 
 
 def _refused(fn, *args) -> bool:  # type: ignore[no-untyped-def]
@@ -85,6 +88,53 @@ def test_shadowing_header() -> None:
     assert shadowing_header("mlf_runtime.h", allow_tvm=True)
     for fine in ("tvmgen_default.h", "kws.h", "checksum.h", "dmlc/base.h"):
         assert shadowing_header(fine) is None, fine
+
+
+# -- CMake ---------------------------------------------------------------------------------------
+TRICKY = [
+    "",
+    "]",
+    "]=",
+    "]]",
+    "]=]",
+    "a]==",
+    "]=]=]==]",
+    "[[x]]",
+    "\nstarts with a newline",
+    "\r\nstarts with CRLF",
+    "\rstarts with CR",
+    '${HOME} $ENV{PATH} @VAR@ \\n \\; ; "quoted" # not a comment',
+    "trailing backslash\\",
+    "multi\nline\n",
+    "non-ASCII \u00e9\u4e2d\U0001f600",
+]
+
+
+@needs_cmake
+def test_cmake_quote_is_exact(tmp_path: Path) -> None:
+    """CMake itself reads every value back byte for byte: hand-picked values that end or start
+    the way bracket arguments break, and random strings over the characters that matter."""
+    rng = random.Random(16)
+    values = TRICKY + [
+        "".join(rng.choice(']=[\n\r;$\\{}@"#a ') for _ in range(rng.randrange(12))) for _ in range(300)
+    ]
+    lines = []
+    for i, value in enumerate(values):
+        lines.append(b"set(V " + cmake_quote(value) + b")")
+        lines.append(f'file(WRITE "{tmp_path.as_posix()}/{i}.out" "${{V}}")'.encode())
+    script = tmp_path / "read.cmake"
+    script.write_bytes(b"\n".join(lines) + b"\n")
+    res = subprocess.run(["cmake", "-P", script], capture_output=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    for i, value in enumerate(values):
+        assert (tmp_path / f"{i}.out").read_bytes() == value.encode(), repr(value)
+
+
+def test_cmake_list_item() -> None:
+    for ok in ("/p/model.tar", "/p/m[v2]/x", "/p/a]=b[", "/p/with space"):
+        assert cmake_list_item(ok, "w") == ok
+    for bad in ("/p/a;b", "/p/a$b", "/p/$<1:x>", "/p/a\\b", "/p/a[b", "/p/x]="):
+        assert _refused(cmake_list_item, bad, "w"), bad
 
 
 # -- objcopy response files --------------------------------------------------------------------
