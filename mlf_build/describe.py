@@ -44,8 +44,8 @@ def _arena(model: Model, m: Module) -> dict[str, Any] | None:
         return None
     return {
         "bytes": plan.workspace_size,
-        "planned_tensors_bytes": plan.static_size,
-        "scratch_bytes": plan.dynamic_size,
+        "planned_tensors_bytes": plan.tensors_size,
+        "scratch_bytes": plan.scratch_size,
         "align": plan.align,
         "exact": plan.exact,
     }

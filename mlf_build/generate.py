@@ -520,6 +520,7 @@ def _manifest(
                 "interface": u.module.interface,
                 "workspace_size": u.plan.workspace_size,
                 "workspace_exact": u.plan.exact,
+                "scratch_size": u.plan.scratch_size,
                 "params_size": u.plan.params_size,
                 "io_size": sum(x.nbytes for x in u.module.inputs + u.module.outputs),
                 "header": f"{u.settings.prefix}.h",

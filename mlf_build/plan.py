@@ -1,17 +1,28 @@
 """Build-time planning: where every tensor of a run lives and how big the arena must be.
 
 Graph modules get a static plan from the graph JSON: each storage id is either bound to a
-caller buffer (input/output), to const parameter data, or given an offset in the arena; the
-operators' scratch (TVMBackendAllocWorkspace) comes after the static part. AOT modules only
-need the scratch peak (and any external USMP pools). Sizes come from reading the generated C
-where possible (exact) and from metadata.json otherwise (TVM's own bound).
+caller buffer (input/output), to const parameter data, or kept in the arena. Arena tensors get
+offsets from their lifetimes (``packing``): a tensor and the operator scratch
+(TVMBackendAllocWorkspace) of a step may take the bytes of tensors dead at that step, whatever
+storage id TVM gave them. The plan TVM's storage ids imply (each storage id its own bytes, the
+scratch after them) is kept as the fallback, and the smaller of the two is used. AOT modules
+only need the scratch peak of TVM's own allocation sequence (and any external USMP pools); its
+liveness bound is computed for ``inspect`` and the report. Sizes come from reading the
+generated C where possible (exact) and from metadata.json otherwise (TVM's own bound).
+
+The runtime serves all operator scratch from one window of the arena, LIFO from
+``scratch_offset`` (mlf_arena.c): a step's scratch occupies [scratch_offset, scratch_offset +
+its peak). The lifetime plan puts that window at offset 0 and keeps every tensor live at a
+step above that step's scratch.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-from .csource import align_up, workspace_peak
+from . import packing
+from .csource import Function, align_up, workspace_peak
 from .errors import MlfError, printable
 from .graph import Entry, Graph
 from .model import Model, Module
@@ -21,6 +32,11 @@ ARENA_MIN_ALIGN = 16  # TVM_RUNTIME_ALLOC_ALIGNMENT_BYTES default; generated cod
 
 # Entry locations (emit/runner.py encodes them as MLF_ARG_* of mlf_runtime_internal.h)
 ARENA, INPUT, OUTPUT, CONST = 0, 1, 2, 3
+
+# How a plan placed the arena (Plan.layout).
+LIFETIMES = "lifetimes"  # graph: offsets from tensor lifetimes, scratch window at 0
+STORAGE_IDS = "storage ids"  # graph: one region per TVM storage id, scratch after them
+TVM_ORDER = "TVM's allocation order"  # AOT: TVM's code allocates, the runtime serves it LIFO
 
 
 @dataclass(frozen=True)
@@ -45,23 +61,54 @@ class GraphPlan:
     max_args: int
 
 
+@dataclass(frozen=True)
+class Block:
+    """Bytes of the arena held over a range of steps: a tensor, or one step's operator scratch."""
+
+    name: str
+    kind: str  # "tensor" or "scratch"
+    offset: int
+    size: int
+    first: int
+    last: int
+
+
+@dataclass
+class ArenaMap:
+    """The plan as a picture: what each step runs and which bytes are held when."""
+
+    steps: list[str]  # operator of each step, or "copy"
+    blocks: list[Block]
+
+
 @dataclass
 class Plan:
     module: Module
     align: int
     params_align: int
-    static_size: int
-    dynamic_size: int
+    #: end of the highest planned tensor (or USMP pool): a run needs at least this many bytes
+    tensors_size: int
+    #: the operators' scratch window: the runtime serves it LIFO from this offset (at most
+    #: tensors_size); scratch_size is the most any one step holds
+    scratch_offset: int
+    scratch_size: int
     #: True when the scratch size was read from the C sources; False when bounded by metadata
     exact: bool
     graph: GraphPlan | None = None
     #: AOT external pools: (name, arena offset, size)
     pools: list[tuple[str, int, int]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    layout: str = TVM_ORDER
+    #: the most bytes live at any one step (tensors plus that step's scratch); no plan of the
+    #: same graph and operators needs fewer. None when the code does not tell (no C source).
+    lower_bound: int | None = None
+    #: graph: what the storage-id plan would need (the fallback); AOT: None
+    storage_id_size: int | None = None
+    arena_map: ArenaMap | None = None
 
     @property
     def workspace_size(self) -> int:
-        return self.static_size + self.dynamic_size
+        return max(self.tensors_size, self.scratch_offset + self.scratch_size)
 
     @property
     def params(self) -> list[ParamTensor]:
@@ -81,13 +128,27 @@ def plan_module(model: Model, mod: Module, align: int = ARENA_MIN_ALIGN, params_
     if align <= 0 or align & (align - 1) or params_align <= 0 or params_align & (params_align - 1):
         raise MlfError(model.path, f"alignment must be a power of two (got {align})")
     arena_align = max(align, ARENA_MIN_ALIGN)
-    plan = Plan(mod, arena_align, params_align, 0, 0, True)
+    plan = Plan(mod, arena_align, params_align, 0, 0, 0, True)
     if mod.executor == "graph":
         assert mod.graph is not None
         _plan_graph(model, mod, mod.graph, plan)
     else:
         _plan_aot(model, mod, plan)
+    # The runtime starts the scratch inside the tensors' extent (mlf_arena.c checks only that).
+    assert plan.scratch_offset <= plan.tensors_size
+    _check_arena(model, mod, plan)
     return plan
+
+
+#: The runtime addresses the arena with 32-bit offsets (mlf_run_spec_t), for either executor.
+MAX_ARENA = (1 << 32) - 1
+
+
+def _check_arena(model: Model, mod: Module, plan: Plan) -> None:
+    if plan.workspace_size > MAX_ARENA:
+        raise MlfError(
+            model.path, f"module {mod.name!r} needs a {plan.workspace_size}-byte arena (limit 4 GiB)"
+        )
 
 
 def _op_scratch(model: Model, mod: Module, func: str, align: int) -> tuple[int, bool]:
@@ -115,102 +176,325 @@ def _op_scratch(model: Model, mod: Module, func: str, align: int) -> tuple[int, 
     )
 
 
-def _plan_graph(model: Model, mod: Module, g: Graph, plan: Plan) -> None:
+# --------------------------------------------------------------------------------------------
+# Graph modules
+
+
+@dataclass
+class _Binding:
+    """Which storage ids live in the caller's buffers or in parameter data, and the copies
+    needed where TVM's storage plan shares such a buffer."""
+
+    home: dict[int, Slot]  # storage id -> caller or const buffer
+    copies_in: list[tuple[Slot, Entry]]  # (source, entry whose storage receives it)
+    copies_out: list[tuple[Entry, int]]  # (head entry, output number)
+
+
+def _bind_storage(mod: Module, g: Graph) -> _Binding:
     params = {p.name: i for i, p in enumerate(mod.params)}
     sid_size: dict[int, int] = {}
-    sid_users: dict[int, list[Entry]] = {}
+    sid_users: dict[int, int] = {}
     for e in g.entries:
         sid_size[e.storage_id] = max(sid_size.get(e.storage_id, 0), e.nbytes)
-        sid_users.setdefault(e.storage_id, []).append(e)
-
-    home: dict[int, Slot] = {}  # storage id -> where it lives
-    copies_in: list[tuple[Slot, int]] = []  # (source, storage id)
-    input_entries: set[int] = set()
-    const_entries: set[int] = set()
+        sid_users[e.storage_id] = sid_users.get(e.storage_id, 0) + 1
+    b = _Binding({}, [], [])
+    bound_entries: set[int] = set()
     input_no = 0
     for nid in g.arg_nodes:
         node = g.nodes[nid]
         e = g.node_entry(nid)
         if node.name in params:
             src = Slot(CONST, params[node.name], e)
-            const_entries.add(e.eid)
         else:
             src = Slot(INPUT, input_no, e)
-            input_entries.add(e.eid)
             input_no += 1
-        if len(sid_users[e.storage_id]) == 1 and e.storage_id not in home:
-            home[e.storage_id] = src
+        bound_entries.add(e.eid)
+        if sid_users[e.storage_id] == 1 and e.storage_id not in b.home:
+            b.home[e.storage_id] = src
         else:
-            copies_in.append((src, e.storage_id))
-    copies_out: list[tuple[int, int]] = []  # (storage id, output number)
+            b.copies_in.append((src, e))
     for j, eid in enumerate(g.heads):
         e = g.entries[eid]
-        out_bytes = mod.outputs[j].nbytes
         sid = e.storage_id
-        if eid in input_entries or eid in const_entries or sid in home or out_bytes < sid_size[sid]:
-            copies_out.append((sid, j))
+        if eid in bound_entries or sid in b.home or mod.outputs[j].nbytes < sid_size[sid]:
+            b.copies_out.append((e, j))
         else:
-            home[sid] = Slot(OUTPUT, j, e)
-    offset = 0
-    for sid in sorted(sid_size):
-        if sid not in home:
-            home[sid] = Slot(ARENA, offset)
-            offset = align_up(offset + sid_size[sid], plan.align)
-    plan.static_size = offset
+            b.home[sid] = Slot(OUTPUT, j, e)
+    return b
 
-    slots: list[Slot] = []
-    slot_of: dict[tuple[int, int, int], int] = {}
 
-    def slot(loc: int, index: int, e: Entry) -> int:
-        key = (loc, index, e.eid)
-        if key not in slot_of:
-            slot_of[key] = len(slots)
-            slots.append(Slot(loc, index, e))
-        return slot_of[key]
+#: A step argument before placement: a fixed slot, or an arena entry (placed by the layout).
+_Arg = tuple[Slot | None, Entry]
 
-    def entry_slot(e: Entry) -> int:
-        h = home[e.storage_id]
-        return slot(h.loc, h.index, e)
 
-    steps: list[GraphStep] = []
-    for src, _sid in copies_in:
-        assert src.entry is not None
-        steps.append(GraphStep(None, [slot(src.loc, src.index, src.entry), entry_slot(src.entry)]))
-    dynamic = 0
+@dataclass
+class _Steps:
+    funcs: list[str | None]
+    args: list[list[_Arg]]
+    scratch: list[int]  # peak operator scratch of each step (0 for copies)
+
+
+def _graph_steps(model: Model, mod: Module, g: Graph, b: _Binding, plan: Plan) -> _Steps:
+    def where(e: Entry) -> _Arg:
+        return (b.home.get(e.storage_id), e)
+
+    s = _Steps([], [], [])
+
+    def add(func: str | None, args: list[_Arg], scratch: int = 0) -> None:
+        s.funcs.append(func)
+        s.args.append(args)
+        s.scratch.append(scratch)
+
+    for src, e in b.copies_in:
+        add(None, [(src, e), where(e)])
     for node in g.op_nodes():
         ins = [g.entries[i] for i in node.inputs]
         outs = [g.node_entry(node.nid, k) for k in range(node.num_outputs)]
         if node.func_name in ("__nop", "__copy"):
             # __nop aliases its output to its input (a reshape); copy only if the plan did not.
-            for a, b in zip(ins, outs, strict=False):
-                if node.func_name == "__copy" or a.storage_id != b.storage_id:
-                    steps.append(GraphStep(None, [entry_slot(a), entry_slot(b)]))
+            for a, o in zip(ins, outs, strict=False):
+                if node.func_name == "__copy" or a.storage_id != o.storage_id:
+                    add(None, [where(a), where(o)])
             continue
         assert node.func_name is not None
-        steps.append(GraphStep(node.func_name, [entry_slot(e) for e in ins + outs]))
         scratch, exact = _op_scratch(model, mod, node.func_name, plan.align)
-        dynamic = max(dynamic, scratch)
         plan.exact = plan.exact and exact
-    for sid, j in copies_out:
-        e = g.entries[g.heads[j]]
-        steps.append(GraphStep(None, [slot(home[sid].loc, home[sid].index, e), slot(OUTPUT, j, e)]))
-    plan.dynamic_size = dynamic
-    max_args = max((len(s.args) for s in steps if s.func is not None), default=0)
-    if len(slots) > 0xFFFF or len(steps) > 0xFFFF:
+        add(node.func_name, [where(e) for e in ins + outs], scratch)
+    for e, j in b.copies_out:
+        add(None, [where(e), (Slot(OUTPUT, j, e), e)])
+    return s
+
+
+def _alias_groups(g: Graph) -> dict[int, int]:
+    """Entry id -> the entry whose bytes it shares. An operator's output shares bytes with an
+    input only where TVM gave both one storage id: TVM's graph memory planner ties a
+    reshape-only call's output to its input (ReuseInputToken), and the graph codegen turns such
+    a call into ``__nop`` (src/relay/backend/graph_plan_memory.cc, graph_executor_codegen.cc, at
+    a531d170b9^); exports that still call the reshape kernel run it in place. Every other call
+    gets fresh storage tokens, so any other storage id shared by two tensors is reuse of bytes
+    TVM knew to be dead: the lifetime plan is free to separate those."""
+    parent: dict[int, int] = {}
+
+    def root(x: int) -> int:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for node in g.op_nodes():
+        for k in range(node.num_outputs):
+            o = g.node_entry(node.nid, k)
+            for i in node.inputs:
+                a = g.entries[i]
+                if a.storage_id == o.storage_id and root(o.eid) != root(a.eid):
+                    parent[root(o.eid)] = root(a.eid)
+    return {eid: root(eid) for eid in parent}
+
+
+@dataclass
+class _Tensor:
+    """One arena tensor: an entry with its aliases, over the steps that touch it."""
+
+    members: list[Entry]
+    first: int
+    last: int
+    size: int
+
+
+def _arena_tensors(g: Graph, steps: _Steps, align: int) -> dict[int, _Tensor]:
+    alias = _alias_groups(g)
+    tensors: dict[int, _Tensor] = {}
+    for t, args in enumerate(steps.args):
+        for slot, e in args:
+            if slot is not None:
+                continue
+            key = alias.get(e.eid, e.eid)
+            x = tensors.get(key)
+            if x is None:
+                tensors[key] = _Tensor([e], t, t, align_up(e.nbytes, align))
+                continue
+            if e not in x.members:
+                x.members.append(e)
+            x.first, x.last = min(x.first, t), max(x.last, t)
+            x.size = max(x.size, align_up(e.nbytes, align))
+    return tensors
+
+
+def _storage_id_offsets(g: Graph, b: _Binding, align: int) -> tuple[dict[int, int], int]:
+    """TVM's storage ids laid end to end: offset of each storage id kept in the arena."""
+    sid_size: dict[int, int] = {}
+    for e in g.entries:
+        sid_size[e.storage_id] = max(sid_size.get(e.storage_id, 0), e.nbytes)
+    offsets: dict[int, int] = {}
+    end = 0
+    for sid in sorted(sid_size):
+        if sid not in b.home:
+            offsets[sid] = end
+            end = align_up(end + sid_size[sid], align)
+    return offsets, end
+
+
+def _lifetime_offsets(tensors: list[_Tensor], scratch: list[int]) -> list[int] | None:
+    """Offsets from lifetimes, each tensor above the scratch of every step it spans (the
+    window starts at 0). None when the graph is too large to pack in bounded time."""
+    highest = packing.range_max(scratch or [0])
+    buffers = [packing.Buffer(x.size, x.first, x.last, highest(x.first, x.last)) for x in tensors]
+    bound = packing.liveness_bound(buffers, len(scratch), scratch)
+    offsets = packing.pack(buffers, len(scratch), bound)
+    if offsets is not None:
+        blocks = buffers + [packing.Buffer(n, t, t) for t, n in enumerate(scratch) if n]
+        where = offsets + [0] * (len(blocks) - len(buffers))
+        clash = packing.overlaps(blocks, where)
+        assert clash is None, f"lifetime plan overlaps live buffers {clash}"
+        assert all(o >= b.floor for o, b in zip(offsets, buffers, strict=True))
+    return offsets
+
+
+def _entry_label(g: Graph, e: Entry) -> str:
+    node = g.nodes[e.node]
+    return node.name if node.num_outputs == 1 else f"{node.name}:{e.index}"
+
+
+def _plan_graph(model: Model, mod: Module, g: Graph, plan: Plan) -> None:
+    binding = _bind_storage(mod, g)
+    steps = _graph_steps(model, mod, g, binding, plan)
+    if len(steps.funcs) > 0xFFFF:  # before planning: packing is sized for the runner's tables
         raise MlfError(model.path, f"module {mod.name!r} has too many graph entries for the runner")
-    _check_arena(model, mod, plan)
-    plan.graph = GraphPlan(slots, steps, max(max_args, 1))
+    tensors = _arena_tensors(g, steps, plan.align)
+    keys = sorted(tensors)
+    ordered = [tensors[k] for k in keys]
+    scratch = steps.scratch
+    peak_scratch = max(scratch, default=0)
+    plan.lower_bound = packing.liveness_bound(
+        [packing.Buffer(x.size, x.first, x.last) for x in ordered], len(scratch), scratch
+    )
 
+    sid_offsets, sid_end = _storage_id_offsets(g, binding, plan.align)
+    plan.storage_id_size = sid_end + peak_scratch
+    offset_of = {k: sid_offsets[tensors[k].members[0].storage_id] for k in keys}
+    plan.layout, plan.tensors_size, plan.scratch_offset = STORAGE_IDS, sid_end, sid_end
+    plan.scratch_size = peak_scratch
+    lifetime = _lifetime_offsets(ordered, scratch)
+    if lifetime is None:
+        plan.notes.append("too many tensors live at once for the lifetime planner: storage-id plan used")
+    else:
+        end = max((o + x.size for o, x in zip(lifetime, ordered, strict=True)), default=0)
+        if max(end, peak_scratch) < plan.storage_id_size:
+            plan.layout, plan.tensors_size, plan.scratch_offset = LIFETIMES, end, 0
+            offset_of = dict(zip(keys, lifetime, strict=True))
 
-#: The runtime addresses the arena with 32-bit offsets (mlf_graph_entry_t), for either executor.
-MAX_ARENA = (1 << 32) - 1
+    alias = _alias_groups(g)
+    slots: list[Slot] = []
+    slot_of: dict[tuple[int, int, int], int] = {}
 
+    def slot(arg: _Arg) -> int:
+        fixed, e = arg
+        if fixed is None:
+            fixed = Slot(ARENA, offset_of[alias.get(e.eid, e.eid)])
+        key = (fixed.loc, fixed.index, e.eid)
+        if key not in slot_of:
+            slot_of[key] = len(slots)
+            slots.append(Slot(fixed.loc, fixed.index, e))
+        return slot_of[key]
 
-def _check_arena(model: Model, mod: Module, plan: Plan) -> None:
-    if plan.workspace_size > MAX_ARENA:
-        raise MlfError(
-            model.path, f"module {mod.name!r} needs a {plan.workspace_size}-byte arena (limit 4 GiB)"
+    graph_steps = [
+        GraphStep(f, [slot(a) for a in args]) for f, args in zip(steps.funcs, steps.args, strict=True)
+    ]
+    max_args = max((len(s.args) for s in graph_steps if s.func is not None), default=0)
+    if len(slots) > 0xFFFF or len(graph_steps) > 0xFFFF:
+        raise MlfError(model.path, f"module {mod.name!r} has too many graph entries for the runner")
+    plan.graph = GraphPlan(slots, graph_steps, max(max_args, 1))
+
+    blocks = [
+        Block(
+            " = ".join(_entry_label(g, e) for e in x.members), "tensor", offset_of[k], x.size, x.first, x.last
         )
+        for k, x in zip(keys, ordered, strict=True)
+        if x.size
+    ]
+    blocks += [
+        Block(f"scratch of {steps.funcs[t]}", "scratch", plan.scratch_offset, n, t, t)
+        for t, n in enumerate(scratch)
+        if n
+    ]
+    plan.arena_map = ArenaMap([f or "copy" for f in steps.funcs], blocks)
+
+
+# --------------------------------------------------------------------------------------------
+# AOT modules
+
+
+def _allocating_function(functions: dict[str, Function], root: str) -> Function | None:
+    """The function whose allocation sequence is the run's: TVM's inner main, reached from
+    the entry point through the wrappers that only forward to it."""
+    seen = set()
+    fn = functions.get(root)
+    while fn is not None and fn.name not in seen:
+        seen.add(fn.name)
+        if any(kind == "alloc" for kind, *_ in fn.events):
+            return fn
+        callees = [name for kind, name, _, _ in fn.events if kind == "call" and name in functions]
+        if len(callees) != 1:
+            return fn
+        fn = functions[callees[0]]
+    return fn
+
+
+def _aot_liveness(
+    functions: dict[str, Function], fn: Function, align: int, base: int
+) -> tuple[int, ArenaMap] | None:
+    """TVM's own allocation sequence replayed: each TVMBackendAllocWorkspace of the inner main
+    at the offset the runtime's LIFO allocator gives it, each call's internal scratch above the
+    allocations held at that call. Returns the liveness bound (allocations live at a call, from
+    the first call that passes them to the last, plus that call's scratch) and the picture;
+    None when a size is not a constant."""
+    steps: list[str] = []
+    scratch_at: list[tuple[int, int]] = []  # (offset, bytes) of each call's scratch
+    held: list[tuple[str, int, int, int]] = []  # LIFO: (variable, offset, size, step allocated)
+    reserved: list[tuple[str, int, int, int, int]] = []  # (variable, offset, size, first, last)
+    uses: dict[tuple[str, int], list[int]] = {}  # (variable, offset) -> steps passing it
+    top = 0
+    for kind, name, size, args in fn.events:
+        if kind == "alloc":
+            if size is None:
+                return None
+            n = align_up(size, align) if size else 0
+            held.append((name, top, n, len(steps)))
+            top += n
+        elif kind == "free" and any(h[0] == name for h in held):
+            # The runtime releases the block and everything allocated after it.
+            while held:
+                var, off, n, since = held.pop()
+                reserved.append((var, off, n, since, len(steps) - 1))
+                top = off
+                if var == name:
+                    break
+        elif name in functions and name != fn.name:
+            peak = workspace_peak(functions, name, align)
+            if peak is None:
+                return None
+            words = set(re.findall(r"\b\w+\b", " ".join(args)))
+            for var, off, _n, _since in held:
+                if var in words:
+                    uses.setdefault((var, off), []).append(len(steps))
+            steps.append(name)
+            scratch_at.append((top, peak))
+    for var, off, n, since in held:  # never freed: held to the end
+        reserved.append((var, off, n, since, len(steps) - 1))
+    blocks = []
+    live: list[packing.Buffer] = []
+    for var, off, n, first, last in sorted(reserved, key=lambda r: (r[1], r[3])):
+        if n == 0 or last < first:
+            continue  # nothing held, or held across no call
+        used = uses.get((var, off))
+        # An allocation no call names (passed some other way) counts as live while held.
+        lo, hi = (min(used), max(used)) if used else (first, last)
+        live.append(packing.Buffer(n, lo, hi))
+        blocks.append(Block(var, "tensor", base + off, n, first, last))
+    for t, (off, peak) in enumerate(scratch_at):
+        if peak:
+            blocks.append(Block(f"scratch of {steps[t]}", "scratch", base + off, peak, t, t))
+    bound = packing.liveness_bound(live, len(steps), [p for _o, p in scratch_at])
+    return bound, ArenaMap(steps, blocks)
 
 
 def _plan_aot(model: Model, mod: Module, plan: Plan) -> None:
@@ -218,14 +502,25 @@ def _plan_aot(model: Model, mod: Module, plan: Plan) -> None:
     for name, size in mod.external_pools.items():
         plan.pools.append((name, offset, size))
         offset = align_up(offset + size, plan.align)
-    plan.static_size = offset
+    plan.tensors_size = plan.scratch_offset = offset
     functions = mod.functions()
     root = mod.entry if mod.entry in functions else mod.inner_main
     if root is not None and root in functions:
         peak = workspace_peak(functions, root, plan.align)
         if peak is not None:
-            plan.dynamic_size = peak
-            _check_arena(model, mod, plan)
+            plan.scratch_size = peak
+            fn = _allocating_function(functions, root)
+            found = _aot_liveness(functions, fn, plan.align, offset) if fn is not None else None
+            if found is not None:
+                bound, plan.arena_map = found
+                steps = len(plan.arena_map.steps)
+                pools = [
+                    Block(n, "tensor", o, size, 0, max(steps - 1, 0)) for n, o, size in plan.pools if size
+                ]
+                plan.arena_map.blocks[:0] = pools
+                # With USMP, TVM placed the tensors in its pools itself: no bound to compare with.
+                if not mod.usmp_pools and not mod.external_pools:
+                    plan.lower_bound = bound
             return
     plan.exact = False
     ws = mod.meta.workspace_size_bytes
@@ -234,6 +529,5 @@ def _plan_aot(model: Model, mod: Module, plan: Plan) -> None:
             model.path, f"module {mod.name!r}: cannot size its workspace (no C source, no metadata)"
         )
     sites = sum(sum(f.elf.alloc_sites.values()) for f in mod.objects() if f.elf is not None)
-    plan.dynamic_size = align_up(ws, plan.align) + max(sites, 1) * plan.align
+    plan.scratch_size = align_up(ws, plan.align) + max(sites, 1) * plan.align
     plan.notes.append("workspace bounded from metadata.json (no C source to read)")
-    _check_arena(model, mod, plan)

@@ -135,6 +135,7 @@ class Smoke:
     workspace: int = 0
     status: int = -1
     peak: int = -1
+    scratch: int = -1  # the most operator scratch held at once
     short_status: int | None = None
     outputs: list[tuple[str, bytes]] = field(default_factory=list)
     passed: bool = False
@@ -145,8 +146,8 @@ class Smoke:
         for line in text.splitlines():
             if m := re.match(r"mlf-smoke: model \S+ inputs \d+ outputs \d+ workspace (\d+)", line):
                 s.workspace = int(m.group(1))
-            elif m := re.match(r"mlf-smoke: status (-?\d+) peak (\d+)", line):
-                s.status, s.peak = int(m.group(1)), int(m.group(2))
+            elif m := re.match(r"mlf-smoke: status (-?\d+) peak (\d+) scratch (\d+)", line):
+                s.status, s.peak, s.scratch = int(m.group(1)), int(m.group(2)), int(m.group(3))
             elif m := re.match(r"mlf-smoke: short-arena \d+ status (-?\d+)", line):
                 s.short_status = int(m.group(1))
             elif m := re.match(r"mlf-smoke: output \d+ (\S+) (\d+) (.*)$", line):

@@ -6,6 +6,7 @@ holds (the planned size suffices, one byte less than used is refused, guards sta
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,9 +165,20 @@ def test_smoke_passes_with_exact_arena(harness_factory, target: str, spec: Spec)
     assert 0 <= s.peak <= s.workspace
     if s.peak:
         assert s.short_status == 2  # MLF_ERR_WORKSPACE_TOO_SMALL
+    # The scratch window: tensors share its bytes at steps that need less, so no step may hold
+    # more than planned (the short run above only proves the arena's largest extent).
+    planned = _planned_scratch(harness_factory(target), spec)
+    assert 0 <= s.scratch <= planned
     if not spec.llvm:
         # Sizes read from C sources are exact: the run uses every byte the header promises.
         assert s.peak == s.workspace, f"peak {s.peak} vs planned {s.workspace}"
+        assert s.scratch == planned, f"scratch {s.scratch} vs planned {planned}"
+
+
+def _planned_scratch(h: Harness, spec: Spec) -> int:
+    manifest = json.loads((h.build / "mlf" / spec.name / f"{spec.name}_manifest.json").read_text())
+    (unit,) = manifest["modules"]
+    return int(unit["scratch_size"])
 
 
 @pytest.mark.parametrize("spec", [pytest.param(s, id=s.name) for s in SPECS if s.reference is not None])

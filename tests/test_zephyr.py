@@ -62,7 +62,7 @@ from tests.conftest import unavailable
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "zephyr"
 TWO_MODELS = REPO / "tests" / "zephyr_two_models"
-BIG_MODEL = ("snu-v7-graph", "lib_graph_system-lib.tar")  # graph executor, arena 832128 bytes
+BIG_MODEL = ("snu-v7-graph", "lib_graph_system-lib.tar")  # graph executor, arena 832000 bytes
 TOOLS = ("cmake", "ninja", "dtc", "arm-none-eabi-gcc", "arm-none-eabi-readelf", "qemu-system-arm", "gcc")
 
 # Custom sections and a thread-local runtime (Kconfig defaults of add_mlf_library()).
@@ -254,7 +254,7 @@ def check_attributes(fw: Firmware, *libraries: str) -> tuple[str, ...]:
 
 @pytest.mark.slow
 def test_example_runs_like_bare_metal(example: Firmware, expected_lines: list[str]) -> None:
-    assert "mlf_build: waveform: arena 1664 bytes (RAM, " in example.configure
+    assert "mlf_build: waveform: arena 1216 bytes (RAM, " in example.configure
     assert not re.findall(r"warning:.*", example.build_log), example.build_log
     r = check_run(example)
     assert waveform_lines(r.stdout) == expected_lines, r.stdout
@@ -291,7 +291,7 @@ def test_arena_and_weights_sections(zephyr: Zephyr) -> None:
     """CONFIG_MLF_BUILD_ARENA_SECTION / _WEIGHTS_SECTION with names Zephyr's linker script does
     not know: placed by the generated fragments in noinit and rodata, no orphan section."""
     fw = zephyr.example("mps2/an386")
-    assert "arena 1664 bytes (RAM, .noinit via a linker fragment)" in fw.configure
+    assert "arena 1216 bytes (RAM, .noinit via a linker fragment)" in fw.configure
     assert "parameters 2480 bytes (rodata via a linker fragment)" in fw.configure
     assert "orphan" not in fw.build_log, fw.build_log
     sections, symbols = _sections(fw)

@@ -153,7 +153,10 @@ def _spec(mod: Module, plan: Plan) -> str:
     if max(len(mod.inputs), len(mod.outputs)) > 0xFFFF:
         n = max(len(mod.inputs), len(mod.outputs))
         raise MlfError(mod.name, f"the model has {n} inputs or outputs (the runner takes at most 65535)")
-    return f"{{{plan.static_size}u, {len(mod.inputs)}u, {len(mod.outputs)}u, {plan.align}u}}"
+    return (
+        f"{{{plan.tensors_size}u, {plan.scratch_offset}u, {len(mod.inputs)}u, {len(mod.outputs)}u, "
+        f"{plan.align}u}}"
+    )
 
 
 def _begin(mod: Module, plan: Plan, s: Settings) -> str:
@@ -163,10 +166,11 @@ def _begin(mod: Module, plan: Plan, s: Settings) -> str:
         "  if (status != MLF_OK) {\n    return status;\n  }\n"
     )
     if s.runtime == "tvm_crt":
-        # TVM's CRT aborts when the workspace runs out; its abort hook jumps back here.
+        # TVM's CRT aborts when the workspace runs out; its abort hook jumps back here. Its
+        # allocator serves the same scratch as mlf_arena.c (mlf_run_begin checked the size).
         code += (
-            f"  {begin_symbol(s)}((uint8_t *)workspace + {plan.static_size}, "
-            f"workspace_size - {plan.static_size}u);\n"
+            f"  {begin_symbol(s)}((uint8_t *)workspace + {plan.scratch_offset}, "
+            f"workspace_size - {plan.scratch_offset}u);\n"
             f"  if (setjmp({abort_symbol(s)}) != 0) {{\n    return mlf_run_end(-1);\n  }}\n"
         )
     return code

@@ -59,7 +59,8 @@ typedef struct mlf_param {
 /* A short English description of a status code. */
 const char *mlf_strerror(int32_t status);
 
-/* Bytes of arena the most recent run used (static tensors plus peak scratch). */
+/* Bytes of arena the most recent run used: up to the end of its highest planned tensor or of
+ * its highest operator scratch, whichever is higher. */
 size_t mlf_workspace_peak(void);
 
 /* The message an operator passed to TVMAPISetLastError() during the most recent run, or NULL. */

@@ -13,17 +13,20 @@
 extern "C" {
 #endif
 
-/* What a run checks the caller's buffers against. */
+/* What a run checks the caller's buffers against, and where its operators' scratch goes. */
 typedef struct mlf_run_spec {
-  uint32_t static_size; /* arena bytes of the tensors planned at build time */
+  uint32_t tensors_size;   /* the tensors planned at build time lie in the arena's first bytes */
+  uint32_t scratch_offset; /* where the operators' scratch starts; at most tensors_size */
   uint16_t num_inputs;
   uint16_t num_outputs;
   uint32_t align; /* of the arena */
 } mlf_run_spec_t;
 
-/* Start a run: checks the caller's pointers, then takes the arena. The first static_size bytes
- * hold the tensors planned at build time; TVMBackendAllocWorkspace() serves the rest, LIFO,
- * aligned to align. On MLF_OK the caller must finish with mlf_run_end(). */
+/* Start a run: checks the caller's pointers, then takes the arena. The tensors planned at build
+ * time lie within its first tensors_size bytes; TVMBackendAllocWorkspace() serves the arena
+ * from scratch_offset on, LIFO, aligned to align. The scratch may share bytes with tensors (the
+ * lifetime plan starts it at 0): the plan keeps every tensor live at a step above the scratch
+ * that step's operator needs. On MLF_OK the caller must finish with mlf_run_end(). */
 int32_t mlf_run_begin(const void *const *inputs, void *const *outputs, void *workspace,
                       size_t workspace_size, const mlf_run_spec_t *spec);
 
@@ -34,8 +37,13 @@ int32_t mlf_run_end(int32_t model_status);
 void *mlf_arena_alloc(uint64_t nbytes);
 int mlf_arena_free(void *ptr);
 
-/* For other allocators (RUNTIME tvm_crt): record dynamic bytes in use, or a failed request. */
-void mlf_run_note_used(size_t dynamic_bytes);
+/* The most scratch bytes the most recent run held at once (for the smoke test, which checks it
+ * against the plan: the lifetime plan lets scratch share bytes with tensors on its word). */
+size_t mlf_scratch_peak(void);
+
+/* For other allocators (RUNTIME tvm_crt): record scratch bytes in use (from scratch_offset), or
+ * a failed request. */
+void mlf_run_note_used(size_t scratch_bytes);
 void mlf_run_note_exhausted(void);
 
 /* What a DLTensor says of a tensor besides where its data is. Tables only hold these when an

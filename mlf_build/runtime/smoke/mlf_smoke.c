@@ -2,7 +2,9 @@
  * Generic smoke test for one mlf_build model library (add_mlf_library(... TEST),
  * mlf_library(test = True)). Runs the model on deterministic inputs, prints every output as
  * hex, and checks the arena contract:
- *   - a run with exactly <NAME>_WORKSPACE_SIZE bytes succeeds and uses at most that much;
+ *   - a run with exactly <NAME>_WORKSPACE_SIZE bytes succeeds and uses at most that much (it
+ *     also prints the most operator scratch held at once, which the tests compare with the
+ *     plan: the lifetime plan lets scratch share bytes with tensors on that figure's word);
  *   - a run with one byte less than the run used fails with MLF_ERR_WORKSPACE_TOO_SMALL;
  *   - nothing is written outside the arena or the output buffers (guard bytes around them),
  *     and the inputs are left as they were (the library only reads them);
@@ -19,6 +21,8 @@
 
 #include MLF_SMOKE_HEADER
 #include <tvm/runtime/c_runtime_api.h>
+
+#include "mlf_runtime_internal.h" /* mlf_scratch_peak() */
 
 #define MLF_CAT_(a, b) a##b
 #define MLF_CAT(a, b) MLF_CAT_(a, b)
@@ -187,7 +191,8 @@ int main(void) {
   int32_t status = t_(_run_with_workspace)(in, out, g_arena + GUARD, WS);
   poison_guards(0, in, out, WS);
   size_t peak = mlf_workspace_peak();
-  printf("mlf-smoke: status %ld peak %lu\n", (long)status, (unsigned long)peak);
+  printf("mlf-smoke: status %ld peak %lu scratch %lu\n", (long)status, (unsigned long)peak,
+         (unsigned long)mlf_scratch_peak());
   if (status != MLF_OK || peak > WS) {
     ok = 0;
   }

@@ -1,8 +1,13 @@
 /*
  * The state of a run and the arena behind TVMBackendAllocWorkspace: a bounded LIFO allocator
- * over the caller's buffer. It never hands out memory outside [workspace, workspace + size):
- * when a request does not fit it returns NULL (TVM-generated code then returns -1) and the
- * run ends with MLF_ERR_WORKSPACE_TOO_SMALL even if the generated code ignored the failure.
+ * over the caller's buffer, from the plan's scratch offset on. It never hands out memory outside
+ * [workspace, workspace + size): when a request does not fit it returns NULL (TVM-generated code
+ * then returns -1) and the run ends with MLF_ERR_WORKSPACE_TOO_SMALL even if the generated code
+ * ignored the failure.
+ *
+ * The scratch may share bytes with planned tensors (the lifetime plan starts it at offset 0):
+ * the plan keeps every tensor live at a step above the scratch that step's operator needs, from
+ * each operator's exact (or TVM-bounded) peak, which the smoke test checks (mlf_scratch_peak).
  */
 #include "mlf_runtime_internal.h"
 
@@ -11,12 +16,12 @@
 #endif
 
 typedef struct {
-  uint8_t *base;   /* start of the dynamic region (after the static tensors) */
-  size_t capacity; /* bytes in the dynamic region */
+  uint8_t *base;   /* start of the scratch (workspace + spec->scratch_offset) */
+  size_t capacity; /* bytes from there to the end of the workspace */
   size_t top;      /* bytes in use */
   size_t align;
-  size_t static_size;
-  size_t peak; /* static_size + highest top, for mlf_workspace_peak() */
+  const mlf_run_spec_t *spec; /* of the most recent run that got as far as the sizes */
+  size_t scratch_peak;        /* highest top */
   uint8_t active;
   uint8_t exhausted;
 } mlf_arena_t;
@@ -38,7 +43,6 @@ static int has_null(const void *const *p, size_t n) {
 
 int32_t mlf_run_begin(const void *const *inputs, void *const *outputs, void *workspace,
                       size_t workspace_size, const mlf_run_spec_t *spec) {
-  size_t static_size = spec->static_size;
   size_t align = spec->align;
   if (g_arena.active) {
     return MLF_ERR_BUSY;
@@ -56,16 +60,16 @@ int32_t mlf_run_begin(const void *const *inputs, void *const *outputs, void *wor
   if (workspace == NULL && workspace_size != 0) {
     return MLF_ERR_ARGUMENT;
   }
-  if (workspace_size < static_size) {
-    g_arena.peak = static_size;
+  g_arena.spec = spec;
+  g_arena.scratch_peak = 0;
+  /* scratch_offset <= tensors_size (plan.py), so the scratch starts inside the workspace. */
+  if (workspace_size < spec->tensors_size) {
     return MLF_ERR_WORKSPACE_TOO_SMALL;
   }
-  g_arena.base = (uint8_t *)workspace + static_size;
-  g_arena.capacity = workspace_size - static_size;
+  g_arena.base = (uint8_t *)workspace + spec->scratch_offset;
+  g_arena.capacity = workspace_size - spec->scratch_offset;
   g_arena.top = 0;
   g_arena.align = align;
-  g_arena.static_size = static_size;
-  g_arena.peak = static_size;
   g_arena.exhausted = 0;
   g_arena.active = 1;
   return MLF_OK;
@@ -80,12 +84,21 @@ int32_t mlf_run_end(int32_t model_status) {
 }
 
 size_t mlf_workspace_peak(void) {
-  return g_arena.peak;
+  const mlf_run_spec_t *spec = g_arena.spec;
+  if (spec == NULL) {
+    return 0;
+  }
+  size_t scratch_end = spec->scratch_offset + g_arena.scratch_peak;
+  return scratch_end > spec->tensors_size ? scratch_end : spec->tensors_size;
 }
 
-void mlf_run_note_used(size_t dynamic_bytes) {
-  if (g_arena.static_size + dynamic_bytes > g_arena.peak) {
-    g_arena.peak = g_arena.static_size + dynamic_bytes;
+size_t mlf_scratch_peak(void) {
+  return g_arena.scratch_peak;
+}
+
+void mlf_run_note_used(size_t scratch_bytes) {
+  if (scratch_bytes > g_arena.scratch_peak) {
+    g_arena.scratch_peak = scratch_bytes;
   }
 }
 
