@@ -11,7 +11,7 @@ from .errors import MlfError, one_line
 from .generate import build_problems
 from .model import Model, Module, Tensor
 from .params import ParamTensor
-from .plan import plan_module
+from .plan import TVM_ORDER, plan_module
 
 SCHEMA = "mlf-build/inspect/1"
 
@@ -44,11 +44,30 @@ def _arena(model: Model, m: Module) -> dict[str, Any] | None:
         return None
     return {
         "bytes": plan.workspace_size,
+        "lower_bound_bytes": plan.lower_bound,
+        "layout": plan.layout,
+        "storage_id_bytes": plan.storage_id_size,
         "planned_tensors_bytes": plan.tensors_size,
+        "scratch_offset": plan.scratch_offset,
         "scratch_bytes": plan.scratch_size,
         "align": plan.align,
         "exact": plan.exact,
     }
+
+
+def arena_line(arena: dict[str, Any]) -> str:
+    """The arena in one line: its size, how it was planned, and the liveness bound."""
+    how = "exact" if arena["exact"] else "bound from metadata"
+    line = f"{arena['bytes']} B ({how}), placed by {arena['layout']}"
+    bound = arena["lower_bound_bytes"]
+    if bound is None:
+        return line + "; liveness bound unknown"
+    line += f"; liveness bound {bound} B"
+    if arena["storage_id_bytes"] is not None and arena["storage_id_bytes"] != arena["bytes"]:
+        line += f", storage-id plan {arena['storage_id_bytes']} B"
+    if arena["layout"] == TVM_ORDER and arena["bytes"] > bound:
+        line += f": TVM's allocation order holds {arena['bytes'] - bound} B more than the lifetimes need"
+    return line
 
 
 def module_json(model: Model, m: Module) -> dict[str, Any]:
@@ -161,8 +180,7 @@ def model_text(model: Model, module: str | None = None) -> str:
         ws = m.meta.workspace_size_bytes
         arena = j["arena"]
         if arena is not None:
-            how = "exact" if arena["exact"] else "bound from metadata"
-            lines.append(f"  arena:          {arena['bytes']} B ({how})")
+            lines.append(f"  arena:          {arena_line(arena)}")
         lines.append(
             f"  memory (TVM):   workspace {ws if ws is not None else '?'} B, "
             f"io {m.meta.io_size_bytes if m.meta.io_size_bytes is not None else '?'} B, "

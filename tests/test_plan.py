@@ -461,3 +461,34 @@ def test_too_many_live_tensors_fall_back_to_storage_ids(tmp_path: Path) -> None:
 def test_too_many_steps_for_the_runner(tmp_path: Path) -> None:
     r = run_cli(["inspect", _wide_graph(tmp_path, 0x10000, fan_in=False)])
     assert r.code == 2 and "too many graph entries for the runner" in r.err
+
+
+# --------------------------------------------------------------------------------------------
+# inspect: the plan against the bound
+
+
+@pytest.mark.skipif(not corpus_dir().is_dir(), reason="MLF corpus not found")
+def test_inspect_reports_the_plan_against_the_bound() -> None:
+    graph = corpus_item(corpus_dir(), "arduino-yesno-v4-graph")
+    arena = json.loads(run_cli(["inspect", graph, "--json"]).out)["modules"][0]["arena"]
+    assert arena == {
+        "bytes": 13280,
+        "lower_bound_bytes": 13280,
+        "layout": "lifetimes",
+        "storage_id_bytes": 17392,
+        "planned_tensors_bytes": 13280,
+        "scratch_offset": 0,
+        "scratch_bytes": 5360,
+        "align": 16,
+        "exact": True,
+    }
+    text = run_cli(["inspect", graph]).out
+    line = "13280 B (exact), placed by lifetimes; liveness bound 13280 B, storage-id plan 17392 B"
+    assert f"arena:          {line}\n" in text
+    aot = corpus_item(corpus_dir(), "arduino-yesno-v5-aot")
+    arena = json.loads(run_cli(["inspect", aot, "--json"]).out)["modules"][0]["arena"]
+    assert (arena["bytes"], arena["lower_bound_bytes"], arena["layout"]) == (17392, 17360, TVM_ORDER)
+    assert (
+        arena["storage_id_bytes"] is None and arena["scratch_offset"] == arena["planned_tensors_bytes"] == 0
+    )
+    assert "TVM's allocation order holds 32 B more than the lifetimes need" in run_cli(["inspect", aot]).out
