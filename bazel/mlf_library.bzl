@@ -80,7 +80,9 @@ Provides
             once the generator has run, so they are in `manifest` (JSON: workspace_size,
             params_size, io_size, ...) and, for C, in the header (<NAME>_WORKSPACE_SIZE, ...).
   DefaultInfo  the archive, the header and the manifest.
-  OutputGroupInfo  mlf_generated (every generated file and folder), mlf_units, mlf_objects.
+  OutputGroupInfo  mlf_generated (every generated file and folder), mlf_units, mlf_objects,
+            mlf_report (<t>_report.html, one per module: the arena's memory map, flash and RAM;
+            `bazel build //pkg:net --output_groups=mlf_report`).
 
 How it builds (every step an action with declared inputs and outputs; no genrule, no `local`):
   1. MlfGenerate: the generator (//mlf_build:generator, a py_binary in the exec configuration)
@@ -127,9 +129,10 @@ MlfInfo = provider(
         "align": "int: alignment of parameters and arena",
         "module": "str: the module asked for (\"\" = the only one, or all_modules)",
         "all_modules": "list of str: the modules built with all_modules, as listed ([] = one module)",
-        "modules": "list of struct(module, prefix, header, params), one per module built, in the " +
-                   "order of all_modules: the module's name (\"\" = the only one), the C prefix of " +
-                   "its API (<t>, or <t>_<module> with all_modules), its header and <prefix>_params.bin",
+        "modules": "list of struct(module, prefix, header, params, report), one per module built, in " +
+                   "the order of all_modules: the module's name (\"\" = the only one), the C prefix of " +
+                   "its API (<t>, or <t>_<module> with all_modules), its header, <prefix>_params.bin " +
+                   "and <prefix>_report.html",
         "hide_symbols": "bool",
     },
 )
@@ -245,7 +248,13 @@ def _mlf_library_impl(ctx):
     syms = by_name[t + ".syms"]
     manifest = by_name[t + "_manifest.json"]
     per_module = [
-        struct(module = module, prefix = prefix, header = by_name[prefix + ".h"], params = by_name[prefix + "_params.bin"])
+        struct(
+            module = module,
+            prefix = prefix,
+            header = by_name[prefix + ".h"],
+            params = by_name[prefix + "_params.bin"],
+            report = by_name[prefix + "_report.html"],
+        )
         for module, prefix in modules
     ]
     headers = [header] + [m.header for m in per_module if m.header != header]
@@ -440,6 +449,7 @@ def _mlf_library_impl(ctx):
             mlf_generated = depset(generated),
             mlf_units = depset([units]),
             mlf_objects = depset(objects),
+            mlf_report = depset([m.report for m in per_module]),
         ),
         cc_info,
         MlfInfo(

@@ -35,6 +35,8 @@ MLF_MODULE_FILES = {
         "{m}_runner.c",
         "{m}_data.c",
         "{m}_params.bin",
+        # mlf-build report: where the module's RAM and flash go (output group mlf_report).
+        "{m}_report.html",
     ],
     "runtime=tvm_crt": ["{m}_crt_platform.c"],
 }

@@ -66,7 +66,8 @@
 #                    include(CTest)) in the top-level CMakeLists.txt for ctest to see it.
 #
 # Target properties set on <target>: MLF_WORKSPACE_SIZE, MLF_PARAMS_SIZE, MLF_FORMAT_VERSION,
-# MLF_EXECUTOR, MLF_HEADER, MLF_OUTPUT_DIR, MLF_MODEL, MLF_WORKSPACE (static|caller), and the
+# MLF_EXECUTOR, MLF_HEADER, MLF_REPORT (<t>_report.html, the HTML page of mlf-build report; one
+# per module with ALL_MODULES), MLF_OUTPUT_DIR, MLF_MODEL, MLF_WORKSPACE (static|caller), and the
 # RUNTIME, ARENA_SECTION and WEIGHTS_SECTION in effect as MLF_RUNTIME, MLF_ARENA_SECTION and
 # MLF_WEIGHTS_SECTION (empty: the default), MLF_CMSIS_NN_FUNCTIONS and MLF_DEVICES (the arm_*
 # functions the model calls, its devices); with those sections, MLF_WEIGHTS_FRAGMENT and
@@ -380,6 +381,12 @@ function(add_mlf_library target model)
     MLF_WEIGHTS_SECTION "${ARG_WEIGHTS_SECTION}"
     MLF_CMSIS_NN_FUNCTIONS "${MLF_INFO_CMSIS_NN_FUNCTIONS}"
     MLF_DEVICES "${MLF_INFO_DEVICES}")
+  # mlf-build report's page per module (one per module with ALL_MODULES), next to its header.
+  set(reports "")
+  foreach(unit IN LISTS MLF_INFO_UNIT_PREFIXES)
+    list(APPEND reports "${out}/${unit}_report.html")
+  endforeach()
+  set_target_properties(${target} PROPERTIES MLF_REPORT "${reports}")
   # Linker-script fragments placing WEIGHTS_SECTION / ARENA_SECTION (mlf_build/emit/sections.py).
   foreach(kind WEIGHTS ARENA)
     if(MLF_INFO_${kind}_FRAGMENT)

@@ -77,6 +77,26 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .model import load_model
+    from .naming import library_prefix
+    from .plan import plan_module
+    from .report import render_report
+
+    with load_model(args.model, args.max_size, _overrides(args.io_shape), args.aot_api) as model:
+        _warn(model.warnings)
+        mod = model.module(args.module)
+        prefix = library_prefix(args.name) if args.name else None
+        text = render_report(model, mod, plan_module(model, mod), Path(args.model).name, prefix)
+    try:
+        Path(args.output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise MlfError(args.output, f"cannot be written ({exc.strerror or exc})") from None
+    return 0
+
+
 def _cmd_runtime(args: argparse.Namespace) -> int:
     from .generate import copy_runtime
 
@@ -199,6 +219,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--cmake-info", metavar="FILE", help="also write facts for CMake to FILE (with --list)")
     common(sp)
     sp.set_defaults(func=_cmd_generate)
+
+    sp = sub.add_parser(
+        "report",
+        help="write an HTML page of where the model's RAM and flash go",
+        description="Write one self-contained HTML page: the arena as a memory map (tensors and operator "
+        "scratch over the steps of a run, against the liveness bound), flash (operator code, parameters, "
+        "glue), RAM, and the inputs and outputs.",
+    )
+    sp.add_argument("model", help="MLF tarball or directory")
+    sp.add_argument("--module", metavar="NAME", help="module of a multi-module (v7) archive")
+    sp.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file to write")
+    sp.add_argument("--name", help="name of the library built from it, for the file names the page gives")
+    common(sp)
+    sp.set_defaults(func=_cmd_report)
 
     sp = sub.add_parser(
         "runtime",

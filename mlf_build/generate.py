@@ -43,6 +43,7 @@ from .facts import IoOverride
 from .model import Model, Module, load_model
 from .naming import c_member_problem, library_prefix
 from .plan import Plan, plan_module
+from .report import render_report
 from .validate import (
     DEFAULT_POINTER_BITS,
     cmake_list_item,
@@ -440,6 +441,7 @@ def _outputs(model: Model, u: Unit) -> list[OutputFile]:
         OutputFile(f"{t}.h", emit_header(model, mod, plan, s).encode()),
         OutputFile(f"{t}_runner.c", emit_runner(model, mod, plan, s).encode()),
         OutputFile(f"{t}_data.c", emit_data(model, mod, plan, s).encode()),
+        OutputFile(f"{t}_report.html", render_report(model, mod, plan, s.model_label, t).encode()),
     ]
     # Always present (empty when every parameter is linked into TVM's C), so build systems that
     # declare outputs up front (Bazel) see the same files for every model.

@@ -388,6 +388,15 @@ def test_host_build_equals_cmake(host_run, cmake_host):
 
 
 @needs_bazel
+def test_report_output_group(bazel, host_run):
+    """--output_groups=mlf_report builds the module's report page, the same bytes as CMake's."""
+    out = _ok(bazel["a"]("build", "//:waveform", "--output_groups=mlf_report"))
+    assert "_mlf/waveform/waveform_report.html" in out.stderr
+    report = host_run["bin"] / "_mlf" / "waveform" / "waveform_report.html"
+    assert report.read_text().startswith("<!DOCTYPE html>")
+
+
+@needs_bazel
 @needs_arm
 @pytest.mark.parametrize("config", list(ARM_CONFIGS))
 def test_cortex_m_under_qemu(bazel, host_run, config, tmp_path_factory):

@@ -160,13 +160,16 @@ def test_target_properties(built: tuple[Path, Path], tmp_path: Path) -> None:
     text = (src / "CMakeLists.txt").read_text()
     text += "".join(
         f'get_target_property(v net {p})\nmessage(STATUS "{p}=${{v}}")\n'
-        for p in ("MLF_WORKSPACE_SIZE", "MLF_PARAMS_SIZE", "MLF_FORMAT_VERSION", "MLF_EXECUTOR")
+        for p in ("MLF_WORKSPACE_SIZE", "MLF_PARAMS_SIZE", "MLF_FORMAT_VERSION", "MLF_EXECUTOR", "MLF_REPORT")
     )
     (src / "CMakeLists.txt").write_text(text)
     out = configure(src, bdir).stdout
     assert "MLF_FORMAT_VERSION=7" in out and "MLF_EXECUTOR=graph" in out and "MLF_PARAMS_SIZE=2480" in out
     ws = int(re.search(r"MLF_WORKSPACE_SIZE=(\d+)", out).group(1))
     assert f"#define NET_WORKSPACE_SIZE {ws}\n" in (bdir / "mlf/net/net.h").read_text()
+    # The report page, written by the build next to the header.
+    report = Path(re.search(r"MLF_REPORT=(\S+)", out).group(1))
+    assert report == bdir / "mlf/net/net_report.html" and report.read_text().startswith("<!DOCTYPE html>")
 
 
 def test_smoke_test_registered_with_ctest(built: tuple[Path, Path]) -> None:

@@ -26,6 +26,8 @@ if [ "$with_tests" = 1 ]; then
   packages[clang-format]=clang-format
   packages[dtc]=device-tree-compiler  # Zephyr's builds (tests/test_zephyr.py)
   packages[ccache]=ccache             # tests/test_team_builds.py
+  packages[chromium]=chromium         # the report's browser test (tests/test_report.py),
+  packages[chromedriver]=chromium-driver  # headless Chromium driven by selenium
 fi
 missing=()
 for tool in "${!packages[@]}"; do
