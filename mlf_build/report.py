@@ -155,8 +155,7 @@ def _arena_section(plan: Plan) -> str:
     how = {
         LIFETIMES: "tensors placed by their lifetimes; the operators' scratch window starts at offset 0 and "
         "every tensor live at a step lies above that step's scratch",
-        STORAGE_IDS: "TVM's storage ids end to end, the operators' scratch above them (the lifetime plan "
-        "was not smaller)",
+        STORAGE_IDS: "TVM's storage ids end to end, the operators' scratch above them",
     }.get(
         plan.layout, "TVM's code allocates each buffer in this order; the runtime serves it last-in first-out"
     )
@@ -166,6 +165,9 @@ def _arena_section(plan: Plan) -> str:
         f"{escape(how)}. Liveness bound: {bound} (dashed line), the most bytes live at one step; no plan "
         "of these operators needs less.</p>"
     )
+    if plan.layout == STORAGE_IDS:
+        why = plan.notes[0] if plan.notes else "the lifetime plan was not smaller"
+        out.append(f"<p>{escape(why[:1].upper() + why[1:])}.</p>")
     if plan.storage_id_size is not None and plan.layout == LIFETIMES:
         old = _b(plan.storage_id_size)
         out.append(f"<p>TVM's storage ids laid end to end with the scratch above would need {old}.</p>")

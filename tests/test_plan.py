@@ -418,7 +418,7 @@ def test_outputs_unchanged_by_the_lifetime_plan(
 # Size: bounded work on graphs built to be expensive
 
 
-def _wide_graph(tmp: Path, n: int, fan_in: bool) -> Path:
+def wide_graph(tmp: Path, n: int, fan_in: bool) -> Path:
     """n additions of the input and p0: a chain (each reads the one before) or n independent
     ones all read by one last node (n tensors live at once)."""
     files = minimal_files()
@@ -444,7 +444,7 @@ def _wide_graph(tmp: Path, n: int, fan_in: bool) -> Path:
 
 
 def test_long_chain_is_planned_by_lifetime(tmp_path: Path) -> None:
-    with load_model(_wide_graph(tmp_path, 20000, fan_in=False)) as model:
+    with load_model(wide_graph(tmp_path, 20000, fan_in=False)) as model:
         plan = plan_module(model, model.modules[0])
     # Two 16-byte tensors live per step plus 16 bytes of scratch: 20,000 storage ids shrink to 48 B.
     assert plan.layout == LIFETIMES and plan.workspace_size == plan.lower_bound == 48
@@ -452,14 +452,14 @@ def test_long_chain_is_planned_by_lifetime(tmp_path: Path) -> None:
 
 
 def test_too_many_live_tensors_fall_back_to_storage_ids(tmp_path: Path) -> None:
-    with load_model(_wide_graph(tmp_path, 1500, fan_in=True)) as model:
+    with load_model(wide_graph(tmp_path, 1500, fan_in=True)) as model:
         plan = plan_module(model, model.modules[0])
     assert plan.layout == STORAGE_IDS and any("too many tensors" in n for n in plan.notes)
     assert plan.lower_bound == plan.workspace_size
 
 
 def test_too_many_steps_for_the_runner(tmp_path: Path) -> None:
-    r = run_cli(["inspect", _wide_graph(tmp_path, 0x10000, fan_in=False)])
+    r = run_cli(["inspect", wide_graph(tmp_path, 0x10000, fan_in=False)])
     assert r.code == 2 and "too many graph entries for the runner" in r.err
 
 

@@ -20,7 +20,7 @@ from mlf_build.report import render_report
 from tests import fixtures
 from tests.conftest import corpus_dir, corpus_item, run_cli, unavailable
 from tests.mlf_factory import minimal_files, write_tar
-from tests.test_plan import CORPUS_GRAPHS, independent
+from tests.test_plan import CORPUS_GRAPHS, independent, wide_graph
 
 CORPUS_AOT = ["arduino-yesno-v5-aot", "linaro-sine-v5-aot-crt"]
 BROWSER_FLAGS = (
@@ -191,3 +191,11 @@ def test_memory_map_in_chromium(browser: Any, models: list[tuple[str, Path, bool
                 same_step = a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"]
                 same_bytes = a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
                 assert not (same_step and same_bytes), (name, a["title"], b["title"])
+
+
+def test_report_says_why_the_storage_id_plan_was_used(tmp_path: Path) -> None:
+    html, _ = _report(wide_graph(tmp_path, 1500, fan_in=True))
+    assert "<p>Too many tensors live at once for the lifetime planner: storage-id plan used.</p>" in html
+    if corpus_dir().is_dir():
+        html, _ = _report(corpus_item(corpus_dir(), "nitesh-llvm-aarch64-v5-graph"))
+        assert "<p>The lifetime plan was not smaller.</p>" in html
