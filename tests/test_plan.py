@@ -395,6 +395,7 @@ def test_outputs_unchanged_by_the_lifetime_plan(
 ) -> None:
     """Each graph built twice for the host, with the storage-id plan (the lifetime planner
     switched off) and with the lifetime plan: same output bytes, both smoke tests pass."""
+    smaller = []
     for name, path in graph_models:
         if name == "nitesh-llvm-aarch64-v5-graph":
             continue  # aarch64 objects: not runnable here
@@ -411,7 +412,11 @@ def test_outputs_unchanged_by_the_lifetime_plan(
             results[layout] = s
         old, new = results[STORAGE_IDS], results[LIFETIMES]
         assert new.outputs == old.outputs, name
-        assert new.workspace < old.workspace, name  # two different layouts were run
+        assert new.workspace <= old.workspace, name
+        if new.workspace < old.workspace:
+            smaller.append(name)  # two different layouts were run
+    assert "v7-graph" in smaller, smaller
+    assert "arduino-yesno-v4-graph" in smaller or not corpus_dir().is_dir(), smaller
 
 
 # --------------------------------------------------------------------------------------------
@@ -459,7 +464,8 @@ def test_too_many_live_tensors_fall_back_to_storage_ids(tmp_path: Path) -> None:
 
 
 def test_too_many_steps_for_the_runner(tmp_path: Path) -> None:
-    r = run_cli(["inspect", wide_graph(tmp_path, 0x10000, fan_in=False)])
+    model = wide_graph(tmp_path, 0x10000, fan_in=False)
+    r = run_cli(["generate", model, "--name", "net", "--out", tmp_path / "out", "--list"])
     assert r.code == 2 and "too many graph entries for the runner" in r.err
 
 
