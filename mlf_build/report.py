@@ -75,6 +75,8 @@ def _b(n: int) -> str:
 
 
 def _shape(t: Tensor | ParamTensor) -> str:
+    if t.shape is None:
+        return "not recorded"
     return "×".join(str(d) for d in t.shape) or "scalar"
 
 
@@ -288,9 +290,8 @@ def _io_section(mod: Module) -> str:
     rows = []
     for kind, tensors in (("input", mod.inputs), ("output", mod.outputs)):
         for i, t in enumerate(tensors):
-            rows.append(
-                _Row((f"{kind} {i}", escape(t.name), escape(t.dtype.name), escape(_shape(t)), _b(t.nbytes)))
-            )
+            size = _b(t.nbytes) if t.known else "not recorded (give --io-shape)"
+            rows.append(_Row((f"{kind} {i}", escape(t.name), escape(t.dtype.name), escape(_shape(t)), size)))
     table = _table(("", "name", "dtype", "shape", "bytes"), rows, frozenset({4}))
     return f'<section id="io">\n<h2>Inputs and outputs</h2>\n{table}\n</section>'
 

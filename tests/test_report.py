@@ -39,8 +39,8 @@ def _models(tmp: Path) -> list[tuple[str, Path, bool]]:
     out = []
     for layout in fixtures.LAYOUTS:
         info = fixtures.layout_info(layout)
-        if info["executor"] is None or info["llvm"] or layout in ("v5-aot-c", "v5-aot-packed"):
-            continue  # no model / objects (see test_plan) / outputs need --io-shape
+        if info["executor"] is None or info["llvm"]:
+            continue  # no model / objects (see test_plan)
         out.append((layout, fixtures.export(layout, tmp / layout), info["executor"] == "graph"))
     if corpus_dir().is_dir():
         out += [(n, corpus_item(corpus_dir(), n), True) for n in CORPUS_GRAPHS]
