@@ -241,9 +241,9 @@ def _flash_section(mod: Module, plan: Plan, prefix: str | None) -> str:
         g = plan.graph
         args = sum(len(s.args) for s in g.steps)
         out.append(
-            f"<p>The runner's tables: {len(g.slots)} tensor entries, {len(g.steps)} steps, {args} step "
-            "arguments, and the shapes they refer to; with the runner's code, their size is only known once "
-            "compiled (<code>mlf-build check-size</code> measures the built library).</p>"
+            f"<p>The runner's table: {len(g.steps)} steps (an operator each, or a copy) and where each of "
+            f"their {args} arguments is; with the run functions and the shared runtime, its size is only "
+            "known once compiled (<code>mlf-build check-size</code> measures the built library).</p>"
         )
     else:
         out.append(
