@@ -7,6 +7,7 @@ after HIDE_SYMBOLS). Also checks that no parameter is stored twice in flash."""
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
 import tarfile
@@ -14,7 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import icount, mapfile
-from .common import CORPUS, REPO, Run, configure_cortex_m4, fmt_b, have, run, section, table, verdict
+from .common import (
+    CORPUS,
+    REPO,
+    Run,
+    configure_cortex_m4,
+    fmt_b,
+    generator_cmd,
+    generator_env,
+    have,
+    run,
+    section,
+    table,
+    verdict,
+)
 
 EXAMPLE = REPO / "examples" / "model" / "waveform.tar"
 
@@ -144,7 +158,6 @@ def build_firmware(work: Path, todo: list[Spec], counted: list[Spec]) -> Path:
     """A CMake project with one add_mlf_library() and one firmware per spec; returns the build
     folder (firmware fw_<t>.elf, link map fw_<t>.map). The specs of ``counted`` also get their
     counting firmware (bench/icount.py): fw_<t>_count, fw_<t>_ops, fw_<t>_ws."""
-    from .common import generator_cmd, generator_env
 
     src = work / "src"
     shutil.rmtree(src, ignore_errors=True)
@@ -405,6 +418,33 @@ def run_qemu(elf: Path) -> str:
     return out.splitlines()[-1] if out else f"exit {r.returncode}"
 
 
+def arena_vs_bound(work: Path, todo: list[Spec]) -> tuple[list[list[str]], bool]:
+    """Each model's arena (inspect --json) against the liveness bound, the most bytes live at
+    one step, which no plan of the same operators can go under; for graphs also the storage-id
+    plan the lifetime planner replaced. True when every graph is within 5% (or 64 B) of it."""
+    rows, ok = [], True
+    env = generator_env(work / "pycache")
+    for s in todo:
+        pairs = _cli_args(s.args)
+        args = [x for i in range(0, len(pairs), 2) if pairs[i] != "--runtime" for x in pairs[i : i + 2]]
+        r = run([*generator_cmd(), "inspect", s.model, "--json", *args], env=env)
+        arena = json.loads(r.stdout)["modules"][0]["arena"]
+        size, bound, old = arena["bytes"], arena["lower_bound_bytes"], arena["storage_id_bytes"]
+        if old is not None and bound is not None:
+            ok &= size <= max(bound * 105 // 100, bound + 64)
+        rows.append(
+            [
+                s.label,
+                arena["layout"],
+                f"{size:,} B",
+                "-" if old is None else f"{old:,} B",
+                "unknown" if bound is None else f"{bound:,} B",
+                "-" if not bound else f"{size / bound:.3f}",
+            ]
+        )
+    return rows, ok
+
+
 def bench(work: Path, quick: bool) -> dict:
     section("3. Footprint (Cortex-M4F, -Os, -ffunction-sections -fdata-sections, --gc-sections)")
     missing = have("cmake", "ninja", "arm-none-eabi-gcc", "arm-none-eabi-nm", "arm-none-eabi-size")
@@ -500,6 +540,13 @@ def bench(work: Path, quick: bool) -> dict:
     print("flash bytes; 'absent' = TVM transformed them (e.g. AOT constants) so they are not byte-equal.\n")
     for n in notes:
         print(n)
+    arena_rows, arena_ok = arena_vs_bound(work, todo)
+    print("\nThe arena against the liveness bound (mlf-build inspect --json):")
+    print(
+        table(
+            arena_rows, ["model", "placed by", "arena", "storage-id plan", "liveness bound", "arena / bound"]
+        )
+    )
     instructions = _instructions(build, on_qemu)
     for name, fig in instructions.items():
         results[name]["instructions"] = fig
@@ -507,6 +554,7 @@ def bench(work: Path, quick: bool) -> dict:
         ("glue <= 1 KiB flash (every model)", glue_flash_ok, ""),
         ("glue without the per-graph tables <= 1 KiB flash (every model)", fixed_ok, ""),
         ("glue <= 64 B RAM beyond the arena (every model)", glue_ram_ok, ""),
+        ("arena <= 1.05x the liveness bound, or 64 B over (every graph model)", arena_ok, ""),
         (
             "no parameter stored twice in flash (every model)",
             all(v["params_check"][3] == 0 for v in results.values()),
