@@ -85,6 +85,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .plan import plan_module
     from .report import render_report
 
+    model_path = Path(os.path.realpath(args.model))
+    dest = Path(os.path.realpath(args.output))
+    if dest == model_path or model_path in dest.parents:
+        raise MlfError(
+            args.output, f"is the model {args.model} or lies inside it; write the report elsewhere"
+        )
     with load_model(args.model, args.max_size, _overrides(args.io_shape), args.aot_api) as model:
         _warn(model.warnings)
         mod = model.module(args.module)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,17 @@ def test_cli_report(tmp_path: Path) -> None:
     r = run_cli(["report", model, "-o", tmp_path / "missing" / "r.html"])
     assert r.code == 2 and r.err.startswith("mlf-build: error: ") and "cannot be written" in r.err
     assert r.err.count("\n") == 1
+    # Never over the model: the archive itself, or a file inside an extracted one.
+    archive = shutil.copy(model, tmp_path / "model.tar")
+    folder = tmp_path / "extracted"
+    folder.mkdir()
+    with tarfile.open(archive) as tf:
+        tf.extractall(folder, filter="data")
+    before = Path(archive).read_bytes()
+    for model_path, out in ((archive, archive), (folder, folder / "codegen" / "r.html")):
+        r = run_cli(["report", model_path, "-o", out])
+        assert r.code == 2 and "or lies inside it; write the report elsewhere" in r.err, r.err
+    assert Path(archive).read_bytes() == before and not (folder / "codegen" / "r.html").exists()
 
 
 def test_generate_writes_the_report_next_to_the_header(tmp_path: Path) -> None:
