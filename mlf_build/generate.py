@@ -285,10 +285,29 @@ def build_problems(model: Model, mod: Module) -> list[MlfError]:
             MlfError(
                 model.path,
                 f"module {mod.name!r} does not record the sizes of {names}; give them with "
-                + " ".join(f"--io-shape {n}=<dims>" for n in unknown),
+                + " ".join(f"--io-shape {n}=<dims>" for n in unknown)
+                + _io_size_hint(mod),
             )
         )
     return out
+
+
+def _io_size_hint(mod: Module) -> str:
+    """What metadata.json's io_size_bytes leaves for the one tensor of unknown size: never a
+    size (facts.py says why: TVM 0.9+ counts intermediates too), but the right one for exports
+    of earlier TVM, so worth telling a user who has only the archive."""
+    unknown = [t for t in mod.inputs + mod.outputs if not t.known]
+    total = mod.meta.io_size_bytes
+    if len(unknown) != 1 or total is None:
+        return ""
+    rest = total - sum(t.nbytes for t in mod.inputs + mod.outputs if t.known)
+    item = unknown[0].dtype.itemsize
+    if rest <= 0 or rest % item:
+        return ""
+    return (
+        f" (metadata.json's io_size_bytes leaves {rest} bytes, {rest // item} {unknown[0].dtype}, "
+        "for it: its size in exports of TVM before 0.9, an over-count in later ones)"
+    )
 
 
 def _check_buildable(model: Model, mod: Module) -> None:
