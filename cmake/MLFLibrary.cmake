@@ -39,7 +39,8 @@
 #   MAX_RAM          fail the build when the static arena exceeds this many bytes, and after
 #                    compiling, when the library's RAM (arena + data + bss) does.
 #   MAX_FLASH        fail the build when the library's flash (code + read-only data + data
-#                    image) exceeds this many bytes. Accepts suffixes K, M (binary).
+#                    image) exceeds this many bytes. Both take a byte count of any size with an
+#                    optional K, M or G (binary); 0 is a budget of zero bytes.
 #   HIDE_SYMBOLS     ON (default where objcopy exists): after compiling, the model's objects are
 #                    linked into one relocatable object whose only global symbols are the public
 #                    API, so any number of models (all named "default" by TVM) coexist.
@@ -58,16 +59,23 @@
 #                    functions come from their target. The handles are <t>_devices[] (header.md).
 #                    A model using a device not listed fails the configuration with one line.
 #   LINK_LIBRARIES   other libraries the generated code needs, compiled against and linked.
-#   OUTPUT_DIR       where generated files go (default ${CMAKE_CURRENT_BINARY_DIR}/mlf/<target>).
+#   OUTPUT_DIR       where generated files go (default ${CMAKE_CURRENT_BINARY_DIR}/mlf/<target>):
+#                    a folder of its own, not one holding other files (a source folder), nor
+#                    nested in another library's, nor used by another build tree.
 #   TEST             also build <target>_smoke, which runs the model once on deterministic
 #                    inputs and checks the arena contract, and register it with add_test():
 #                    natively on the host, under QEMU (mlf::qemu_support) when cross-compiling
 #                    with cmake/toolchains/arm-none-eabi.cmake. Call enable_testing() (or
 #                    include(CTest)) in the top-level CMakeLists.txt for ctest to see it.
 #
+# Every keyword but the flags (TEST, ALL_MODULES) and the lists (LINK_LIBRARIES, IO_SHAPES,
+# DEVICES) takes exactly one value, given once; a CMake list (a value holding ';') is refused,
+# naming the keyword. An empty value means the default.
+#
 # Target properties set on <target>: MLF_WORKSPACE_SIZE, MLF_PARAMS_SIZE, MLF_FORMAT_VERSION,
 # MLF_EXECUTOR, MLF_HEADER, MLF_REPORT (<t>_report.html, the HTML page of mlf-build report; one
-# per module with ALL_MODULES), MLF_OUTPUT_DIR, MLF_MODEL, MLF_WORKSPACE (static|caller), and the
+# per module with ALL_MODULES), MLF_PREFIXES (the C prefix of each API: one, or one per module
+# with ALL_MODULES), MLF_OUTPUT_DIR, MLF_MODEL, MLF_WORKSPACE (static|caller), and the
 # RUNTIME, ARENA_SECTION and WEIGHTS_SECTION in effect as MLF_RUNTIME, MLF_ARENA_SECTION and
 # MLF_WEIGHTS_SECTION (empty: the default), MLF_CMSIS_NN_FUNCTIONS and MLF_DEVICES (the arm_*
 # functions the model calls, its devices); with those sections, MLF_WEIGHTS_FRAGMENT and
@@ -80,28 +88,264 @@
 # linked PRIVATE into what compiles model code, for their compile flags) and
 # MLF_BUILD_LIBRARY_HOOKS (functions called with <target> at the end of add_mlf_library()).
 #
-# The generator runs at build time, as a custom command that depends on the model and on the
-# generator itself, with every output declared. At configure time a quick query (cached by the
-# model's SHA-256) learns that list of outputs and the sizes above; the model is a configure
-# dependency so that replacing it with a model of a different shape reconfigures.
+# The generator runs at build time, as a custom command that depends on the model's content (a
+# digest file that mlf_check_models rewrites only when the model's bytes change, see
+# mlf_model_check.cmake) and on the generator itself, with every output declared. At configure
+# time a quick query (cached by that digest) learns that list of outputs and the sizes above; the
+# digest is a configure dependency, so that a model of a different shape reconfigures, in the
+# same build.
 
 include_guard(GLOBAL)
 
-function(_mlf_size_arg out value what)
-  if(value MATCHES "^([0-9]+)([KkMmGg]?)$")
-    set(n "${CMAKE_MATCH_1}")
-    string(TOUPPER "${CMAKE_MATCH_2}" unit)
-    if(unit STREQUAL "K")
-      math(EXPR n "${n} * 1024")
-    elseif(unit STREQUAL "M")
-      math(EXPR n "${n} * 1048576")
-    elseif(unit STREQUAL "G")
-      math(EXPR n "${n} * 1073741824")
-    endif()
-    set(${out} "${n}" PARENT_SCOPE)
-  else()
-    message(FATAL_ERROR "add_mlf_library: ${what} must be a byte count such as 65536, 64K or 2M, not '${value}'")
+include("${CMAKE_CURRENT_LIST_DIR}/mlf_model_check.cmake")
+
+# Control characters end lines in build files and messages: refused in every value and path.
+function(_mlf_refuse_control target what value)
+  string(ASCII 1 first)
+  string(ASCII 31 last)
+  string(ASCII 127 del)
+  if(value MATCHES "[${first}-${last}${del}]")
+    message(FATAL_ERROR "add_mlf_library(${target}): ${what} holds a control character (newline, tab, "
+      "...), which the build files cannot carry")
   endif()
+endfunction()
+
+# A path the build cannot carry, with the character: ';' splits CMake lists, an unbalanced '['
+# or ']' joins them, '<' and '>' are generator-expression syntax (refused in custom command
+# outputs), Ninja has no escape for '|', and CMake reads '\' as a path separator (refused except
+# on Windows, where it is one). The folder of generated sources cannot hold, with Ninja, '$'
+# (CMake writes it unescaped into the depfile paths of build.ninja, which then names other
+# files), with Make ':' (written unescaped into rules) or '"' (CMake's dependency scanner fails
+# on it), and before CMake 3.25 '#' (refused in custom command outputs). Spaces, quotes,
+# parentheses and the like are quoted correctly.
+function(_mlf_check_path target what path)
+  _mlf_refuse_control("${target}" "${what}" "${path}")
+  set(chars "];[<>|")
+  if(NOT CMAKE_HOST_WIN32)
+    string(APPEND chars "\\")
+  endif()
+  if(CMAKE_GENERATOR MATCHES "Ninja" AND what STREQUAL "OUTPUT_DIR")
+    string(APPEND chars "$")
+  elseif(CMAKE_GENERATOR MATCHES "Makefiles" AND what STREQUAL "OUTPUT_DIR")
+    string(APPEND chars ":\"")
+  endif()
+  if(CMAKE_VERSION VERSION_LESS 3.25 AND what STREQUAL "OUTPUT_DIR")
+    string(APPEND chars "#")
+  endif()
+  if(path MATCHES "([${chars}])")
+    message(FATAL_ERROR "add_mlf_library(${target}): ${what} ${path} holds '${CMAKE_MATCH_1}', which a "
+      "${CMAKE_GENERATOR} build (CMake ${CMAKE_VERSION}) cannot carry in a path; rename or move it")
+  endif()
+endfunction()
+
+# Target names as CMake allows them (policy CMP0037), checked before they name any file; and
+# not "m", which mlf::runtime links as the C math library.
+function(_mlf_check_target_name target)
+  if(NOT target MATCHES "^[A-Za-z0-9_.+-]+$")
+    string(REGEX MATCH "[^A-Za-z0-9_.+-]" bad "${target}")
+    message(FATAL_ERROR "add_mlf_library(${target}): the target name holds '${bad}'; use letters, "
+      "digits and _ . + - (a lower-case C identifier is best: it is the API's prefix)")
+  endif()
+  if(target STREQUAL "m")
+    message(FATAL_ERROR "add_mlf_library(m): a target named m would stand for the C math library "
+      "(libm) that mlf::runtime links, a dependency cycle; choose another name")
+  endif()
+endfunction()
+
+# What cmake_parse_arguments() lets pass silently: a one-value keyword given twice (the last
+# wins), without a value, or followed by two values. The arguments after <one_value> (the
+# one-value keywords) are the call's arguments, each a keyword or "-" for a value.
+function(_mlf_check_call_shape target one_value)
+  set(shape "${ARGN}")
+  list(LENGTH shape count)
+  set(i 0)
+  while(i LESS count)
+    list(GET shape ${i} key)
+    math(EXPR i "${i} + 1")
+    if(NOT key IN_LIST one_value)
+      continue()
+    endif()
+    if(seen_${key})
+      message(FATAL_ERROR "add_mlf_library(${target}): ${key} is given twice; give it once")
+    endif()
+    set(seen_${key} TRUE)
+    set(values 0)
+    while(i LESS count)
+      list(GET shape ${i} next)
+      if(NOT next STREQUAL "-")
+        break()
+      endif()
+      math(EXPR values "${values} + 1")
+      math(EXPR i "${i} + 1")
+    endwhile()
+    if(values EQUAL 0)
+      message(FATAL_ERROR "add_mlf_library(${target}): ${key} needs a value")
+    elseif(values GREATER 1)
+      message(FATAL_ERROR "add_mlf_library(${target}): ${key} takes one value, but ${values} follow it "
+        "(quote a value that holds spaces)")
+    endif()
+  endwhile()
+endfunction()
+
+# One one-value argument: a single value (no CMake list), of the kind <key> takes. Sections,
+# modules and the like are checked by the generator, which gets each value as one argument.
+function(_mlf_check_value target key value)
+  if(value MATCHES ";")
+    message(FATAL_ERROR "add_mlf_library(${target}): ${key} must be one value, not the list '${value}'")
+  endif()
+  _mlf_refuse_control("${target}" "${key}" "${value}")
+  set(choices_RUNTIME builtin tvm_crt)
+  set(choices_WORKSPACE static caller)
+  set(choices_AOT_API packed unpacked)
+  set(choices_HIDE_SYMBOLS ON OFF TRUE FALSE YES NO Y N 1 0)
+  if(DEFINED choices_${key})
+    string(TOUPPER "${value}" upper)
+    if(NOT (value IN_LIST choices_${key} OR (key STREQUAL "HIDE_SYMBOLS" AND upper IN_LIST choices_${key})))
+      string(REPLACE ";" ", " choices "${choices_${key}}")
+      message(FATAL_ERROR "add_mlf_library(${target}): ${key} must be one of ${choices}, not '${value}'")
+    endif()
+  elseif(key STREQUAL "ALIGN" AND NOT value MATCHES "^[0-9]+$")
+    message(FATAL_ERROR "add_mlf_library(${target}): ALIGN must be a number of bytes (a power of two), "
+      "not '${value}'")
+  elseif(key MATCHES "^MAX_(RAM|FLASH)$" AND NOT value MATCHES "^[0-9]+[KkMmGg]?$")
+    # Passed on as written: the generator reads any size (math(EXPR) would wrap at 2^63).
+    message(FATAL_ERROR "add_mlf_library(${target}): ${key} must be a byte count such as 65536, 64K or "
+      "2M, not '${value}'")
+  endif()
+endfunction()
+
+# Whether <path> is <dir> or inside it.
+function(_mlf_path_within out path dir)
+  string(FIND "${path}/" "${dir}/" at)
+  if(at EQUAL 0)
+    set(${out} TRUE PARENT_SCOPE)
+  else()
+    set(${out} FALSE PARENT_SCOPE)
+  endif()
+endfunction()
+
+# The generator owns its output folder: it replaces what it wrote there, so the folder must
+# belong to this one library of this one build tree. Refused: a folder that is or contains the
+# source or build folder or the model, one nested in (or holding) another library's, one that
+# another build tree uses, and an existing folder holding files that no generation wrote (a
+# source folder). _mlf_mark_output_dir() then marks it as this build tree's (<dir>/.mlf-owner).
+function(_mlf_claim_output_dir target out model)
+  set(bookkeeping "${CMAKE_CURRENT_BINARY_DIR}/mlf")
+  foreach(dir "${CMAKE_SOURCE_DIR}" "${CMAKE_BINARY_DIR}" "${CMAKE_CURRENT_SOURCE_DIR}"
+      "${CMAKE_CURRENT_BINARY_DIR}" "${bookkeeping}" "${model}")
+    _mlf_path_within(inside "${dir}" "${out}")
+    if(inside)
+      message(FATAL_ERROR "add_mlf_library(${target}): OUTPUT_DIR ${out} holds ${dir}; the generator "
+        "replaces what is in its folder, so give it a folder of its own")
+    endif()
+  endforeach()
+  foreach(dir "${CMAKE_BINARY_DIR}/CMakeFiles" "${model}")
+    _mlf_path_within(inside "${out}" "${dir}")
+    if(inside)
+      message(FATAL_ERROR "add_mlf_library(${target}): OUTPUT_DIR ${out} is inside ${dir}; give the "
+        "library a folder of its own")
+    endif()
+  endforeach()
+
+  # Libraries of this project.
+  get_property(claimed GLOBAL PROPERTY _MLF_OUTPUT_DIRS)
+  foreach(dir IN LISTS claimed)
+    get_property(owner GLOBAL PROPERTY "_MLF_OUTPUT_DIR_OWNER:${dir}")
+    if(dir STREQUAL out)
+      message(FATAL_ERROR "add_mlf_library(${target}): OUTPUT_DIR ${out} is already the output folder of "
+        "${owner}; give each library its own")
+    endif()
+    _mlf_path_within(inner "${out}" "${dir}")
+    _mlf_path_within(outer "${dir}" "${out}")
+    if(inner OR outer)
+      message(FATAL_ERROR "add_mlf_library(${target}): OUTPUT_DIR ${out} and ${dir}, the output folder of "
+        "${owner}, are nested; give each library a folder of its own, side by side")
+    endif()
+  endforeach()
+  set_property(GLOBAL APPEND PROPERTY _MLF_OUTPUT_DIRS "${out}")
+  set_property(GLOBAL PROPERTY "_MLF_OUTPUT_DIR_OWNER:${out}" "${target}")
+
+  # Other build trees, through the mark each leaves in the folders it uses (this tree's own marks
+  # are checked above, from this configuration). A tree that no longer exists gives its folders up.
+  set(dir "${out}")
+  while(TRUE)
+    if(EXISTS "${dir}/.mlf-owner")
+      file(STRINGS "${dir}/.mlf-owner" mark LIMIT_COUNT 2)
+      list(APPEND mark "?" "?")  # a damaged mark still names something
+      list(GET mark 0 tree)
+      list(GET mark 1 owner)
+      if(tree STREQUAL CMAKE_BINARY_DIR OR NOT EXISTS "${tree}/CMakeCache.txt")
+        # this tree's, or a gone tree's
+      elseif(NOT dir STREQUAL out)
+        message(FATAL_ERROR "add_mlf_library(${target}): OUTPUT_DIR ${out} is inside ${dir}, the output "
+          "folder of ${owner} in the build tree ${tree}; give each library a folder of its own")
+      else()
+        message(FATAL_ERROR "add_mlf_library(${target}): OUTPUT_DIR ${out} is the output folder of "
+          "${owner} in the build tree ${tree}; give each build tree its own (e.g. the default, in the "
+          "build tree)")
+      endif()
+    endif()
+    get_filename_component(parent "${dir}" DIRECTORY)
+    if(parent STREQUAL dir OR parent STREQUAL "")
+      break()
+    endif()
+    set(dir "${parent}")
+  endwhile()
+
+  # A folder first used now may hold only what a generation wrote (say, by an older mlf_build).
+  if(IS_DIRECTORY "${out}" AND NOT EXISTS "${out}/.mlf-owner")
+    file(GLOB_RECURSE present LIST_DIRECTORIES false RELATIVE "${out}" "${out}/*")
+    file(GLOB manifests "${out}/*_manifest.json")
+    set(written "")
+    foreach(m IN LISTS manifests)
+      file(READ "${m}" json)
+      string(JSON n ERROR_VARIABLE bad LENGTH "${json}" files)
+      if(NOT bad AND n GREATER 0)
+        math(EXPR last "${n} - 1")
+        foreach(k RANGE ${last})
+          string(JSON f GET "${json}" files ${k})
+          list(APPEND written "${f}")
+        endforeach()
+      endif()
+    endforeach()
+    foreach(f IN LISTS present)
+      get_filename_component(name "${f}" NAME)
+      # The generator's bookkeeping: its lock, staging folder, stamps and records of what it wrote.
+      if(NOT f IN_LIST written AND NOT name MATCHES "^(\\.mlf-lock|\\.mlf-owned-.*\\.json|.*\\.stamp)$"
+          AND NOT f MATCHES "^\\.mlf-tmp/")
+        message(FATAL_ERROR "add_mlf_library(${target}): OUTPUT_DIR ${out} already holds ${f}, which "
+          "mlf_build did not write; give the library a new or empty folder")
+      endif()
+    endforeach()
+  endif()
+endfunction()
+
+# Marks <out> as the output folder of <target> in this build tree (once the model is accepted).
+function(_mlf_mark_output_dir target out)
+  file(MAKE_DIRECTORY "${out}")
+  _mlf_write_if_changed("${out}/.mlf-owner" "${CMAKE_BINARY_DIR}\n${target}\n")
+endfunction()
+
+# The C names of a library belong to it alone in the project: two libraries with one prefix (Net
+# and net) or one public symbol would give a program one header and the other's model.
+# <prefixes> and <symbols> are lists (the library's and its modules' prefixes, its API).
+function(_mlf_claim_names target prefixes symbols)
+  foreach(kind prefix symbol)
+    if(kind STREQUAL "prefix")
+      set(names ${prefixes})
+    else()
+      set(names ${symbols})
+    endif()
+    list(REMOVE_DUPLICATES names)
+    foreach(name IN LISTS names)
+      get_property(owner GLOBAL PROPERTY "_MLF_C_${kind}:${name}")
+      if(owner AND NOT owner STREQUAL target)
+        message(FATAL_ERROR "add_mlf_library(${target}): the C ${kind} ${name} is already that of the "
+          "library ${owner}; give one of them another name (its C form is the API's prefix)")
+      endif()
+      set_property(GLOBAL PROPERTY "_MLF_C_${kind}:${name}" "${target}")
+    endforeach()
+  endforeach()
 endfunction()
 
 # Compile a trivial object with the project's C compiler and flags, for the ABI check of MLFs
@@ -123,10 +367,61 @@ function(_mlf_abi_probe out)
   set(${out} "${probe}" PARENT_SCOPE)
 endfunction()
 
+# Registers <target>'s model with mlf_check_models, the one target that checks every model's
+# content before each build (mlf_model_check.cmake), created once all libraries are known.
+function(_mlf_check_model target model digest_file out info)
+  get_property(count GLOBAL PROPERTY _MLF_CHECK_COUNT)
+  if(NOT count)
+    set(count 0)
+    cmake_language(DEFER DIRECTORY "${CMAKE_SOURCE_DIR}" CALL _mlf_add_check_models)
+  endif()
+  math(EXPR count "${count} + 1")
+  set_property(GLOBAL PROPERTY _MLF_CHECK_COUNT ${count})
+  # Paths hold no ']' (see _mlf_check_path), so a bracket argument quotes them exactly.
+  set(n "MLF_CHECK_${count}")
+  string(CONCAT entry "list(APPEND MLF_CHECK_LIBRARIES ${count})  # ${target}\n"
+    "set(${n}_MODEL [=[${model}]=])\nset(${n}_DIGEST [=[${digest_file}]=])\n"
+    "set(${n}_OUT [=[${out}]=])\nset(${n}_INFO [=[${info}]=])\n")
+  set_property(GLOBAL APPEND_STRING PROPERTY _MLF_CHECK_LIST "${entry}")
+  set_property(GLOBAL APPEND PROPERTY _MLF_CHECK_DIGESTS "${digest_file}")
+endfunction()
+
+function(_mlf_add_check_models)
+  set(list "${CMAKE_BINARY_DIR}/CMakeFiles/mlf_check_models.cmake")
+  get_property(text GLOBAL PROPERTY _MLF_CHECK_LIST)
+  _mlf_write_if_changed("${list}" "# Generated by add_mlf_library(): the models mlf_check_models checks.\n${text}")
+  get_property(digests GLOBAL PROPERTY _MLF_CHECK_DIGESTS)
+  set(args "-DMODELS=${list}")
+  if(CMAKE_GENERATOR MATCHES "Makefiles")
+    list(APPEND args "-DREGENERATE=${CMAKE_BINARY_DIR}" "-DREGENERATE_SOURCE=${CMAKE_SOURCE_DIR}")
+  endif()
+  add_custom_target(mlf_check_models
+    COMMAND "${CMAKE_COMMAND}" ${args} -P "${MLF_BUILD_CMAKE_DIR}/mlf_model_check.cmake"
+    BYPRODUCTS ${digests}
+    COMMENT "mlf_build: checking the models"
+    VERBATIM)
+endfunction()
+
 function(add_mlf_library target model)
-  cmake_parse_arguments(PARSE_ARGV 2 ARG "TEST;ALL_MODULES"
-    "MODULE;RUNTIME;WORKSPACE;ALIGN;WEIGHTS_SECTION;ARENA_SECTION;MAX_RAM;MAX_FLASH;HIDE_SYMBOLS;OUTPUT_DIR;AOT_API;CMSIS_NN"
-    "LINK_LIBRARIES;IO_SHAPES;DEVICES")
+  set(flags TEST ALL_MODULES)
+  set(one_value MODULE RUNTIME WORKSPACE ALIGN WEIGHTS_SECTION ARENA_SECTION MAX_RAM MAX_FLASH
+    HIDE_SYMBOLS OUTPUT_DIR AOT_API CMSIS_NN)
+  set(multi_value LINK_LIBRARIES IO_SHAPES DEVICES)
+  cmake_parse_arguments(PARSE_ARGV 2 ARG "${flags}" "${one_value}" "${multi_value}")
+  _mlf_check_target_name("${target}")
+  set(shape "")  # the call's arguments: each a keyword, or "-" for a value
+  if(ARGC GREATER 2)
+    math(EXPR last "${ARGC} - 1")
+    foreach(i RANGE 2 ${last})
+      set(arg "${ARGV${i}}")
+      if(arg IN_LIST flags OR arg IN_LIST one_value OR arg IN_LIST multi_value)
+        list(APPEND shape "${arg}")
+      else()
+        list(APPEND shape "-")
+      endif()
+    endforeach()
+  endif()
+  _mlf_check_call_shape("${target}" "${one_value}" ${shape})
   if(ARG_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "add_mlf_library(${target}): unknown arguments: ${ARG_UNPARSED_ARGUMENTS}")
   endif()
@@ -136,6 +431,14 @@ function(add_mlf_library target model)
       set(ARG_${key} "${MLF_BUILD_DEFAULT_${key}}")
     endif()
   endforeach()
+  # An empty value (an unset variable) means the default.
+  foreach(key IN LISTS one_value)
+    if(DEFINED ARG_${key} AND NOT ARG_${key} STREQUAL "")
+      _mlf_check_value("${target}" ${key} "${ARG_${key}}")
+    else()
+      unset(ARG_${key})
+    endif()
+  endforeach()
   if(NOT CMAKE_C_COMPILER_LOADED)
     message(FATAL_ERROR "add_mlf_library(${target}): enable the C language first (project(<name> C))")
   endif()
@@ -143,43 +446,43 @@ function(add_mlf_library target model)
     add_mlf_runtime()
   endif()
 
+  _mlf_check_path("${target}" "the model" "${model}")
   get_filename_component(model "${model}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+  _mlf_check_path("${target}" "the model" "${model}")
   if(NOT EXISTS "${model}")
     message(FATAL_ERROR "add_mlf_library(${target}): model ${model} does not exist")
   endif()
-  if(NOT ARG_OUTPUT_DIR)
+  if(NOT DEFINED ARG_OUTPUT_DIR)
     set(ARG_OUTPUT_DIR "${CMAKE_CURRENT_BINARY_DIR}/mlf/${target}")
   endif()
+  _mlf_check_path("${target}" OUTPUT_DIR "${ARG_OUTPUT_DIR}")
   get_filename_component(out "${ARG_OUTPUT_DIR}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
-  # The generator owns its output folder (it removes files it no longer writes), so two
-  # libraries sharing one would delete each other's sources.
-  get_property(owner GLOBAL PROPERTY "_MLF_OUTPUT_DIR_OWNER:${out}")
-  if(owner)
-    message(FATAL_ERROR "add_mlf_library(${target}): OUTPUT_DIR ${out} is already the output folder of "
-      "${owner}; give each library its own")
-  endif()
-  set_property(GLOBAL PROPERTY "_MLF_OUTPUT_DIR_OWNER:${out}" "${target}")
+  _mlf_check_path("${target}" OUTPUT_DIR "${out}")
+  _mlf_claim_output_dir("${target}" "${out}" "${model}")
 
-  # Options passed to the generator, identical at configure and build time.
-  set(opts --name "${target}")
+  # Options passed to the generator, identical at configure and build time; each value is one
+  # argument, glued to its option, so no value is ever read as an option.
+  set(opts "--name=${target}")
   foreach(kv MODULE:--module RUNTIME:--runtime WORKSPACE:--workspace ALIGN:--align
-             WEIGHTS_SECTION:--weights-section ARENA_SECTION:--arena-section AOT_API:--aot-api)
+             WEIGHTS_SECTION:--weights-section ARENA_SECTION:--arena-section AOT_API:--aot-api
+             MAX_RAM:--max-ram MAX_FLASH:--max-flash)
     string(REPLACE ":" ";" kv "${kv}")
     list(GET kv 0 key)
     list(GET kv 1 flag)
-    if(DEFINED ARG_${key} AND NOT ARG_${key} STREQUAL "")
-      list(APPEND opts ${flag} "${ARG_${key}}")
+    if(DEFINED ARG_${key})
+      list(APPEND opts "${flag}=${ARG_${key}}")
     endif()
   endforeach()
   if(ARG_ALL_MODULES)
     list(APPEND opts --all-modules)
   endif()
   foreach(spec IN LISTS ARG_IO_SHAPES)
-    list(APPEND opts --io-shape "${spec}")
+    _mlf_refuse_control("${target}" IO_SHAPES "${spec}")
+    list(APPEND opts "--io-shape=${spec}")
   endforeach()
   # CMSIS-NN: compiled against and linked like LINK_LIBRARIES; the generator refuses a model
   # calling arm_*_s8 unless told the build provides them.
-  if(DEFINED ARG_CMSIS_NN AND NOT ARG_CMSIS_NN STREQUAL "")
+  if(DEFINED ARG_CMSIS_NN)
     _mlf_cmsis_nn_target(cmsis_nn "${target}" "${ARG_CMSIS_NN}")
     list(APPEND opts --cmsis-nn)
     list(APPEND ARG_LINK_LIBRARIES ${cmsis_nn})
@@ -199,27 +502,14 @@ function(add_mlf_library target model)
     endif()
     list(APPEND ARG_LINK_LIBRARIES ${driver})
   endforeach()
-  foreach(key MAX_RAM MAX_FLASH)
-    if(DEFINED ARG_${key} AND NOT ARG_${key} STREQUAL "")
-      _mlf_size_arg(bytes "${ARG_${key}}" ${key})
-      set(ARG_${key} "${bytes}")
-    endif()
-  endforeach()
-  if(ARG_MAX_RAM)
-    list(APPEND opts --max-ram "${ARG_MAX_RAM}")
-  endif()
-  if(ARG_MAX_FLASH)
-    list(APPEND opts --max-flash "${ARG_MAX_FLASH}")
-  endif()
 
   # Configure-time query: outputs and sizes, cached by the model's content and the options.
   set(info "${CMAKE_CURRENT_BINARY_DIR}/mlf/${target}.info.cmake")
-  if(IS_DIRECTORY "${model}")
-    set(hash "dir:${model}")
-  else()
-    file(SHA256 "${model}" hash)
-  endif()
-  set(key "${model};${hash};${opts};${MLF_BUILD_VERSION};${CMAKE_C_COMPILER};${CMAKE_C_FLAGS}")
+  set(digest_file "${CMAKE_CURRENT_BINARY_DIR}/mlf/${target}.model-digest")
+  _mlf_model_digest(digest "${model}")
+  # A manual re-run of CMake after the model changed regenerates it too.
+  _mlf_update_digest(changed "${digest_file}" "${digest}")
+  set(key "${model};${digest};${opts};${MLF_BUILD_VERSION};${CMAKE_C_COMPILER};${CMAKE_C_FLAGS}")
   # A changed generator (a checkout pulled between builds) may name its outputs differently.
   set(generator_changed FALSE)
   foreach(f IN LISTS _MLF_GENERATOR_FILES)
@@ -228,12 +518,12 @@ function(add_mlf_library target model)
       break()
     endif()
   endforeach()
-  if(generator_changed OR NOT "${_MLF_INFO_KEY_${target}}" STREQUAL "${key}" OR IS_DIRECTORY "${model}")
+  if(generator_changed OR NOT "${_MLF_INFO_KEY_${target}}" STREQUAL "${key}")
     _mlf_query("${target}" "${model}" "${out}" "${info}" "${opts}")
     include("${info}")
     if(MLF_INFO_HAS_OBJECTS)
       _mlf_abi_probe(probe)
-      list(APPEND opts --abi-probe "${probe}")
+      list(APPEND opts "--abi-probe=${probe}")
       _mlf_query("${target}" "${model}" "${out}" "${info}" "${opts}")
     endif()
     set(_MLF_INFO_KEY_${target} "${key}" CACHE INTERNAL "")
@@ -241,7 +531,7 @@ function(add_mlf_library target model)
   include("${info}")
   if(MLF_INFO_HAS_OBJECTS)
     _mlf_abi_probe(probe)
-    list(APPEND opts --abi-probe "${probe}")
+    list(APPEND opts "--abi-probe=${probe}")
   endif()
   # One variable per warning: free text is never split or merged as a CMake list would be.
   if(MLF_INFO_WARNING_COUNT GREATER 0)
@@ -251,23 +541,30 @@ function(add_mlf_library target model)
       message(WARNING "mlf-build: ${w}")
     endforeach()
   endif()
-  # The model, and the generator (whose new version may name other outputs), re-run the query.
-  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${MLF_INFO_INPUT_FILES} ${_MLF_GENERATOR_FILES})
+  _mlf_claim_names("${target}" "${MLF_INFO_NAME};${MLF_INFO_UNIT_PREFIXES}" "${MLF_INFO_PUBLIC_SYMBOLS}")
+  _mlf_mark_output_dir("${target}" "${out}")
+  # The model's content (the digest, which mlf_check_models keeps current before Ninja loads
+  # the build) and the generator (whose new version may name other outputs) re-run the query.
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${digest_file}" ${_MLF_GENERATOR_FILES})
+  _mlf_check_model("${target}" "${model}" "${digest_file}" "${out}" "${info}")
 
-  # Build-time generation with every output declared.
+  # File names use the library's C prefix (MLF_INFO_NAME), which differs from ${target} when the
+  # target name is not a C identifier (my-net -> my_net).
+  set(prefix "${MLF_INFO_NAME}")
+
+  # Build-time generation. Only <t>.stamp, which the generator always touches, is the command's
+  # output; the generated files are byproducts, which it leaves untouched when their bytes did
+  # not change: Ninja (restat) and Make then recompile only what changed.
   set(outputs "")
   foreach(f IN LISTS MLF_INFO_OUTPUTS)
     list(APPEND outputs "${out}/${f}")
   endforeach()
-  # File names use the library's C prefix (MLF_INFO_NAME), which differs from ${target} when the
-  # target name is not a C identifier (my-net -> my_net).
-  set(prefix "${MLF_INFO_NAME}")
-  list(APPEND outputs "${out}/${prefix}.stamp")
   get_filename_component(model_name "${model}" NAME)
   add_custom_command(
-    OUTPUT ${outputs}
-    COMMAND ${_MLF_GENERATOR} generate "${model}" --out "${out}" ${opts}
-    DEPENDS ${MLF_INFO_INPUT_FILES} ${_MLF_GENERATOR_FILES}
+    OUTPUT "${out}/${prefix}.stamp"
+    BYPRODUCTS ${outputs}
+    COMMAND ${_MLF_GENERATOR} generate "${model}" "--out=${out}" ${opts}
+    DEPENDS "${digest_file}.build" ${_MLF_GENERATOR_FILES}
     COMMENT "mlf_build: generating ${target} from ${model_name}"
     VERBATIM)
 
@@ -305,6 +602,14 @@ function(add_mlf_library target model)
     if(f MATCHES "^(codegen|crt)/${prefix}__[^/]+\\.c$" AND CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
       set_property(SOURCE "${out}/${f}" APPEND PROPERTY COMPILE_OPTIONS -fno-sanitize=shift-base)
     endif()
+    # Not LTO, also when the project asks for it (add_compile_options, CMAKE_C_FLAGS, Zephyr's
+    # CONFIG_LTO): the .incbin of the parameters resolves only when this object is assembled, and
+    # the partial link and objcopy need real code, not compiler IR. The rest of the program still
+    # gets LTO. A source's options come last on the command line, after every target's (Zephyr
+    # opts its offsets.c out the same way).
+    if(CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
+      set_property(SOURCE "${out}/${f}" APPEND PROPERTY COMPILE_OPTIONS -fno-lto)
+    endif()
   endforeach()
 
   set(hide ON)
@@ -317,16 +622,20 @@ function(add_mlf_library target model)
     set(hide OFF)
   endif()
 
+  # <t>.stamp among the sources attaches the generation to the target that compiles its files.
   if(hide)
     set(objlib "${target}_mlf_objects")
-    add_library(${objlib} OBJECT ${sources})
+    add_library(${objlib} OBJECT ${sources} "${out}/${prefix}.stamp")
     set(compiled "${objlib}")
   else()
-    add_library(${target} STATIC ${sources} ${objects})
+    add_library(${target} STATIC ${sources} ${objects} "${out}/${prefix}.stamp")
     set(compiled "${target}")
   endif()
   target_include_directories(${compiled} PRIVATE ${includes})
   target_link_libraries(${compiled} PRIVATE mlf::runtime ${ARG_LINK_LIBRARIES})
+  if(CMAKE_GENERATOR MATCHES "Makefiles")
+    add_dependencies(${compiled} mlf_check_models)  # see mlf_model_check.cmake
+  endif()
   set_target_properties(${compiled} PROPERTIES C_STANDARD 99 C_EXTENSIONS ON
     INTERPROCEDURAL_OPTIMIZATION OFF)
   if(CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
@@ -340,22 +649,33 @@ function(add_mlf_library target model)
 
   if(hide)
     # One relocatable object whose only globals are the API: the model's own symbols (TVM names
-    # them tvmgen_default_* in every model) become local and cannot clash.
+    # them tvmgen_default_* in every model) become local and cannot clash. One per configuration
+    # (multi-config generators build each from that configuration's objects). Each step writes
+    # a new file and the last renames it into place, so an interrupted build never leaves a
+    # half-made object that looks up to date.
     set(merged "${CMAKE_CURRENT_BINARY_DIR}/mlf/${target}_model${CMAKE_C_OUTPUT_EXTENSION}")
+    get_property(multi_config GLOBAL PROPERTY GENERATOR_IS_MULTI_CONFIG)
+    if(multi_config)
+      set(merged "${CMAKE_CURRENT_BINARY_DIR}/mlf/${target}_model-$<CONFIG>${CMAKE_C_OUTPUT_EXTENSION}")
+    endif()
     separate_arguments(cflags NATIVE_COMMAND "${CMAKE_C_FLAGS}")
     add_custom_command(
       OUTPUT "${merged}"
-      COMMAND "${CMAKE_C_COMPILER}" ${cflags} -r -nostdlib -o "${merged}" "$<TARGET_OBJECTS:${objlib}>" ${objects}
-      COMMAND "${CMAKE_OBJCOPY}" "@${prefix}.objcopy" "${merged}"
+      COMMAND "${CMAKE_C_COMPILER}" ${cflags} -fno-lto -r -nostdlib -o "${merged}.partial"
+        "$<TARGET_OBJECTS:${objlib}>" ${objects}
+      COMMAND "${CMAKE_OBJCOPY}" "@${prefix}.objcopy" "${merged}.partial" "${merged}.tmp"
+      COMMAND "${CMAKE_COMMAND}" -E rename "${merged}.tmp" "${merged}"
+      BYPRODUCTS "${merged}.partial"
       WORKING_DIRECTORY "${out}"
       DEPENDS "$<TARGET_OBJECTS:${objlib}>" ${objects} "${out}/${prefix}.syms" "${out}/${prefix}.objcopy"
       COMMENT "mlf_build: linking ${target} into one object with only its API global"
       COMMAND_EXPAND_LISTS VERBATIM)
     add_library(${target} STATIC "${merged}")
+    # The merge reads the objects of ${objlib}: Make must build them first.
+    add_dependencies(${target} ${objlib})
     set_target_properties(${target} PROPERTIES LINKER_LANGUAGE C)
-    foreach(lib IN LISTS ARG_LINK_LIBRARIES)
-      target_link_libraries(${target} PUBLIC ${lib})
-    endforeach()
+    # In one call: target_link_libraries()'s own keywords (debug A optimized B) stay together.
+    target_link_libraries(${target} PUBLIC ${ARG_LINK_LIBRARIES})
   endif()
   add_library(mlf::${target} ALIAS ${target})
   target_include_directories(${target} PUBLIC "$<BUILD_INTERFACE:${out}>")
@@ -373,6 +693,7 @@ function(add_mlf_library target model)
     MLF_FORMAT_VERSION "${MLF_INFO_FORMAT_VERSION}"
     MLF_EXECUTOR "${MLF_INFO_EXECUTOR}"
     MLF_HEADER "${out}/${prefix}.h"
+    MLF_PREFIXES "${MLF_INFO_UNIT_PREFIXES}"
     MLF_OUTPUT_DIR "${out}"
     MLF_MODEL "${model}"
     MLF_WORKSPACE "${workspace}"
@@ -394,16 +715,19 @@ function(add_mlf_library target model)
     endif()
   endforeach()
 
-  if(ARG_MAX_RAM OR ARG_MAX_FLASH)
+  # A budget of 0 is a budget (as for the generator and Bazel), not "no budget".
+  if(DEFINED ARG_MAX_RAM OR DEFINED ARG_MAX_FLASH)
     set(budget "")
-    if(ARG_MAX_RAM)
-      list(APPEND budget --max-ram "${ARG_MAX_RAM}")
-    endif()
-    if(ARG_MAX_FLASH)
-      list(APPEND budget --max-flash "${ARG_MAX_FLASH}")
-    endif()
+    foreach(key MAX_RAM:--max-ram MAX_FLASH:--max-flash)
+      string(REPLACE ":" ";" key "${key}")
+      list(GET key 1 flag)
+      list(GET key 0 key)
+      if(DEFINED ARG_${key})
+        list(APPEND budget "${flag}=${ARG_${key}}")
+      endif()
+    endforeach()
     add_custom_command(TARGET ${target} POST_BUILD
-      COMMAND ${_MLF_GENERATOR} check-size "$<TARGET_FILE:${target}>" --name "${target}" ${budget}
+      COMMAND ${_MLF_GENERATOR} check-size "$<TARGET_FILE:${target}>" "--name=${target}" ${budget}
       VERBATIM)
   endif()
 
@@ -473,7 +797,7 @@ endfunction()
 
 function(_mlf_query target model out info opts)
   execute_process(
-    COMMAND ${_MLF_GENERATOR} generate "${model}" --out "${out}" ${opts} --list --cmake-info "${info}"
+    COMMAND ${_MLF_GENERATOR} generate "${model}" "--out=${out}" ${opts} --list "--cmake-info=${info}"
     RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
     string(STRIP "${err}" err)

@@ -54,6 +54,7 @@ def configure(
     defs: dict[str, str] | None = None,
     cmake: str | None = None,
     check: bool = True,
+    generator: str = "Ninja",
 ) -> subprocess.CompletedProcess[str]:
     """Configure a CMake project against this checkout's mlf_build package. ``target`` is
     "host" or a Cortex-M CPU name (then the project's toolchain file is used)."""
@@ -64,7 +65,7 @@ def configure(
         "-B",
         build,
         "-G",
-        "Ninja",
+        generator,
         f"-DCMAKE_PREFIX_PATH={REPO / 'cmake'}",
         f"-DMLF_BUILD_PYTHON={sys.executable}",
         "-DMLF_BUILD_WERROR=ON",
