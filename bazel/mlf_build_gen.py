@@ -1,10 +1,11 @@
 """The generator as the Bazel rule ``mlf_library`` runs it (a py_binary in the exec configuration).
 
     mlf_build_gen --units DIR --objcopy-args FILE --file REL... --dir REL... \\
-        -- generate MODEL --out OUT --name NAME [...]
+        -- generate MODEL --out=OUT --name=NAME [...]
 
 Everything after ``--`` goes unchanged to ``mlf-build`` (same options, same one-line errors,
-same exit code 2). Then, for Bazel:
+same exit code 2). MODEL must be a file: Bazel does not track what a source folder holds, so a
+library built from one would not be rebuilt when it changes. Then, for Bazel:
 
 - the output folder is left holding only what the rule declared (``--file``: files, ``--dir``:
   folders, i.e. tree artifacts, created even when empty): ``<t>.stamp``, ``.mlf-lock`` and
@@ -19,7 +20,7 @@ same exit code 2). Then, for Bazel:
   and its own ``#include "src/..."`` resolves as in the CMake build;
 - ``--objcopy-args FILE`` receives ``<t>.objcopy`` with paths usable from Bazel's execution root.
 
-    mlf_build_gen --stdout FILE -- check-size ARCHIVE --name NAME [--max-flash N] [--max-ram N]
+    mlf_build_gen --stdout FILE -- check-size ARCHIVE --name=NAME [--max-flash=N] [--max-ram=N]
 
 runs any other mlf-build command with its standard output written to FILE.
 """
@@ -86,14 +87,20 @@ def main(argv: list[str]) -> int:
         with stdout.open("w") as f, contextlib.redirect_stdout(f):
             code = cli_main(cli_args)
         return code
-    if units is None or cli_args[:1] != ["generate"] or "--out" not in cli_args:
-        return _fail("generate with --units and --out expected")
+    outs = [a.removeprefix("--out=") for a in cli_args if a.startswith("--out=")]
+    if units is None or cli_args[:1] != ["generate"] or len(cli_args) < 2 or len(outs) != 1:
+        return _fail("generate MODEL --out=OUT with --units expected")
+    if os.path.isdir(cli_args[1]):
+        return _fail(
+            f"{cli_args[1]}: is a folder; Bazel does not track a source folder's contents, so the "
+            "library would not be rebuilt when they change: give the MLF as a tarball (.tar, .tar.gz, .tgz)"
+        )
 
     code = cli_main(cli_args)
     if code != 0:
         return code
 
-    out = Path(cli_args[cli_args.index("--out") + 1])
+    out = Path(outs[0])
     manifests = sorted(out.glob("*_manifest.json"))
     if len(manifests) != 1:
         return _fail(f"expected one manifest in {out}, found {len(manifests)}")

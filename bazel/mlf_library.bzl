@@ -8,9 +8,10 @@ option in lower case), same generator, same generated header and API, same runti
     mlf_library(
         name,               # the library, and the C prefix of its API: #include "<name>.h",
                             # <name>_run(), WAVEFORM_WORKSPACE_SIZE ... (non-identifier characters
-                            # become "_", lower case, as in CMake)
-        src,                # MLF tarball (.tar, .tar.gz, .tgz): a file or another rule's output.
-                            # Format versions 1-7.
+                            # become "_", lower case, as in CMake). Letters, digits and _ . + -
+                            # only, and a C prefix no other mlf_library of the package has.
+        src,                # MLF tarball (.tar, .tar.gz, .tgz): a file or another rule's output,
+                            # not a folder (Bazel would not track its contents). Versions 1-7.
         module = "",        # MODULE: module of a multi-module (version 7) archive. Default: the
                             # only one.
         all_modules = [],   # ALL_MODULES: build every module of the archive into this library,
@@ -31,8 +32,9 @@ option in lower case), same generator, same generated header and API, same runti
         arena_section = "",  # ARENA_SECTION: linker section of the static arena (default
                             # .bss.<name>.arena).
         max_ram = "",       # MAX_RAM: fail the build when the static arena exceeds this many
-                            # bytes ("65536", "64K", "2M"), and after compiling, when the
-                            # library's RAM (arena + data + bss) does.
+                            # bytes ("65536", "64K", "2M", any size; "0" is a budget of zero
+                            # bytes), and after compiling, when the library's RAM (arena + data
+                            # + bss) does.
         max_flash = "",     # MAX_FLASH: fail the build when the library's flash (code +
                             # read-only data + data image) exceeds this (parameters alone are
                             # checked before compiling).
@@ -94,7 +96,7 @@ How it builds (every step an action with declared inputs and outputs; no genrule
      object compiled for the target, to check objects an MLF carries.
   2. CppCompile with the target's C toolchain (C99 with GNU extensions, -Wall -Wextra
      -ffunction-sections -fdata-sections); <t>_params.bin is an input of the compile of
-     <t>_data.c, whose .incbin finds it through -Wa,-I.
+     <t>_data.c, whose .incbin finds it through -I.
   3. hide_symbols: MlfPartialLink (the toolchain's ld -r, with TVM's objects from codegen/lib),
      MlfLocalizeSymbols (objcopy with the options of <t>.objcopy: --keep-global-symbols=<t>.syms
      and the section renames for weights_section/arena_section), and Bazel's archiver.
@@ -140,7 +142,9 @@ MlfInfo = provider(
 _CC_TOOLCHAIN_TYPE = "@bazel_tools//tools/cpp:toolchain_type"
 
 # Flags the generated code is compiled with (CMake: C_STANDARD 99, C_EXTENSIONS ON and these).
-_MODEL_COPTS = ["-std=gnu99", "-Wall", "-Wextra", "-ffunction-sections", "-fdata-sections"]
+# Not LTO, whatever --copt says: the .incbin of the parameters resolves only when the object is
+# assembled, and the partial link and objcopy need real code, not compiler IR.
+_MODEL_COPTS = ["-std=gnu99", "-Wall", "-Wextra", "-ffunction-sections", "-fdata-sections", "-fno-lto"]
 
 _IDENT_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 
@@ -231,11 +235,20 @@ def _devices(ctx):
     glue = [f for f in ctx.files._device_glue for d in devices if "/devices/%s/" % d in "/" + f.short_path]
     return sorted(devices), glue
 
+def _check_size(ctx, attr):
+    """max_ram / max_flash: a byte count as the generator reads it (any size; "0" is a budget)."""
+    value = getattr(ctx.attr, attr)
+    digits = value[:-1] if value[-1:] in "KkMmGg" else value
+    if value and not (digits and digits.isdigit()):
+        fail("mlf_library(%s): %s must be a byte count such as 65536, 64K or 2M, not %r" % (ctx.label, attr, value))
+
 def _mlf_library_impl(ctx):
     name = ctx.label.name
     t = mlf_c_prefix(name)
     crt = ctx.attr.runtime == "tvm_crt"
     devices, glue = _devices(ctx)
+    _check_size(ctx, "max_ram")
+    _check_size(ctx, "max_flash")
 
     # ---- 1. generate ---------------------------------------------------------------------
     modules = _modules(ctx, t)
@@ -274,37 +287,36 @@ def _mlf_library_impl(ctx):
         args.add("--file", f.basename)
     for d in dirs:
         args.add("--dir", d.basename)
+
+    # Each value glued to its option (--module=<value>), so that no value is read as an option.
     args.add("--")
     args.add("generate")
     args.add(ctx.file.src.path)
-    args.add("--out", out_dir)
-    args.add("--name", name)
+    args.add(out_dir, format = "--out=%s")
+    args.add(name, format = "--name=%s")
     if ctx.attr.module:
-        args.add("--module", ctx.attr.module)
+        args.add(ctx.attr.module, format = "--module=%s")
     if ctx.attr.all_modules:
         args.add("--all-modules")
-        for module in ctx.attr.all_modules:
-            args.add("--expect-module", module)
-    args.add("--runtime", ctx.attr.runtime)
-    args.add("--workspace", ctx.attr.workspace)
-    args.add("--align", str(ctx.attr.align))
+        args.add_all(ctx.attr.all_modules, format_each = "--expect-module=%s")
+    args.add(ctx.attr.runtime, format = "--runtime=%s")
+    args.add(ctx.attr.workspace, format = "--workspace=%s")
+    args.add(str(ctx.attr.align), format = "--align=%s")
     if ctx.attr.weights_section:
-        args.add("--weights-section", ctx.attr.weights_section)
+        args.add(ctx.attr.weights_section, format = "--weights-section=%s")
     if ctx.attr.arena_section:
-        args.add("--arena-section", ctx.attr.arena_section)
+        args.add(ctx.attr.arena_section, format = "--arena-section=%s")
     if ctx.attr.max_ram:
-        args.add("--max-ram", ctx.attr.max_ram)
+        args.add(ctx.attr.max_ram, format = "--max-ram=%s")
     if ctx.attr.max_flash:
-        args.add("--max-flash", ctx.attr.max_flash)
-    for spec in ctx.attr.io_shapes:
-        args.add("--io-shape", spec)
+        args.add(ctx.attr.max_flash, format = "--max-flash=%s")
+    args.add_all(ctx.attr.io_shapes, format_each = "--io-shape=%s")
     if ctx.attr.aot_api:
-        args.add("--aot-api", ctx.attr.aot_api)
+        args.add(ctx.attr.aot_api, format = "--aot-api=%s")
     if ctx.attr.cmsis_nn:
         args.add("--cmsis-nn")
-    for device in devices:
-        args.add("--device=" + device)
-    args.add("--abi-probe", probe.path)
+    args.add_all(devices, format_each = "--device=%s")
+    args.add(probe.path, format = "--abi-probe=%s")
     generated = files + dirs
     ctx.actions.run(
         executable = ctx.executable._generator,
@@ -335,10 +347,12 @@ def _mlf_library_impl(ctx):
         includes = [out_dir],
         compilation_contexts = [d.compilation_context for d in dep_infos],
         user_compile_flags = _MODEL_COPTS + [
-            # The units' #include "codegen/<t>__x.c" and the .incbin of <t>_params.bin.
+            # The units' #include "codegen/<t>__x.c", and the .incbin of <t>_params.bin: GCC
+            # passes -I folders on to the assembler (-Wa,-I<dir> would split a folder name at
+            # its commas, which Bazel allows in package names).
             "-iquote",
             out_dir,
-            "-Wa,-I" + out_dir,
+            "-I" + out_dir,
         ] + ["-I%s/%s" % (out_dir, d) for d in private_includes] + ["-I" + d for d in sorted({h.dirname: 0 for h in glue_hdrs})],
         additional_inputs = params + dirs,
     )
@@ -417,11 +431,12 @@ def _mlf_library_impl(ctx):
     if ctx.attr.max_ram or ctx.attr.max_flash:
         report = ctx.actions.declare_file("_mlf/%s_size.txt" % name)
         cargs = ctx.actions.args()
-        cargs.add_all(["--stdout", report.path, "--", "check-size", archive.path, "--name", name])
+        cargs.add_all(["--stdout", report.path, "--", "check-size", archive.path])
+        cargs.add(name, format = "--name=%s")
         if ctx.attr.max_flash:
-            cargs.add("--max-flash", ctx.attr.max_flash)
+            cargs.add(ctx.attr.max_flash, format = "--max-flash=%s")
         if ctx.attr.max_ram:
-            cargs.add("--max-ram", ctx.attr.max_ram)
+            cargs.add(ctx.attr.max_ram, format = "--max-ram=%s")
         ctx.actions.run(
             executable = ctx.executable._generator,
             arguments = [cargs],
@@ -581,8 +596,55 @@ def _smoke_tests(name, kwargs):
         **{k: kwargs[k] for k in ("visibility", "tags") if k in kwargs}
     )
 
+# Characters of a library's name: CMake's for target names (policy CMP0037). The name becomes a
+# folder of compiler and assembler options (_mlf/<name>), where a quote, space, ',' or '#' breaks.
+_NAME_CHARS = _IDENT_CHARS + ".+-"
+
+def _c_prefixes(name, all_modules):
+    """The C prefixes of the APIs of mlf_library(name, all_modules = ...): <t>, <t>_<module>..."""
+    t = mlf_c_prefix(name)
+    if type(all_modules) not in ("list", "tuple"):  # a select(): not known while loading
+        return [t]
+    return [t] + [mlf_c_prefix(t + "_" + m) for m in all_modules]
+
+def _check_names(name, kwargs):
+    """Fails while the BUILD file loads on a name the library cannot have.
+
+    The name must be one the rule can use, and its C prefixes ones that no other mlf_library of
+    the package has (Net and net would give a program one header and the other's model).
+    Libraries of other packages cannot be seen here (docs/bazel.md).
+
+    Args:
+      name: the library's name.
+      kwargs: the other attributes of mlf_library (all_modules adds C prefixes).
+    """
+    for c in name.elems():
+        if c not in _NAME_CHARS:
+            fail("mlf_library(%s): the name holds %r; use letters, digits and _ . + - (a lower-case C " % (name, c) +
+                 "identifier is best: it is the API's prefix)")
+    mine = _c_prefixes(name, kwargs.get("all_modules") or [])
+    for other in native.existing_rules().values():
+        if other.get("kind") != "_mlf_library":
+            continue
+        theirs = _c_prefixes(other["name"], other.get("all_modules") or [])
+        for prefix in mine:
+            if prefix in theirs:
+                fail("mlf_library(%s): the C prefix %s is already that of :%s in this package; give one " % (
+                    name,
+                    prefix,
+                    other["name"],
+                ) + "of them another name")
+
 def mlf_library(name, src, test = False, **kwargs):
-    """A TVM Model Library Format archive as a C library: see the top of this file."""
+    """A TVM Model Library Format archive as a C library: see the top of this file.
+
+    Args:
+      name: the library, and the C prefix of its API.
+      src: the MLF tarball.
+      test: also <name>_smoke, a test running the model once.
+      **kwargs: the other attributes (module, all_modules, runtime, ...) and common ones.
+    """
+    _check_names(name, kwargs)
     _mlf_library(name = name, src = src, **kwargs)
     if test:
         _smoke_tests(name, kwargs)

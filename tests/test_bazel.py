@@ -910,3 +910,180 @@ def test_frontend_named_fixtures_build_and_match_numpy(scratch, fixture_models):
             ins = smoke_inputs([("float32", 16), ("float32", 16)])
             want = fixtures.reference(model, [ins[0].reshape(1, 4), ins[1].reshape(1, 4)])
         assert_outputs_close(s.arrays(), want, layout)
+
+
+# -- the layer around the generator: content, names, paths, budgets (issue 18) -----------------
+SANDBOXED = "--spawn_strategy=sandboxed"
+PAST = 946684800  # 2000-01-01: older than any build
+
+
+def _smoke(b: Bazel, target: str):
+    from tests.firmware import Smoke  # needs numpy
+
+    out = _ok(b("test", SANDBOXED, target))
+    assert "1 test passes" in out.stdout + out.stderr, out.stdout
+    pkg, name = target.lstrip("/").split(":")
+    return Smoke.parse((b.info("bazel-testlogs") / pkg / name / "test.log").read_text())
+
+
+def _arena(model: Path) -> int:
+    res = run([sys.executable, "-m", "mlf_build", "inspect", "--json", model], cwd=REPO)
+    assert res.returncode == 0, res.stderr
+    (module,) = json.loads(res.stdout)["modules"]
+    return int(module["arena"]["bytes"])
+
+
+@pytest.mark.slow
+@needs_bazel
+def test_rebuild_on_content(scratch, fixture_models, tmp_path):
+    """A src re-pointed (a symbolic link) or replaced by an older file (cp -p) is a new input
+    by its content: one `bazel test` runs the new model (arena, outputs); a src that is a
+    folder is refused, in one line, since Bazel does not track what a folder holds."""
+    np = pytest.importorskip("numpy")
+    from tests import fixtures
+    from tests.firmware import assert_outputs_close, smoke_inputs
+    from tests.fixtures.model import waveform_forward_f32
+    from tests.mlf_factory import reweighted
+
+    ws, b = scratch["ws"], scratch["bazel"]
+    pkg = ws / "content"
+    pkg.mkdir()
+    old = tmp_path / "old.tar"
+    shutil.copy(fixture_models["v7-graph"], old)
+    new = reweighted(fixture_models["v5-graph"], tmp_path / "new.tar")  # arena 912, weights x2
+    for f in (old, new):
+        os.utime(f, (PAST, PAST))
+    (pkg / "model.tar").symlink_to(old)
+    (pkg / "folder.tar").mkdir()
+    with tarfile.open(old) as tf:
+        tf.extractall(pkg / "folder.tar", filter="data")
+    (pkg / "BUILD.bazel").write_text(
+        'load("@mlf_build//bazel:defs.bzl", "mlf_library")\n'
+        'mlf_library(name = "net", src = "model.tar", test = True)\n'
+        'mlf_library(name = "folder", src = "folder.tar")\n'
+    )
+
+    def expect(model: Path, factor: float) -> None:
+        s = _smoke(b, "//content:net_smoke")
+        assert s.passed and s.workspace == _arena(model), s.text
+        weights = {k: v * np.float32(factor) for k, v in fixtures.load_weights("waveform").items()}
+        signal = smoke_inputs([("float32", 128)])[0].reshape(1, 1, 32)
+        logits, probs = waveform_forward_f32(weights, signal)
+        assert_outputs_close(s.arrays(), [logits.reshape(-1), probs.reshape(-1)], f"{model.name} x{factor}")
+
+    expect(old, 1.0)
+    (pkg / "model.tar").unlink()
+    (pkg / "model.tar").symlink_to(new)
+    os.utime(pkg / "model.tar", (PAST, PAST), follow_symlinks=False)
+    expect(new, 2.0)
+    (pkg / "model.tar").unlink()
+    shutil.copy2(old, pkg / "model.tar")
+    expect(old, 1.0)
+
+    out = b("build", SANDBOXED, "//content:folder")
+    assert out.returncode == 1, out.stderr
+    assert re.findall(r"^mlf-build: error: .*$", out.stderr, re.M) == [
+        "mlf-build: error: mlf_library: content/folder.tar: is a folder; Bazel does not track a source "
+        "folder's contents, so the library would not be rebuilt when they change: give the MLF as a "
+        "tarball (.tar, .tar.gz, .tgz)"
+    ]
+
+
+LAYER_PACKAGES = {
+    # Loading: two C prefixes alike in one package, a name the build cannot carry.
+    "same_prefix": 'mlf_library(name = "net", src = "model.tar")\n'
+    'mlf_library(name = "Net", src = "model.tar")\n',
+    "module_prefix": 'mlf_library(name = "pair", src = "two.tar", all_modules = ["mixer", "waveform"])\n'
+    'mlf_library(name = "pair_mixer", src = "model.tar")\n',
+    "bad_name": 'mlf_library(name = "n#t", src = "model.tar")\n',
+    # Analysis and execution: budgets.
+    "budgets": 'mlf_library(name = "zero", src = "model.tar", max_ram = "0")\n'
+    'mlf_library(name = "word", src = "model.tar", max_flash = "64KB")\n'
+    'mlf_library(name = "huge", src = "model.tar", max_ram = "17179869184G",\n'
+    '            max_flash = "17179869184G")\n',
+    # A package whose name holds a comma, and an option-like module value.
+    "a,b": 'mlf_library(name = "net", src = "model.tar")\n'
+    'cc_binary(name = "app", srcs = ["main.c"], deps = [":net"])\n'
+    'mlf_library(name = "opt", src = "model.tar", module = "--help")\n',
+}
+LAYER_MAIN = """#include <stdio.h>
+#include "net.h"
+int main(void) {
+  static float in[NET_INPUT_0_SIZE / 4], out0[NET_OUTPUT_0_SIZE / 4], out1[NET_OUTPUT_1_SIZE / 4];
+  const void *ins[] = {in};
+  void *outs[] = {out0, out1};
+  int32_t st = net_run(ins, outs);
+  printf("status %d workspace %d\\n", (int)st, NET_WORKSPACE_SIZE);
+  return st;
+}
+"""
+
+
+@pytest.mark.slow
+@needs_bazel
+def test_names_paths_and_budgets(scratch, fixture_models, tmp_path):
+    """What the build cannot carry is refused while loading or analysing, in one line naming
+    it: two C prefixes alike in one package, a name with '#'. A package name with a comma
+    builds; values reach the generator as one argument each (module = "--help" is a module
+    name); budgets mean what they mean for the command line and CMake (max_ram = "0" refuses
+    the model, a huge one is honoured)."""
+    ws, b = scratch["ws"], scratch["bazel"]
+    for name, body in LAYER_PACKAGES.items():
+        pkg = ws / name
+        pkg.mkdir()
+        shutil.copyfile(fixture_models["v7-graph"], pkg / "model.tar")
+        shutil.copyfile(fixture_models["v7-two-modules"], pkg / "two.tar")
+        (pkg / "main.c").write_text(LAYER_MAIN)
+        (pkg / "BUILD.bazel").write_text('load("@mlf_build//bazel:defs.bzl", "mlf_library")\n' + body)
+
+    def failure(*targets: str) -> str:
+        out = b("build", SANDBOXED, "--keep_going", *targets)
+        assert out.returncode != 0, out.stderr
+        return out.stderr
+
+    err = failure("//same_prefix:all", "//module_prefix:all", "//bad_name:all")
+    assert (
+        "Error in fail: mlf_library(Net): the C prefix net is already that of :net in this package; give "
+        "one of them another name\n" in err
+    ), err
+    assert (
+        "Error in fail: mlf_library(pair_mixer): the C prefix pair_mixer is already that of :pair in " in err
+    )
+    assert (
+        'Error in fail: mlf_library(n#t): the name holds "#"; use letters, digits and _ . + - (a lower-case '
+        "C identifier is best: it is the API's prefix)\n" in err
+    ), err
+
+    err = failure("//budgets:zero", "//budgets:word")
+    assert (
+        'mlf_library(//budgets:word): max_flash must be a byte count such as 65536, 64K or 2M, not "64KB"'
+        in err
+    )
+    cli = _cli_errors(ws, "budgets/model.tar", "--name", "zero", "--out", tmp_path / "o", "--max-ram", "0")
+    assert [e for e in re.findall(r"^mlf-build: error: .*$", err, re.M) if "zero" in e] == cli
+    _ok(b("build", SANDBOXED, "//budgets:huge"))
+    report = (b.info("bazel-bin") / "budgets" / "_mlf" / "huge_size.txt").read_text()
+    assert "/18446744073709551616, RAM " in report, report
+
+    err = failure("//a,b:opt")
+    assert re.search(r"^mlf-build: error: .*'--help'", err, re.M) and "usage:" not in err, err
+    _ok(b("build", SANDBOXED, "//a,b:app"))
+    assert _ok(run([b.info("bazel-bin") / "a,b" / "app"])).stdout.startswith("status 0 workspace 1664")
+
+
+@pytest.mark.slow
+@needs_bazel
+def test_lto_copt(scratch, fixture_models):
+    """--copt=-flto for everything: the model's objects opt out (-fno-lto) and the program
+    links and runs."""
+    ws, b = scratch["ws"], scratch["bazel"]
+    pkg = ws / "lto"
+    pkg.mkdir()
+    shutil.copyfile(fixture_models["v7-graph"], pkg / "model.tar")
+    (pkg / "main.c").write_text(LAYER_MAIN)
+    (pkg / "BUILD.bazel").write_text(
+        'load("@mlf_build//bazel:defs.bzl", "mlf_library")\nmlf_library(name = "net", src = "model.tar")\n'
+        'cc_binary(name = "app", srcs = ["main.c"], deps = [":net"])\n'
+    )
+    _ok(b("build", SANDBOXED, "--copt=-flto", "--linkopt=-flto", "//lto:app"))
+    assert _ok(run([b.info("bazel-bin") / "lto" / "app"])).stdout.startswith("status 0 workspace 1664")
