@@ -170,7 +170,11 @@ def cmake_messages() -> list[tuple[str, int, str]]:
     module: the quoted arguments joined (as message() does), ${...} as fields, cut at the first
     \\n escape."""
     out = []
-    paths = [*sorted((REPO / "cmake").rglob("*.cmake")), REPO / "zephyr" / "CMakeLists.txt"]
+    paths = [
+        *sorted((REPO / "cmake").rglob("*.cmake")),
+        REPO / "zephyr" / "CMakeLists.txt",
+        *sorted((REPO / "zephyr").glob("*.cmake")),
+    ]
     for path in paths:
         text = path.read_text(encoding="utf-8")
         found = list(_MESSAGE.finditer(text))

@@ -32,19 +32,26 @@ run whichever tests ask for it. Checked:
     builds the int8 CMSIS-NN fixture for mps2/an386 with Zephyr's cmsis-nn module, whose output
     equals the TFLite reference under QEMU; with a kernel group off the configure fails with
     one line.
+  * After each link, where the linker put each arena (the post-link report, against the ELF).
+  * The layer around the generator (tests/zephyr_smoke, qemu_cortex_m3): mlf_smoke.c as the
+    application with CONFIG_LTO=y runs the model; its model replaced by an older, different one
+    (cp -p), one `ninja` runs the new model (arena, outputs against numpy). Three configurations
+    only: a Kconfig string holding ';', an arena in .rodata (read-only flash) and weights in
+    .noinit are refused, naming them.
   * Without Zephyr: the discovery order and the set-up cache (a stand-in workspace), and that
     docs/zephyr.md shows the example's semihosting exit code verbatim.
 
 Another app or module: ``zephyr.build(app, board, "-DZEPHYR_EXTRA_MODULES=<module>;...",
 "-DCONFIG_...=y")``, e.g. a CMSIS-NN model with a folder holding zephyr/module.yml (name
 cmsis-nn) around ../shared/third_party/cmsis-nn-v4.1.0 and -DCONFIG_CMSIS_NN=y (Zephyr's own
-modules/cmsis-nn glue compiles it), as test_cmsis_nn_module does. About 5 minutes on 2 cores (six
-Zephyr builds and a configure, picolibc compiled from source in each; `pytest -s` prints each
+modules/cmsis-nn glue compiles it), as test_cmsis_nn_module does. About 6 minutes on 2 cores (seven
+Zephyr builds and four configures, picolibc compiled from source in each; `pytest -s` prints each
 build's time).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -62,6 +69,7 @@ from tests.conftest import unavailable
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "zephyr"
 TWO_MODELS = REPO / "tests" / "zephyr_two_models"
+SMOKE_APP = REPO / "tests" / "zephyr_smoke"
 BIG_MODEL = ("snu-v7-graph", "lib_graph_system-lib.tar")  # graph executor, arena 832000 bytes
 TOOLS = ("cmake", "ninja", "dtc", "arm-none-eabi-gcc", "arm-none-eabi-readelf", "qemu-system-arm", "gcc")
 
@@ -252,9 +260,23 @@ def check_attributes(fw: Firmware, *libraries: str) -> tuple[str, ...]:
     return zephyr_own
 
 
+def arena_report(fw: Firmware, target: str, arena: int) -> str:
+    """Where the post-link report says the linker put <target>'s arena ("RAM", ...), checked
+    against the address of its symbol in the ELF."""
+    nm = run(["arm-none-eabi-nm", fw.elf], fw.env).stdout
+    address = re.search(rf"^([0-9a-f]+) \w {target}__arena$", nm, re.M)
+    assert address, nm[-2000:]
+    line = re.search(
+        rf"^mlf_build: {target}: arena {arena} bytes at 0x{address[1]}, in (.*)$", fw.build_log, re.M
+    )
+    assert line, fw.build_log[-3000:]
+    return line[1]
+
+
 @pytest.mark.slow
 def test_example_runs_like_bare_metal(example: Firmware, expected_lines: list[str]) -> None:
     assert "mlf_build: waveform: arena 1216 bytes (RAM, " in example.configure
+    assert arena_report(example, "waveform", 1216) == "RAM"
     assert not re.findall(r"warning:.*", example.build_log), example.build_log
     r = check_run(example)
     assert waveform_lines(r.stdout) == expected_lines, r.stdout
@@ -588,3 +610,86 @@ def test_cmsis_nn_kernel_group_off_fails_at_configure(
         "add_mlf_library(qconv): the model calls arm_softmax_s8, which Zephyr's cmsis-nn module "
         "compiles only with CONFIG_CMSIS_NN_SOFTMAX=y" in " ".join((r.stdout + r.stderr).split())
     ), r.stdout + r.stderr
+
+
+# -- the layer around the generator (issue 18) ------------------------------------------------
+PAST = 946684800  # 2000-01-01: older than any build
+
+
+def _check_smoke(fw: Firmware, model: Path, factor: float) -> None:
+    """QEMU runs <model> through mlf_smoke.c: its arena (from inspect), the waveform network's
+    outputs with every parameter times <factor> (numpy), and the report puts the arena in RAM."""
+    np = pytest.importorskip("numpy")
+    from tests import fixtures
+    from tests.firmware import Smoke, assert_outputs_close, smoke_inputs
+    from tests.fixtures.model import waveform_forward_f32
+
+    inspect = run([sys.executable, "-m", "mlf_build", "inspect", "--json", model], fw.env)
+    arena = int(json.loads(inspect.stdout)["modules"][0]["arena"]["bytes"])
+    s = Smoke.parse(check_run(fw).stdout.replace("\r", ""))
+    assert s.passed and s.workspace == arena, s.text
+    weights = {k: v * np.float32(factor) for k, v in fixtures.load_weights("waveform").items()}
+    logits, probs = waveform_forward_f32(weights, smoke_inputs([("float32", 128)])[0].reshape(1, 1, 32))
+    assert_outputs_close(s.arrays(), [logits.reshape(-1), probs.reshape(-1)], f"{model.name} x{factor}")
+    assert arena_report(fw, "net", arena) == "RAM"
+
+
+@pytest.mark.slow
+def test_lto_and_rebuild_on_content(zephyr: Zephyr, tmp_path: Path, fixture_models: dict[str, Path]) -> None:
+    """CONFIG_LTO=y links and runs the model (its objects opt out of LTO). Replaced by an older,
+    different model (other files, arena and weights) with cp -p, one `ninja` brings the firmware
+    to the new model."""
+    from tests.mlf_factory import reweighted
+
+    model, new = tmp_path / "model.tar", reweighted(fixture_models["v5-graph"], tmp_path / "new.tar")
+    shutil.copy(fixture_models["v7-graph"], model)
+    for f in (model, new):
+        os.utime(f, (PAST, PAST))
+    fw = zephyr.build(SMOKE_APP, "qemu_cortex_m3", f"-DZEPHYR_EXTRA_MODULES={REPO}", f"-DMODEL={model}")
+    assert not re.findall(r"warning:.*", fw.build_log), fw.build_log
+    _check_smoke(fw, fixture_models["v7-graph"], 1.0)
+
+    shutil.copy2(new, model)  # older than the build, as cp -p, mv, tar x or rsync -a leave it
+    b = run(["ninja", "-C", fw.build], fw.env)
+    assert b.returncode == 0, b.stdout + b.stderr
+    assert b.stdout.count("mlf_build: generating net") == 1, b.stdout
+    _check_smoke(Firmware(fw.board, fw.build, fw.configure, b.stdout + b.stderr, fw.env), new, 2.0)
+
+
+@pytest.mark.slow
+def test_kconfig_strings_and_placements_are_checked(zephyr: Zephyr, tmp_path: Path, fixture_models) -> None:
+    """A Kconfig string holding ';' (several arguments to add_mlf_library()) is refused naming
+    the option, and nothing is written where it points; an arena in read-only flash (a .rodata
+    name on an XIP board) and weights in .noinit (no contents in the image) are refused."""
+    victim = tmp_path / "victim"
+    cases = {
+        "list": (
+            f'CONFIG_MLF_BUILD_ARENA_SECTION=".mlf_arena;--out;{victim}"',
+            f"mlf_build: CONFIG_MLF_BUILD_ARENA_SECTION must be one section name, not "
+            f"'.mlf_arena;--out;{victim}'",
+        ),
+        "rodata-arena": (
+            'CONFIG_MLF_BUILD_ARENA_SECTION=".rodata.mlf_arena"',
+            "add_mlf_library(net): ARENA_SECTION .rodata.mlf_arena puts the arena in rodata, which is "
+            "read-only flash on qemu_cortex_m3",
+        ),
+        "noinit-weights": (
+            'CONFIG_MLF_BUILD_WEIGHTS_SECTION=".noinit.mlf_weights"',
+            "add_mlf_library(net): WEIGHTS_SECTION .noinit.mlf_weights puts the parameters in .noinit, "
+            "which has no contents in the image",
+        ),
+    }
+    for name, (line, message) in cases.items():
+        conf = tmp_path / f"{name}.conf"
+        conf.write_text(line + "\n")
+        r = zephyr.configure(
+            SMOKE_APP,
+            tmp_path / "build",
+            "qemu_cortex_m3",
+            f"-DZEPHYR_EXTRA_MODULES={REPO}",
+            f"-DMODEL={fixture_models['v7-graph']}",
+            f"-DEXTRA_CONF_FILE={conf}",
+        )
+        assert r.returncode != 0, f"{name}: configured"
+        assert message in " ".join(r.stderr.split()), f"{name}: {r.stderr[-3000:]}"
+    assert not victim.exists()
