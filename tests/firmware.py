@@ -3,6 +3,7 @@ smoke tests (natively or under QEMU) and reading what they print."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -202,6 +203,26 @@ def smoke_inputs(inputs: list[tuple[str, int]]) -> list[np.ndarray]:
                 raw[:, b] = (xs >> np.uint32(8 * (b % 4))) & 0xFF
             out.append(raw.reshape(-1).view(_NUMPY.get(dtype, "u1")))
     return out
+
+
+def model_arena(model: Path) -> int:
+    """The arena bytes of a one-module model, as `mlf-build inspect --json` reports them."""
+    res = run([sys.executable, "-m", "mlf_build", "inspect", "--json", model], cwd=REPO)
+    (module,) = json.loads(res.stdout)["modules"]
+    return int(module["arena"]["bytes"])
+
+
+def assert_smoke_runs_waveform(s: Smoke, model: Path, factor: float = 1.0) -> None:
+    """A smoke run (mlf_smoke.c) of <model>, an export of the waveform fixture with every
+    parameter times <factor> (tests.mlf_factory.reweighted): it passed, its arena is the model's,
+    and its outputs are numpy's for the smoke test's inputs."""
+    from tests import fixtures
+    from tests.fixtures.model import waveform_forward_f32
+
+    assert s.passed and s.workspace == model_arena(model), s.text
+    weights = {k: v * np.float32(factor) for k, v in fixtures.load_weights("waveform").items()}
+    logits, probs = waveform_forward_f32(weights, smoke_inputs([("float32", 128)])[0].reshape(1, 1, 32))
+    assert_outputs_close(s.arrays(), [logits.reshape(-1), probs.reshape(-1)], f"{model.name} x{factor}")
 
 
 def assert_outputs_close(got: list[np.ndarray], want: list[np.ndarray], what: str) -> None:

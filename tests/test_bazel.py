@@ -926,23 +926,14 @@ def _smoke(b: Bazel, target: str):
     return Smoke.parse((b.info("bazel-testlogs") / pkg / name / "test.log").read_text())
 
 
-def _arena(model: Path) -> int:
-    res = run([sys.executable, "-m", "mlf_build", "inspect", "--json", model], cwd=REPO)
-    assert res.returncode == 0, res.stderr
-    (module,) = json.loads(res.stdout)["modules"]
-    return int(module["arena"]["bytes"])
-
-
 @pytest.mark.slow
 @needs_bazel
 def test_rebuild_on_content(scratch, fixture_models, tmp_path):
     """A src re-pointed (a symbolic link) or replaced by an older file (cp -p) is a new input
     by its content: one `bazel test` runs the new model (arena, outputs); a src that is a
     folder is refused, in one line, since Bazel does not track what a folder holds."""
-    np = pytest.importorskip("numpy")
-    from tests import fixtures
-    from tests.firmware import assert_outputs_close, smoke_inputs
-    from tests.fixtures.model import waveform_forward_f32
+    pytest.importorskip("numpy")
+    from tests.firmware import assert_smoke_runs_waveform
     from tests.mlf_factory import reweighted
 
     ws, b = scratch["ws"], scratch["bazel"]
@@ -964,12 +955,7 @@ def test_rebuild_on_content(scratch, fixture_models, tmp_path):
     )
 
     def expect(model: Path, factor: float) -> None:
-        s = _smoke(b, "//content:net_smoke")
-        assert s.passed and s.workspace == _arena(model), s.text
-        weights = {k: v * np.float32(factor) for k, v in fixtures.load_weights("waveform").items()}
-        signal = smoke_inputs([("float32", 128)])[0].reshape(1, 1, 32)
-        logits, probs = waveform_forward_f32(weights, signal)
-        assert_outputs_close(s.arrays(), [logits.reshape(-1), probs.reshape(-1)], f"{model.name} x{factor}")
+        assert_smoke_runs_waveform(_smoke(b, "//content:net_smoke"), model, factor)
 
     expect(old, 1.0)
     (pkg / "model.tar").unlink()

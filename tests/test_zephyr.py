@@ -51,7 +51,6 @@ build's time).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -617,21 +616,14 @@ PAST = 946684800  # 2000-01-01: older than any build
 
 
 def _check_smoke(fw: Firmware, model: Path, factor: float) -> None:
-    """QEMU runs <model> through mlf_smoke.c: its arena (from inspect), the waveform network's
-    outputs with every parameter times <factor> (numpy), and the report puts the arena in RAM."""
-    np = pytest.importorskip("numpy")
-    from tests import fixtures
-    from tests.firmware import Smoke, assert_outputs_close, smoke_inputs
-    from tests.fixtures.model import waveform_forward_f32
+    """QEMU runs <model> through mlf_smoke.c (arena, numpy's outputs with every parameter times
+    <factor>), and the post-link report puts the arena in RAM."""
+    pytest.importorskip("numpy")
+    from tests.firmware import Smoke, assert_smoke_runs_waveform
 
-    inspect = run([sys.executable, "-m", "mlf_build", "inspect", "--json", model], fw.env)
-    arena = int(json.loads(inspect.stdout)["modules"][0]["arena"]["bytes"])
     s = Smoke.parse(check_run(fw).stdout.replace("\r", ""))
-    assert s.passed and s.workspace == arena, s.text
-    weights = {k: v * np.float32(factor) for k, v in fixtures.load_weights("waveform").items()}
-    logits, probs = waveform_forward_f32(weights, smoke_inputs([("float32", 128)])[0].reshape(1, 1, 32))
-    assert_outputs_close(s.arrays(), [logits.reshape(-1), probs.reshape(-1)], f"{model.name} x{factor}")
-    assert arena_report(fw, "net", arena) == "RAM"
+    assert_smoke_runs_waveform(s, model, factor)
+    assert arena_report(fw, "net", s.workspace) == "RAM"
 
 
 @pytest.mark.slow
