@@ -110,29 +110,34 @@ function(_mlf_refuse_control target what value)
   endif()
 endfunction()
 
-# A path the build cannot carry, with the character: ';' splits CMake lists, an unbalanced '['
-# or ']' joins them, '<' and '>' are generator-expression syntax (refused in custom command
-# outputs), Ninja has no escape for '|', and CMake reads '\' as a path separator (refused except
-# on Windows, where it is one). The folder of generated sources cannot hold, with Ninja, '$'
-# (CMake writes it unescaped into the depfile paths of build.ninja, which then names other
-# files), with Make ':' (written unescaped into rules) or '"' (CMake's dependency scanner fails
-# on it), and before CMake 3.25 '#' (refused in custom command outputs). Spaces, quotes,
-# parentheses and the like are quoted correctly.
+# A path the build cannot carry, with the character. CMake reads '\' as a path separator
+# (refused except on Windows, where it is one). The output folder (its path is in CMake lists,
+# Ninja and Make rules, generator expressions) cannot hold: ';' (splits CMake lists), an '[' or
+# ']' (joins them), '<' and '>' (generator-expression syntax, refused in custom command
+# outputs), '|' (Ninja has no escape for it); with Ninja '$' (CMake writes it unescaped into the
+# depfile paths of build.ninja, which then names other files), with Make ':' (written unescaped
+# into rules) or '"' (CMake's dependency scanner fails on it), and before CMake 3.25 '#'
+# (refused in custom command outputs). Spaces, quotes, parentheses and the like are quoted
+# correctly. The model's path the generator checks itself (mlf_build/validate.py), since only
+# the command line and its --cmake-info file carry it.
 function(_mlf_check_path target what path)
   _mlf_refuse_control("${target}" "${what}" "${path}")
-  set(chars "];[<>|")
+  set(chars "")
+  if(what STREQUAL "OUTPUT_DIR")
+    set(chars "];[<>|")
+    if(CMAKE_GENERATOR MATCHES "Ninja")
+      string(APPEND chars "$")
+    elseif(CMAKE_GENERATOR MATCHES "Makefiles")
+      string(APPEND chars ":\"")
+    endif()
+    if(CMAKE_VERSION VERSION_LESS 3.25)
+      string(APPEND chars "#")
+    endif()
+  endif()
   if(NOT CMAKE_HOST_WIN32)
     string(APPEND chars "\\")
   endif()
-  if(CMAKE_GENERATOR MATCHES "Ninja" AND what STREQUAL "OUTPUT_DIR")
-    string(APPEND chars "$")
-  elseif(CMAKE_GENERATOR MATCHES "Makefiles" AND what STREQUAL "OUTPUT_DIR")
-    string(APPEND chars ":\"")
-  endif()
-  if(CMAKE_VERSION VERSION_LESS 3.25 AND what STREQUAL "OUTPUT_DIR")
-    string(APPEND chars "#")
-  endif()
-  if(path MATCHES "([${chars}])")
+  if(NOT chars STREQUAL "" AND path MATCHES "([${chars}])")
     message(FATAL_ERROR "add_mlf_library(${target}): ${what} ${path} holds '${CMAKE_MATCH_1}', which a "
       "${CMAKE_GENERATOR} build (CMake ${CMAKE_VERSION}) cannot carry in a path; rename or move it")
   endif()
@@ -225,27 +230,26 @@ function(_mlf_path_within out path dir)
 endfunction()
 
 # The generator owns its output folder: it replaces what it wrote there, so the folder must
-# belong to this one library of this one build tree. Refused: a folder that is or contains the
-# source or build folder or the model, one nested in (or holding) another library's, one that
-# another build tree uses, and an existing folder holding files that no generation wrote (a
-# source folder). _mlf_mark_output_dir() then marks it as this build tree's (<dir>/.mlf-owner).
-function(_mlf_claim_output_dir target out model)
+# belong to this one library of this one build tree. Refused here: a folder that is or contains
+# the source or build folder, one nested in (or holding) another library's, and one that another
+# build tree uses. (An output folder holding or inside the model, the generator refuses itself;
+# then _mlf_mark_output_dir() refuses an existing folder holding files that no generation wrote,
+# such as a source folder, and marks the folder as this build tree's, <dir>/.mlf-owner.)
+function(_mlf_claim_output_dir target out)
   set(bookkeeping "${CMAKE_CURRENT_BINARY_DIR}/mlf")
   foreach(dir "${CMAKE_SOURCE_DIR}" "${CMAKE_BINARY_DIR}" "${CMAKE_CURRENT_SOURCE_DIR}"
-      "${CMAKE_CURRENT_BINARY_DIR}" "${bookkeeping}" "${model}")
+      "${CMAKE_CURRENT_BINARY_DIR}" "${bookkeeping}")
     _mlf_path_within(inside "${dir}" "${out}")
     if(inside)
       message(FATAL_ERROR "add_mlf_library(${target}): OUTPUT_DIR ${out} holds ${dir}; the generator "
         "replaces what is in its folder, so give it a folder of its own")
     endif()
   endforeach()
-  foreach(dir "${CMAKE_BINARY_DIR}/CMakeFiles" "${model}")
-    _mlf_path_within(inside "${out}" "${dir}")
-    if(inside)
-      message(FATAL_ERROR "add_mlf_library(${target}): OUTPUT_DIR ${out} is inside ${dir}; give the "
-        "library a folder of its own")
-    endif()
-  endforeach()
+  _mlf_path_within(inside "${out}" "${CMAKE_BINARY_DIR}/CMakeFiles")
+  if(inside)
+    message(FATAL_ERROR "add_mlf_library(${target}): OUTPUT_DIR ${out} is inside ${CMAKE_BINARY_DIR}/"
+      "CMakeFiles, CMake's own folder; give the library a folder of its own")
+  endif()
 
   # Libraries of this project.
   get_property(claimed GLOBAL PROPERTY _MLF_OUTPUT_DIRS)
@@ -292,6 +296,11 @@ function(_mlf_claim_output_dir target out model)
     set(dir "${parent}")
   endwhile()
 
+endfunction()
+
+# Marks <out> as the output folder of <target> in this build tree, once the generator accepted
+# the model and the folder (it refuses an --out that holds or lies in the model itself).
+function(_mlf_mark_output_dir target out)
   # A folder first used now may hold only what a generation wrote (say, by an older mlf_build).
   if(IS_DIRECTORY "${out}" AND NOT EXISTS "${out}/.mlf-owner")
     file(GLOB_RECURSE present LIST_DIRECTORIES false RELATIVE "${out}" "${out}/*")
@@ -318,10 +327,6 @@ function(_mlf_claim_output_dir target out model)
       endif()
     endforeach()
   endif()
-endfunction()
-
-# Marks <out> as the output folder of <target> in this build tree (once the model is accepted).
-function(_mlf_mark_output_dir target out)
   file(MAKE_DIRECTORY "${out}")
   _mlf_write_if_changed("${out}/.mlf-owner" "${CMAKE_BINARY_DIR}\n${target}\n")
 endfunction()
@@ -367,6 +372,19 @@ function(_mlf_abi_probe out)
   set(${out} "${probe}" PARENT_SCOPE)
 endfunction()
 
+# <value> as a CMake bracket argument: enough '=' that no "]=...=]" in it closes the bracket.
+function(_mlf_bracket out value)
+  set(eq "")
+  while(TRUE)
+    string(FIND "${value}]" "]${eq}]" at)
+    if(at EQUAL -1)
+      break()
+    endif()
+    string(APPEND eq "=")
+  endwhile()
+  set(${out} "[${eq}[${value}]${eq}]" PARENT_SCOPE)
+endfunction()
+
 # Registers <target>'s model with mlf_check_models, the one target that checks every model's
 # content before each build (mlf_model_check.cmake), created once all libraries are known.
 function(_mlf_check_model target model digest_file out info)
@@ -377,11 +395,14 @@ function(_mlf_check_model target model digest_file out info)
   endif()
   math(EXPR count "${count} + 1")
   set_property(GLOBAL PROPERTY _MLF_CHECK_COUNT ${count})
-  # Paths hold no ']' (see _mlf_check_path), so a bracket argument quotes them exactly.
-  set(n "MLF_CHECK_${count}")
-  string(CONCAT entry "list(APPEND MLF_CHECK_LIBRARIES ${count})  # ${target}\n"
-    "set(${n}_MODEL [=[${model}]=])\nset(${n}_DIGEST [=[${digest_file}]=])\n"
-    "set(${n}_OUT [=[${out}]=])\nset(${n}_INFO [=[${info}]=])\n")
+  set(entry "list(APPEND MLF_CHECK_LIBRARIES ${count})  # ${target}\n")
+  foreach(kv MODEL:model DIGEST:digest_file OUT:out INFO:info)
+    string(REPLACE ":" ";" kv "${kv}")
+    list(GET kv 0 key)
+    list(GET kv 1 var)
+    _mlf_bracket(quoted "${${var}}")
+    string(APPEND entry "set(MLF_CHECK_${count}_${key} ${quoted})\n")
+  endforeach()
   set_property(GLOBAL APPEND_STRING PROPERTY _MLF_CHECK_LIST "${entry}")
   set_property(GLOBAL APPEND PROPERTY _MLF_CHECK_DIGESTS "${digest_file}")
 endfunction()
@@ -446,9 +467,9 @@ function(add_mlf_library target model)
     add_mlf_runtime()
   endif()
 
+  # Only what would change before the generator sees it (which checks the rest): '\' and controls.
   _mlf_check_path("${target}" "the model" "${model}")
   get_filename_component(model "${model}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
-  _mlf_check_path("${target}" "the model" "${model}")
   if(NOT EXISTS "${model}")
     message(FATAL_ERROR "add_mlf_library(${target}): model ${model} does not exist")
   endif()
@@ -458,7 +479,7 @@ function(add_mlf_library target model)
   _mlf_check_path("${target}" OUTPUT_DIR "${ARG_OUTPUT_DIR}")
   get_filename_component(out "${ARG_OUTPUT_DIR}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
   _mlf_check_path("${target}" OUTPUT_DIR "${out}")
-  _mlf_claim_output_dir("${target}" "${out}" "${model}")
+  _mlf_claim_output_dir("${target}" "${out}")
 
   # Options passed to the generator, identical at configure and build time; each value is one
   # argument, glued to its option, so no value is ever read as an option.

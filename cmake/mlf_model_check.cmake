@@ -28,13 +28,18 @@
 include_guard(GLOBAL)
 
 # SHA-256 of a model: of the file, or of an MLF folder's file names and contents. Symbolic links
-# are followed, so a link re-pointed at another file gives that file's digest.
+# are followed, so a link re-pointed at another file gives that file's digest. A file name that a
+# CMake list splits (one holding ';') is left out: the generator ignores such a file or refuses
+# the model (mlf_build/validate.py), so it never changes what is generated.
 function(_mlf_model_digest out model)
   if(IS_DIRECTORY "${model}")
     file(GLOB_RECURSE files LIST_DIRECTORIES false RELATIVE "${model}" "${model}/*")
     list(SORT files)
     set(text "")
     foreach(f IN LISTS files)
+      if(NOT EXISTS "${model}/${f}" OR IS_DIRECTORY "${model}/${f}")
+        continue()
+      endif()
       file(SHA256 "${model}/${f}" h)
       string(APPEND text "${h}  ${f}\n")
     endforeach()

@@ -941,7 +941,7 @@ def test_rebuild_on_content(scratch, fixture_models, tmp_path):
     pkg.mkdir()
     old = tmp_path / "old.tar"
     shutil.copy(fixture_models["v7-graph"], old)
-    new = reweighted(fixture_models["v5-graph"], tmp_path / "new.tar")  # arena 912, weights x2
+    new = reweighted(fixture_models["v5-graph"], tmp_path / "new.tar")  # other files, arena and weights (x2)
     for f in (old, new):
         os.utime(f, (PAST, PAST))
     (pkg / "model.tar").symlink_to(old)
@@ -1013,6 +1013,9 @@ def test_names_paths_and_budgets(scratch, fixture_models, tmp_path):
     builds; values reach the generator as one argument each (module = "--help" is a module
     name); budgets mean what they mean for the command line and CMake (max_ram = "0" refuses
     the model, a huge one is honoured)."""
+    from tests.firmware import model_arena  # needs numpy
+
+    runs = f"status 0 workspace {model_arena(fixture_models['v7-graph'])}"  # what the program prints
     ws, b = scratch["ws"], scratch["bazel"]
     for name, body in LAYER_PACKAGES.items():
         pkg = ws / name
@@ -1054,7 +1057,7 @@ def test_names_paths_and_budgets(scratch, fixture_models, tmp_path):
     err = failure("//a,b:opt")
     assert re.search(r"^mlf-build: error: .*'--help'", err, re.M) and "usage:" not in err, err
     _ok(b("build", SANDBOXED, "//a,b:app"))
-    assert _ok(run([b.info("bazel-bin") / "a,b" / "app"])).stdout.startswith("status 0 workspace 1664")
+    assert _ok(run([b.info("bazel-bin") / "a,b" / "app"])).stdout.startswith(runs)
 
 
 @pytest.mark.slow
@@ -1062,6 +1065,9 @@ def test_names_paths_and_budgets(scratch, fixture_models, tmp_path):
 def test_lto_copt(scratch, fixture_models):
     """--copt=-flto for everything: the model's objects opt out (-fno-lto) and the program
     links and runs."""
+    from tests.firmware import model_arena  # needs numpy
+
+    runs = f"status 0 workspace {model_arena(fixture_models['v7-graph'])}"  # what the program prints
     ws, b = scratch["ws"], scratch["bazel"]
     pkg = ws / "lto"
     pkg.mkdir()
@@ -1072,4 +1078,4 @@ def test_lto_copt(scratch, fixture_models):
         'cc_binary(name = "app", srcs = ["main.c"], deps = [":net"])\n'
     )
     _ok(b("build", SANDBOXED, "--copt=-flto", "--linkopt=-flto", "//lto:app"))
-    assert _ok(run([b.info("bazel-bin") / "lto" / "app"])).stdout.startswith("status 0 workspace 1664")
+    assert _ok(run([b.info("bazel-bin") / "lto" / "app"])).stdout.startswith(runs)
