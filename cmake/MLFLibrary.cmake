@@ -116,7 +116,7 @@ endfunction()
 # ']' (joins them), '<' and '>' (generator-expression syntax, refused in custom command
 # outputs), '|' (Ninja has no escape for it); with Ninja '$' (CMake writes it unescaped into the
 # depfile paths of build.ninja, which then names other files), with Make ':' (written unescaped
-# into rules) or '"' (CMake's dependency scanner fails on it), and before CMake 3.25 '#'
+# into rules) or '"' (CMake's dependency scanner fails on it), and before CMake 3.30 '#'
 # (refused in custom command outputs). Spaces, quotes, parentheses and the like are quoted
 # correctly. The model's path the generator checks itself (mlf_build/validate.py), since only
 # the command line and its --cmake-info file carry it.
@@ -130,7 +130,7 @@ function(_mlf_check_path target what path)
     elseif(CMAKE_GENERATOR MATCHES "Makefiles")
       string(APPEND chars ":\"")
     endif()
-    if(CMAKE_VERSION VERSION_LESS 3.25)
+    if(CMAKE_VERSION VERSION_LESS 3.30)
       string(APPEND chars "#")
     endif()
   endif()
