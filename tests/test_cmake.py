@@ -598,7 +598,8 @@ def test_special_characters_in_paths(tmp_path: Path, fixture_models: dict[str, P
     model = tmp_path / f"m {MODEL_CHARS}.tar"
     shutil.copyfile(fixture_models["v7-graph"], model)
     version = tuple(int(x) for x in run([cmake_exe(), "--version"]).stdout.split()[2].split(".")[:2])
-    old_cmake = ["#"] if version < (3, 30) else []  # refused in custom command outputs before 3.30 (3.29.6 refuses, 3.30.9 accepts, measured)
+    # refused in custom command outputs before 3.30 (measured: 3.29.6 refuses, 3.30.9 accepts)
+    old_cmake = ["#"] if version < (3, 30) else []
     out = "gen " + "".join(c for c in OUT_CHARS[generator] if c not in old_cmake)
     src = project(tmp_path, model, f"OUTPUT_DIR [==[{out}]==]")
     text = (
