@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +17,7 @@ from mlf_build.emit.wrappers import TVM_WARNINGS, wrap_source
 from mlf_build.errors import MlfError
 from mlf_build.model import CodegenFile, Model
 from mlf_build.plan import Plan
+from tests.conftest import unavailable
 from tests.unit.conftest import settings
 
 
@@ -72,3 +76,44 @@ def test_crt_needs_the_bundled_runtime_sources(planned: tuple[Model, Plan]) -> N
     ):
         crt_members(model)
     assert crt_rel("runtime/include/tvm/runtime/crt/platform.h") == "crt/include/tvm/runtime/crt/platform.h"
+
+
+# A USMP constant pool exactly as TVM v0.18.0 prints it (src/target/source/source_module.cc,
+# GenerateConstantBuffer): every member after the first is `packed, aligned(16)`, which GCC
+# ignores with -Wattributes for byte arrays; seen in a real v7 export built with -Werror.
+_CONST_POOL = """\
+__attribute__((section(".rodata.tvm"), ))
+static const struct global_const_workspace {
+  int8_t fused_constant_0_let[4] __attribute__((aligned(16))); // 4 bytes, aligned offset: 0
+  int8_t fused_constant_1_let[2] __attribute__((packed, aligned(16))); // 2 bytes, aligned offset: 16
+} global_const_workspace = {
+  .fused_constant_0_let = {
+    +0x01, -0x02, +0x03, -0x04
+  },
+  .fused_constant_1_let = {
+    +0x05, +0x06
+  },
+};// of total size 18 bytes
+int8_t first(void) { return global_const_workspace.fused_constant_1_let[0]; }
+"""
+
+
+@pytest.mark.parametrize("cc", ["gcc", "arm-none-eabi-gcc"])
+def test_wrapped_usmp_constant_pool_compiles_with_werror(
+    planned: tuple[Model, Plan], tmp_path: Path, cc: str
+) -> None:
+    if shutil.which(cc) is None:
+        unavailable(f"needs {cc}")
+    model, _plan = planned
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src/pool.c").write_text("#include <stdint.h>\n" + _CONST_POOL)
+    text = wrap_source(model.modules[0], settings(), "src/pool.c", "pool.c", _file(_CONST_POOL))
+    (tmp_path / "w.c").write_text(text)
+    flags = ["-Wall", "-Wextra", "-Werror", "-c", "-o", str(tmp_path / "w.o")]
+    arm = ["-mcpu=cortex-m4", "-mthumb"] if cc.startswith("arm") else []
+    bare = subprocess.run([cc, *arm, *flags, str(tmp_path / "src/pool.c")], capture_output=True, text=True)
+    assert bare.returncode != 0 and "attribute ignored" in bare.stderr  # what the wrapper is for
+    res = subprocess.run(
+        [cc, *arm, *flags, "-I", str(tmp_path), str(tmp_path / "w.c")], capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stderr

@@ -30,6 +30,7 @@
 #pragma clang diagnostic ignored "-Wformat"
 #pragma clang diagnostic ignored "-Wimplicit-function-declaration"
 #pragma clang diagnostic ignored "-Wswitch-bool"
+#pragma clang diagnostic ignored "-Wattributes"
 #elif defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpragmas"
@@ -61,6 +62,7 @@
 #pragma GCC diagnostic ignored "-Wformat"
 #pragma GCC diagnostic ignored "-Wimplicit-function-declaration"
 #pragma GCC diagnostic ignored "-Wswitch-bool"
+#pragma GCC diagnostic ignored "-Wattributes"
 #endif
 #include "src/default_lib0.c"
 #if defined(__clang__)
