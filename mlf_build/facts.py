@@ -26,6 +26,7 @@ outputs can never take more (``check_io_total``).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .dtypes import DType, parse_dtype
@@ -176,15 +177,23 @@ def _no_dtype(module: str, f: Facts, where: str) -> MlfError:
     )
 
 
-def check_io_total(module: str, io_size_bytes: int | None, total: int, where: str) -> None:
+def check_io_total(
+    module: str, io_size_bytes: int | None, total: int, where: str, given: Sequence[str] = ()
+) -> None:
     """TVM's io_size_bytes counts at least every input and output (see the module docstring):
-    inputs and outputs that take more than it contradict the archive's own bookkeeping."""
+    inputs and outputs that take more than it contradict the archive's own bookkeeping, or a
+    shape the user gave (``given``: the tensors --io-shape sized) is too big."""
     if io_size_bytes is not None and total > io_size_bytes:
+        head = (
+            f"module {module!r}: its inputs and outputs take {total} bytes but metadata.json's "
+            f"io_size_bytes counts only {io_size_bytes}"
+        )
+        if given:
+            names = ", ".join(repr(printable(n)) for n in given)
+            raise MlfError(where, f"{head}; check the size --io-shape gives {names}")
         raise MlfError(
             where,
-            f"module {module!r}: its inputs and outputs take {total} bytes but metadata.json's "
-            f"io_size_bytes counts only {io_size_bytes}; the archive is inconsistent (export it "
-            "again), or give the shapes with --io-shape",
+            f"{head}; the archive is inconsistent (export it again), or give the shapes with --io-shape",
         )
 
 

@@ -415,7 +415,9 @@ class _Loader:
         check_unique([t.name for t in mod.outputs], "output", src.display())
         io = mod.inputs + mod.outputs
         if all(t.known for t in io):
-            check_io_total(m, mod.meta.io_size_bytes, sum(t.nbytes for t in io), src.display("metadata.json"))
+            given = [t.name for t in io if t.origin.get("shape") == "override"]
+            total = sum(t.nbytes for t in io)
+            check_io_total(m, mod.meta.io_size_bytes, total, src.display("metadata.json"), given)
         return mod
 
     def _graph_module(self, mod: Module) -> None:

@@ -115,7 +115,10 @@ def test_arduino_v5_aot_packed(corpus: Path) -> None:
     assert io(m["outputs"]) == [("output", "int8", [1, 4], 4)] and m["build_problems"] == []
     assert m["outputs"][0]["from"] == {"dtype": "c_source", "nbytes": "override", "shape": "override"}
     r = run_cli(["inspect", corpus_item(corpus, "arduino-yesno-v5-aot"), "--io-shape", "output=1x5"])
-    assert r.code == 2 and "take 1965 bytes but metadata.json's io_size_bytes counts only 1964" in r.err
+    assert r.code == 2 and r.err.endswith(
+        "take 1965 bytes but metadata.json's io_size_bytes counts only 1964; check the size --io-shape gives "
+        "'output'\n"
+    ), r.err
 
 
 def test_linaro_v5_aot_c_with_crt(corpus: Path) -> None:

@@ -96,3 +96,5 @@ def test_io_size_bytes_is_a_bound_only() -> None:
         MlfError, match=re.escape("take 48 bytes but metadata.json's io_size_bytes counts only 32")
     ):
         check_io_total("default", 32, 48, "m.tar")
+    with pytest.raises(MlfError, match=re.escape("only 32; check the size --io-shape gives 'x:0'")):
+        check_io_total("default", 32, 48, "m.tar", ["x:0"])
