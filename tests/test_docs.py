@@ -3,7 +3,10 @@ CMake package) can print is documented in docs/troubleshooting.md."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.conftest import run_cli
@@ -206,3 +209,38 @@ def test_worked_example_header_is_what_the_generator_writes(tmp_path: Path) -> N
     model = REPO / "examples" / "model" / "waveform.tar"
     assert run_cli(["generate", model, "--name", "waveform", "--out", tmp_path]).code == 0
     assert shown.group(1) == (tmp_path / "waveform.h").read_text(), "regenerate the block in docs/header.md"
+
+
+def _is_part_of(shown: object, real: object, where: str = "$") -> list[str]:
+    """Where the abridged JSON ``shown`` differs from ``real``: dicts may leave keys out,
+    lists may leave out trailing entries, every value shown must be the real one."""
+    if isinstance(shown, dict) and isinstance(real, dict):
+        return [
+            d
+            for k, v in shown.items()
+            for d in (
+                [f"{where}.{k}: not in the real output"]
+                if k not in real
+                else _is_part_of(v, real[k], f"{where}.{k}")
+            )
+        ]
+    if isinstance(shown, list) and isinstance(real, list) and len(shown) <= len(real):
+        return [d for i, v in enumerate(shown) for d in _is_part_of(v, real[i], f"{where}[{i}]")]
+    return [] if shown == real else [f"{where}: shows {shown!r}, the real output has {real!r}"]
+
+
+def test_readme_inspect_example_is_the_real_output() -> None:
+    text = (REPO / "README.md").read_text()
+    start = text.index("```json\n", text.index("## The model description")) + len("```json\n")
+    shown = json.loads(text[start : text.index("```\n", start)])
+    real = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "mlf_build", "inspect", "examples/model/waveform.tar", "--json"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert _is_part_of(shown, real) == []
+    assert _is_part_of({"modules": [{"arena": {"bytes": 1}}]}, real) != []  # the check can fail
