@@ -33,7 +33,11 @@ include_guard(GLOBAL)
 # the model (mlf_build/validate.py), so it never changes what is generated.
 function(_mlf_model_digest out model)
   if(IS_DIRECTORY "${model}")
-    file(GLOB_RECURSE files LIST_DIRECTORIES false RELATIVE "${model}" "${model}/*")
+    # The folder's own path is a glob pattern too: '[2]' in it would match '2' and the folder
+    # would look empty (its digest constant, never rebuilt). Each of [ ] * ? becomes a
+    # one-character class that matches itself.
+    string(REGEX REPLACE "([][*?])" "[\\1]" pattern "${model}")
+    file(GLOB_RECURSE files LIST_DIRECTORIES false RELATIVE "${model}" "${pattern}/*")
     list(SORT files)
     set(text "")
     foreach(f IN LISTS files)
@@ -63,15 +67,23 @@ function(_mlf_write_if_changed file content)
   file(WRITE "${file}" "${content}")
 endfunction()
 
-# Both digest files of a library, rewritten when <digest> is new (or one is missing); sets
+# Both digest files of a library, rewritten unless both already hold <digest> (a run killed
+# between the two writes leaves them different, and the next run writes both again); sets
 # <changed> in the caller.
 function(_mlf_update_digest changed digest_file digest)
   set(${changed} FALSE PARENT_SCOPE)
-  if(EXISTS "${digest_file}" AND EXISTS "${digest_file}.build")
-    file(READ "${digest_file}" old)
-    if(old STREQUAL "${digest}\n")
-      return()
+  set(same TRUE)
+  foreach(f "${digest_file}" "${digest_file}.build")
+    set(old "")
+    if(EXISTS "${f}")
+      file(READ "${f}" old)
     endif()
+    if(NOT old STREQUAL "${digest}\n")
+      set(same FALSE)
+    endif()
+  endforeach()
+  if(same)
+    return()
   endif()
   file(WRITE "${digest_file}" "${digest}\n")
   file(WRITE "${digest_file}.build" "${digest}\n")

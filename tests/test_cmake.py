@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import tarfile
 import time
 from pathlib import Path
 
@@ -377,6 +378,50 @@ def test_replaced_model_rebuilds_on_content(
     os.utime(model)
     out = run(build_cmd).stdout
     assert out.count(CHECK) == 1 and ran(out) == [], out
+
+
+def test_folder_model_with_glob_characters_rebuilds_on_content(
+    tmp_path: Path, fixture_models: dict[str, Path]
+) -> None:
+    """An extracted MLF folder whose path holds '[2]' (a glob class to CMake's file(GLOB)):
+    its members' content is still what the build follows; then a check interrupted between
+    its two digest files is completed by the next build, never taken as done."""
+    src = tmp_path / "src"
+    folder = src / "m" / "v[2]"
+    folder.mkdir(parents=True)
+    with tarfile.open(fixture_models["v7-graph"]) as t:
+        t.extractall(folder, filter="data")
+    (src / "CMakeLists.txt").write_text(SMOKE_PROJECT.format().replace("model.tar", '"m/v[2]"'))
+    bdir = tmp_path / "b"
+    configure(src, bdir)
+    build_cmd = [cmake_exe(), "--build", bdir]
+    run(build_cmd)
+    _expect_model(bdir, bdir / "net_smoke", fixture_models["v7-graph"], 1.0)
+
+    new = reweighted(fixture_models["v7-graph"], tmp_path / "new.tar")
+    with tarfile.open(new) as t:
+        params = next(m for m in t.getmembers() if m.name.endswith(".params"))
+        (folder / params.name).write_bytes(t.extractfile(params).read())  # type: ignore[union-attr]
+    os.utime(folder / params.name, (PAST, PAST))
+    out = run(build_cmd).stdout
+    assert out.count("mlf_build: generating net") == 1, out
+    _expect_model(bdir, bdir / "net_smoke", new, 2.0)
+
+    # A check killed after writing <t>.model-digest but before <t>.model-digest.build.
+    with tarfile.open(fixture_models["v7-graph"]) as t:
+        (folder / params.name).write_bytes(t.extractfile(params.name).read())  # type: ignore[union-attr]
+    script = tmp_path / "digest.cmake"
+    digest_file = bdir / "mlf" / "net.model-digest"
+    script.write_text(
+        f'include("{REPO.as_posix()}/cmake/mlf_model_check.cmake")\n'
+        f"_mlf_model_digest(d [==[{folder.as_posix()}]==])\n"
+        f'file(WRITE "{digest_file.as_posix()}" "${{d}}\\n")\n'
+    )
+    run([cmake_exe(), "-P", script])
+    assert digest_file.read_text() != (bdir / "mlf" / "net.model-digest.build").read_text()
+    out = run(build_cmd).stdout
+    assert out.count("mlf_build: generating net") == 1, out
+    _expect_model(bdir, bdir / "net_smoke", fixture_models["v7-graph"], 1.0)
 
 
 def test_make_builds_in_parallel_from_clean(tmp_path: Path, fixture_models: dict[str, Path]) -> None:
