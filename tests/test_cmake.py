@@ -424,6 +424,26 @@ def test_folder_model_with_glob_characters_rebuilds_on_content(
     _expect_model(bdir, bdir / "net_smoke", fixture_models["v7-graph"], 1.0)
 
 
+@pytest.mark.parametrize("align", [128, 4096])
+def test_smoke_test_runs_with_large_alignments(
+    tmp_path: Path, fixture_models: dict[str, Path], align: int
+) -> None:
+    """The TEST program's static arena follows ALIGN, however large (it was aligned to 64, so
+    ALIGN 128 and more failed the caller-arena run with MLF_ERR_MISALIGNED)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(fixture_models["v7-graph"], src / "model.tar")
+    (src / "CMakeLists.txt").write_text(
+        SMOKE_PROJECT.format().replace("model.tar TEST", f"model.tar ALIGN {align} TEST")
+    )
+    bdir = tmp_path / "b"
+    configure(src, bdir)
+    run([cmake_exe(), "--build", bdir])
+    out = run([bdir / "net_smoke"]).stdout
+    assert out.rstrip().endswith("mlf-smoke: PASS"), out
+    assert f"#define NET_WORKSPACE_ALIGN {align}" in (bdir / "mlf" / "net" / "net.h").read_text()
+
+
 def test_make_builds_in_parallel_from_clean(tmp_path: Path, fixture_models: dict[str, Path]) -> None:
     """Unix Makefiles (CMake's default on Linux): -j1, -j2, and -j8 from clean ten times in a
     row, each running the generator once and linking a program that runs the model."""

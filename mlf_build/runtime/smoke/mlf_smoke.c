@@ -52,9 +52,11 @@
 #define ALIGN T_(_WORKSPACE_ALIGN)
 #define ROUND(n) (((size_t)(n) + ALIGN - 1) / ALIGN * ALIGN)
 
-/* Each buffer is followed by GUARD bytes; the arena is also preceded by GUARD bytes. */
+/* Each buffer is followed by GUARD bytes; the arena is also preceded by LEAD bytes, at least
+ * GUARD and a multiple of the arena's alignment (ALIGN 128 and more). */
+#define LEAD (ALIGN > GUARD ? ALIGN : GUARD)
 static uint8_t g_io[T_(_IO_SIZE) + (N_IN + N_OUT) * GUARD + ALIGN] __attribute__((aligned(16)));
-static uint8_t g_arena[GUARD + ROUND(WS) + GUARD] __attribute__((aligned(64)));
+static uint8_t g_arena[LEAD + ROUND(WS) + GUARD] __attribute__((aligned(LEAD)));
 static uint8_t g_first[N_OUT > 0 ? T_(_IO_SIZE) : 1];
 static uint8_t g_inputs[N_IN > 0 ? T_(_IO_SIZE) + (N_IN + N_OUT) * GUARD + ALIGN : 1];
 
@@ -138,8 +140,8 @@ static void poison_guards(int on, const void *const *in, void *const *out, size_
     set((const uint8_t *)out[i] + n, ROUND(n) - n + GUARD);
   }
   if (arena_size != SIZE_MAX) {
-    set(g_arena, GUARD);
-    set(g_arena + GUARD + arena_size, sizeof g_arena - GUARD - arena_size);
+    set(g_arena, LEAD);
+    set(g_arena + LEAD + arena_size, sizeof g_arena - LEAD - arena_size);
   }
 }
 
@@ -188,7 +190,7 @@ int main(void) {
   memset(g_arena, GUARD_BYTE, sizeof g_arena);
   TVMAPISetLastError("mlf-smoke: a message from before the run");
   poison_guards(1, in, out, WS);
-  int32_t status = t_(_run_with_workspace)(in, out, g_arena + GUARD, WS);
+  int32_t status = t_(_run_with_workspace)(in, out, g_arena + LEAD, WS);
   poison_guards(0, in, out, WS);
   size_t peak = mlf_workspace_peak();
   printf("mlf-smoke: status %ld peak %lu scratch %lu\n", (long)status, (unsigned long)peak,
@@ -200,8 +202,8 @@ int main(void) {
     printf("mlf-smoke: a successful run left mlf_last_error() = \"%s\"\n", mlf_last_error());
     ok = 0;
   }
-  if (!guards_intact(g_arena, GUARD) ||
-      !guards_intact(g_arena + GUARD + WS, sizeof g_arena - GUARD - WS)) {
+  if (!guards_intact(g_arena, LEAD) ||
+      !guards_intact(g_arena + LEAD + WS, sizeof g_arena - LEAD - WS)) {
     printf("mlf-smoke: arena guard overwritten\n");
     ok = 0;
   }
@@ -224,14 +226,14 @@ int main(void) {
   if (status == MLF_OK && peak > 0) {
     memset(g_arena, GUARD_BYTE, sizeof g_arena);
     poison_guards(1, in, out, peak - 1);
-    int32_t short_status = t_(_run_with_workspace)(in, out, g_arena + GUARD, peak - 1);
+    int32_t short_status = t_(_run_with_workspace)(in, out, g_arena + LEAD, peak - 1);
     poison_guards(0, in, out, peak - 1);
     printf("mlf-smoke: short-arena %lu status %ld\n", (unsigned long)(peak - 1),
            (long)short_status);
     if (short_status != MLF_ERR_WORKSPACE_TOO_SMALL) {
       ok = 0;
     }
-    if (!guards_intact(g_arena + GUARD + peak - 1, sizeof g_arena - GUARD - (peak - 1))) {
+    if (!guards_intact(g_arena + LEAD + peak - 1, sizeof g_arena - LEAD - (peak - 1))) {
       printf("mlf-smoke: short arena overflowed\n");
       ok = 0;
     }
