@@ -662,13 +662,19 @@ def test_kconfig_strings_and_placements_are_checked(zephyr: Zephyr, tmp_path: Pa
         ),
         "rodata-arena": (
             'CONFIG_MLF_BUILD_ARENA_SECTION=".rodata.mlf_arena"',
-            "add_mlf_library(net): ARENA_SECTION .rodata.mlf_arena puts the arena in rodata, which is "
-            "read-only flash on qemu_cortex_m3",
+            "add_mlf_library(net): ARENA_SECTION .rodata.mlf_arena puts the arena in what Zephyr's linker "
+            "script makes read-only flash on qemu_cortex_m3",
+        ),
+        # Zephyr's script takes .gnu.linkonce.r.* into rodata as well (the arena was reported as RAM).
+        "linkonce-arena": (
+            'CONFIG_MLF_BUILD_ARENA_SECTION=".gnu.linkonce.r.arena"',
+            "add_mlf_library(net): ARENA_SECTION .gnu.linkonce.r.arena puts the arena in what Zephyr's "
+            "linker script makes read-only flash on qemu_cortex_m3",
         ),
         "noinit-weights": (
             'CONFIG_MLF_BUILD_WEIGHTS_SECTION=".noinit.mlf_weights"',
-            "add_mlf_library(net): WEIGHTS_SECTION .noinit.mlf_weights puts the parameters in .noinit, "
-            "which has no contents in the image",
+            "add_mlf_library(net): WEIGHTS_SECTION .noinit.mlf_weights puts the parameters where Zephyr's "
+            "linker script keeps no contents in the image",
         ),
     }
     for name, (line, message) in cases.items():
