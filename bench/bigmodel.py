@@ -6,7 +6,7 @@ weight W is the only parameter and holds exactly N MiB of float32 values (K = 25
 
 Both the params file and the tarball are streamed to disk chunk by chunk, so building a 64 MiB
 model costs a few MiB of memory. ``params_header`` + the chunks are byte-identical to what
-``mlf_build.params.write_params`` produces for the same array (checked by the smoke test).
+``tests/params_numpy.py``'s ``write_params`` produces for the same array (checked by the smoke test).
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@
 #
 # Provides: add_mlf_library() (MLFLibrary.cmake), add_mlf_runtime() and the shared target
 # mlf::runtime (MLFRuntime.cmake). Cache variable MLF_BUILD_PYTHON selects the Python that runs
-# the generator (it needs numpy); by default the interpreter beside the installed package, else
-# the one find_package(Python3) finds.
+# the generator (3.10+, standard library only); by default the interpreter beside the installed
+# package, else the one find_package(Python3) finds.
 
 include_guard(GLOBAL)
 cmake_minimum_required(VERSION 3.20...4.4)

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from .errors import MlfError, printable
-
-if TYPE_CHECKING:
-    import numpy as np
 
 # DLDataTypeCode values used by TVM (python/tvm/_ffi/runtime_ctypes.py @v0.18).
 INT, UINT, FLOAT, HANDLE, BFLOAT, E4M3, E5M2 = 0, 1, 2, 3, 4, 6, 7
@@ -40,16 +36,6 @@ class DType:
         for d in shape:
             n *= d
         return n
-
-    @property
-    def numpy(self) -> str:
-        """A numpy dtype string for the raw little-endian storage."""
-        if self.code == FLOAT and self.bits in (16, 32, 64):
-            return f"<f{self.itemsize}"
-        if self.code == INT:
-            return f"<i{self.itemsize}"
-        # bool, unsigned ints, bfloat16 and float8 are read as raw unsigned storage.
-        return f"<u{self.itemsize}"
 
     def __str__(self) -> str:
         return self.name
@@ -87,8 +73,3 @@ def parse_dtype(text: object, where: str) -> DType:
         raise MlfError(where, f"has an unknown dtype {printable(text)!r}")
     code = {"int": INT, "uint": UINT, "float": FLOAT, "bfloat": BFLOAT}[m.group(1)]
     return dtype_from_code(code, int(m.group(2)), 1, where)
-
-
-def dtype_from_numpy(dt: np.dtype) -> DType:
-    kind = {"i": INT, "u": UINT, "f": FLOAT, "b": UINT}[dt.kind]
-    return DType(kind, 1 if dt.kind == "b" else dt.itemsize * 8)

@@ -1,7 +1,7 @@
 """TVM's binary parameter file (``parameters/<m>.params``, spec §4), parsed as a stream.
 
 Only the headers are read; tensor data is skipped and located by offset, so a multi-GiB file
-costs no memory. ``load_array`` reads one tensor's values with numpy when a caller wants them.
+costs no memory: the generator copies the file or embeds its bytes, never reads the values.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from .dtypes import DType, dtype_from_code
 from .errors import MlfError, printable
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from .archive import MlfSource
 
 LIST_MAGIC = 0xF7E58D4F05049CB7
@@ -132,33 +130,3 @@ def parse_params(f: BinaryIO, size: int, where: str) -> list[ParamTensor]:
 def read_params(src: MlfSource, member: str) -> list[ParamTensor]:
     with src.open(member) as f:
         return parse_params(f, src.size(member), src.display(member))
-
-
-def load_array(src: MlfSource, member: str, tensor: ParamTensor) -> np.ndarray:
-    """The values of one tensor as a numpy array (little-endian, row-major)."""
-    import numpy as np
-
-    with src.open(member) as f:
-        f.seek(tensor.offset)
-        data = f.read(tensor.nbytes)
-    if len(data) != tensor.nbytes:
-        raise MlfError(src.display(member), f"is truncated inside tensor {tensor.name!r}")
-    return np.frombuffer(data, dtype=tensor.dtype.numpy).reshape(tensor.shape)
-
-
-def write_params(tensors: list[tuple[str, np.ndarray]]) -> bytes:
-    """Serialise arrays in TVM's format (used by the test fixtures and the benchmark)."""
-    from .dtypes import dtype_from_numpy
-
-    out = [struct.pack("<QQQ", LIST_MAGIC, 0, len(tensors))]
-    for name, _ in tensors:
-        raw = name.encode()
-        out.append(struct.pack("<Q", len(raw)) + raw)
-    out.append(struct.pack("<Q", len(tensors)))
-    for _, arr in tensors:
-        dt = dtype_from_numpy(arr.dtype)
-        out.append(struct.pack("<QQiiiBBH", TENSOR_MAGIC, 0, 1, 0, arr.ndim, dt.code, dt.bits, 1))
-        out.append(struct.pack(f"<{arr.ndim}q", *arr.shape))
-        data = arr.astype(dt.numpy, copy=False).tobytes(order="C")
-        out.append(struct.pack("<q", len(data)) + data)
-    return b"".join(out)

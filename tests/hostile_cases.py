@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from mlf_build.params import write_params
 from tests.mlf_factory import (
     ADD_C,
     Special,
@@ -37,6 +36,7 @@ from tests.mlf_factory import (
     tar_bytes,
     write_tar,
 )
+from tests.params_numpy import write_params
 
 Builder = Callable[[Path], Path]
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mlf_build.params import write_params
+from tests.params_numpy import load_array, write_params
 
 # TVM's own line lengths, kept: this is what its C codegen writes.
 ADD_C = """// tvm target: c -keys=cpu
@@ -213,7 +213,7 @@ def reweighted(model: Path, dest: Path, factor: float = 2.0) -> Path:
     """``model`` (a tarball) with every parameter multiplied by ``factor`` and nothing else
     changed: what a retrained model looks like to a build system."""
     from mlf_build.archive import open_mlf
-    from mlf_build.params import load_array, read_params
+    from mlf_build.params import read_params
 
     with tarfile.open(model) as src_tar, tarfile.open(dest, "w") as out_tar, open_mlf(model) as src:
         for info in src_tar.getmembers():

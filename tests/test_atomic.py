@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlf_build.params import write_params
 from tests.conftest import file_tree
 from tests.firmware import REPO
 from tests.mlf_factory import graph_doc, metadata_doc, minimal_files, relay, write_tar
+from tests.params_numpy import write_params
 
 # Not part of a generation's result: the lock file and the stamp (rewritten by every run).
 IGNORED = frozenset({".mlf-lock", "big.stamp"})

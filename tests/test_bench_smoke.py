@@ -38,7 +38,7 @@ def test_bench_bigmodel_params_match_write_params(tmp_path) -> None:  # type: ig
     import numpy as np
 
     from bench import bigmodel
-    from mlf_build.params import write_params
+    from tests.params_numpy import write_params
 
     j, k = bigmodel.shape_for(0.25)
     path = tmp_path / "p.params"

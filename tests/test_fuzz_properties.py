@@ -21,9 +21,10 @@ from hypothesis import strategies as st
 
 from mlf_build.archive import normalise_name
 from mlf_build.errors import MlfError
-from mlf_build.params import parse_params, write_params
+from mlf_build.params import parse_params
 from tests.fuzz import targets
 from tests.mlf_factory import Special, graph_doc, metadata_doc, minimal_files, tar_bytes
+from tests.params_numpy import numpy_dtype, write_params
 
 settings.register_profile(
     "ci",
@@ -226,7 +227,7 @@ def test_params_round_trip(spec: list[tuple[str, str, list[int]]]) -> None:
     tensors = parse_params(io.BytesIO(blob), len(blob), "p.params")
     assert [(t.name, t.shape) for t in tensors] == [(n, tuple(a.shape)) for n, a in arrays]
     for t, (_, a) in zip(tensors, arrays, strict=True):
-        assert blob[t.offset : t.offset + t.nbytes] == a.astype(t.dtype.numpy).tobytes()
+        assert blob[t.offset : t.offset + t.nbytes] == a.astype(numpy_dtype(t.dtype)).tobytes()
     targets.params_target(blob)
 
 

@@ -369,8 +369,8 @@ def _c_bytes(text: str) -> str:
 def injection_model(path: Path) -> Path:
     import json
 
-    from mlf_build.params import write_params
     from tests.mlf_factory import graph_doc, metadata_doc, minimal_files, write_tar
+    from tests.params_numpy import write_params
 
     g = graph_doc(INJECT_INPUT)
     g["nodes"][1]["name"] = INJECT_PARAM

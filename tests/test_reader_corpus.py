@@ -183,7 +183,7 @@ def test_params_parse_with_numpy_and_match_the_linked_copies(corpus: Path) -> No
     import numpy as np
 
     from mlf_build.model import load_model
-    from mlf_build.params import load_array
+    from tests.params_numpy import load_array, numpy_dtype
 
     with load_model(corpus_item(corpus, "arduino-yesno-v4-graph")) as model:
         mod = model.modules[0]
@@ -191,7 +191,7 @@ def test_params_parse_with_numpy_and_match_the_linked_copies(corpus: Path) -> No
         assert mod.params_member is not None
         for p in mod.params:
             values = load_array(model.source, mod.params_member, p)
-            assert values.dtype == np.dtype(p.dtype.numpy) and values.shape == p.shape
+            assert values.dtype == np.dtype(numpy_dtype(p.dtype)) and values.shape == p.shape
             m = re.search(rf"__tvm_param__{p.name}\[\d+\] = \{{(.*?)\}};", lib1, re.S)
             assert m is not None, p.name
             items = [v.strip().rstrip("LlUu") for v in m.group(1).split(",") if v.strip()]

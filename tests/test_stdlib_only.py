@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import corpus_item, file_tree
 from tests.firmware import REPO
 
@@ -58,3 +60,11 @@ def test_corpus_models_generate_the_same_on_a_bare_python(corpus: Path, tmp_path
     extra = ["--io-shape", "output=1x4"]
     model = corpus_item(corpus, "arduino-yesno-v5-aot")
     assert _same_either_way(model, tmp_path / "yesno-shaped", "yesno", extra) == 0
+
+
+def test_the_package_declares_no_dependencies() -> None:
+    # What the README promises pip users, and what the bare-Python runs above rely on.
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["dependencies"] == []
+    assert "numpy" in " ".join(project["optional-dependencies"]["test"])
