@@ -2,7 +2,9 @@
 
 The layout is probed key by key (``modules`` wrapper, ``executors`` vs ``runtimes``, ``target``
 as a map or a list, ``memory`` as a list or an object) instead of trusting ``version``: TVM
-changed several of these without a bump (spec §1).
+changed several of these without a bump of ``_GENERATED_VERSION``
+(python/tvm/micro/model_library_format.py); tests/fixtures/mlf_export.py lists the layouts with
+the TVM commits they imitate.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """One version-independent description of an MLF: its modules, their executor and interface,
 inputs, outputs, parameters and codegen files. ``load_model`` is the entry point.
 
-Everything is probed from what the artifact actually holds (spec §1: several layout changes
-were made without a version bump); where a fact comes from is recorded (``io_source``).
+Everything is probed from what the artifact actually holds (TVM changed the layout several times
+without a version bump; tests/fixtures/mlf_export.py lists the layouts with the TVM commits they
+imitate); where a fact comes from is recorded (``io_source``).
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ class Module:
     #: AOT: members of struct tvmgen_<m>_devices, in order (e.g. ``ethos_u``): devices whose
     #: hooks (TVMDevice<Name>Activate/Open/Close/Deactivate) the model calls
     devices: list[str] = field(default_factory=list)
-    #: problems with TVM's codegen found before compiling (spec §8)
+    #: problems with TVM's codegen found before compiling (workarounds.py)
     codegen_issues: list[str] = field(default_factory=list)
     #: AOT: the entry point's tensor arguments in order, as (role, index) with role
     #: "input", "output" or "param" (parameters bound from const data by name)
@@ -591,8 +592,8 @@ class _Loader:
         return parse_relay_main(self.src.read_text(mod.relay_member, MAX_JSON))
 
     def _check_known_bad(self, mod: Module, functions: dict[str, Function]) -> None:
-        """Spec §8.1: AOT C interface + system-lib declares tvmgen_<m>_run twice with different
-        types (issues #14871, #17136, #17194)."""
+        """AOT C interface + system-lib declares tvmgen_<m>_run twice with different types
+        (TVM issues #14871, #17136, #17194)."""
         entry = f"tvmgen_{mod.name}_run"
         for f in mod.c_sources():
             assert f.source is not None

@@ -1,4 +1,5 @@
-"""TVM's binary parameter file (``parameters/<m>.params``, spec §4), parsed as a stream.
+"""TVM's binary parameter file (``parameters/<m>.params``), parsed as a stream. TVM writes it with
+``SaveParams`` (src/runtime/file_utils.cc) and ``NDArray::Save`` (include/tvm/runtime/ndarray.h).
 
 Only the headers are read; tensor data is skipped and located by offset, so a multi-GiB file
 costs no memory: the generator copies the file or embeds its bytes, never reads the values.

@@ -1,5 +1,5 @@
-"""Known-bad TVM codegen (spec §8) and the fixes applied to the extracted copy before
-compiling. Each fix is applied only where it is safe, and is reported as a warning."""
+"""Known-bad TVM codegen (each case cites its TVM issues) and the fixes applied to the extracted
+copy before compiling. Each fix is applied only where it is safe, and is reported as a warning."""
 
 from __future__ import annotations
 
