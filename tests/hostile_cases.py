@@ -929,7 +929,7 @@ case("object-unknown-elf-class", "unknown class")(
 )
 
 
-# == The generator's outputs (issue 16) ==========================================================
+# == The generator's outputs =====================================================================
 # What a hostile archive must not achieve through what the generator writes: commands on the
 # build host (objcopy response files), code in the generated runner, files lost or written
 # outside --out, memory corruption in accepted models, output that does not build, and more

@@ -1,4 +1,4 @@
-"""Bazel (issue 4): examples/bazel, the mlf_library rule and the arm-none-eabi toolchains.
+"""Bazel: examples/bazel, the mlf_library rule and the arm-none-eabi toolchains.
 
 With Bazel (Debian bazel-bootstrap 4.2.3, offline), in one output user root under pytest's tmp:
 - `bazel test //...` in examples/bazel for the host, --config=cm3 and --config=cm4f: the
@@ -912,7 +912,7 @@ def test_frontend_named_fixtures_build_and_match_numpy(scratch, fixture_models):
         assert_outputs_close(s.arrays(), want, layout)
 
 
-# -- the layer around the generator: content, names, paths, budgets (issue 18) -----------------
+# -- the layer around the generator: content, names, paths, budgets ----------------------------
 SANDBOXED = "--spawn_strategy=sandboxed"
 PAST = 946684800  # 2000-01-01: older than any build
 

@@ -206,7 +206,8 @@ CMAKE_CASES = [
     "codegen-name-semicolon",
     "name-newline",
     "dir-symlink-outside",
-    # issue 16: objcopy command files, C injection, OUTPUT_DIR and the model, CMake lists
+    # what the generator writes: objcopy command files, C injection, OUTPUT_DIR and the model,
+    # CMake lists
     "objcopy-section-with-spaces",
     "objcopy-section-pool",
     "cinject-operator-newline",
@@ -442,7 +443,7 @@ BAZEL_CASES = [
     "params-bad-magic",
     "codegen-name-quote",
     "object-not-elf",
-    # issue 16: objcopy command files, C injection, names in build files
+    # what the generator writes: objcopy command files, C injection, names in build files
     "objcopy-section-with-spaces",
     "objcopy-section-default-unicode",
     "cinject-operator-newline",

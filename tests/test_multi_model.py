@@ -1,4 +1,4 @@
-"""Several models in one firmware (issue: namespacing, shared runtime, placement, budgets).
+"""Several models in one firmware: namespacing, shared runtime, placement, budgets.
 
 The acceptance firmware links four libraries for Cortex-M4F: two corpus models and the project's
 waveform model twice, all exported by TVM under the module name "default". Each library has

@@ -611,7 +611,7 @@ def test_cmsis_nn_kernel_group_off_fails_at_configure(
     ), r.stdout + r.stderr
 
 
-# -- the layer around the generator (issue 18) ------------------------------------------------
+# -- the layer around the generator: content, names, paths ------------------------------------
 PAST = 946684800  # 2000-01-01: older than any build
 
 

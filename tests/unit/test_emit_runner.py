@@ -97,7 +97,7 @@ def test_an_old_five_argument_operator_is_called_through_a_trampoline(load: Call
     strict=True,
     reason="emit_runner renames GraphStep.func in the plan it is given (the trampoline of a "
     "five-argument operator), so a second emission from the same plan declares mlf_tramp_0 "
-    "without defining it (issue 15 point 4: emitters do not mutate the plan)",
+    "without defining it (an emitter must not change the plan it is given)",
 )
 def test_emitting_twice_from_one_plan_gives_the_same_runner(load: Callable[..., Model]) -> None:
     model = load(edit=_five_argument_operator)
