@@ -165,6 +165,21 @@ def _fmt_tensor(t: Tensor) -> str:
     return f"{t.name:<24} {t.dtype.name:<9} {shape:<18} {size}  ({facts}){member}"
 
 
+def _aot_options(interface: str, unpacked: bool | None) -> list[str]:
+    """The AOT executor's two options under TVM's own names, which are independent: interface-api
+    is what the application calls (``c``: the structs of tvmgen_<m>.h and a tvmgen_<m>_run
+    wrapper; ``packed``: the entry point itself), unpacked-api how arguments are passed (plain
+    pointers, or TVMValue arrays when false). Registered in TVM's src/relay/backend/executor.cc,
+    read in src/relay/backend/aot_executor_codegen.cc (interface-api defaults to "packed",
+    unpacked-api to false, and LegalizePackedCalls wraps calls in TVMValues unless it is set)."""
+    what = {"c": "the struct interface of tvmgen_<m>.h", "packed": "no C interface header"}
+    args = {True: "1 (plain pointer arguments)", False: "0 (TVMValue arrays)", None: "? (not recorded)"}
+    return [
+        f"  interface-api:  {interface} ({what.get(interface, '?')})",
+        f"  unpacked-api:   {args[unpacked]}",
+    ]
+
+
 def model_text(model: Model, module: str | None = None) -> str:
     doc = model_json(model, module)
     lines = [f"{model.path}: MLF format version {doc['format_version']}"]
@@ -174,8 +189,7 @@ def model_text(model: Model, module: str | None = None) -> str:
     for m, j in zip(mods, doc["modules"], strict=True):
         lines.append(f"module {m.name!r}: {m.style}, executor {m.executor or '-'}")
         if m.interface:
-            api = "unpacked" if m.unpacked_api else ("packed" if m.unpacked_api is False else "?")
-            lines.append(f"  interface:      {m.interface} ({api} API)")
+            lines += _aot_options(m.interface, m.unpacked_api)
         lines.append(f"  targets:        {'; '.join(m.targets) or '-'}")
         ws = m.meta.workspace_size_bytes
         arena = j["arena"]

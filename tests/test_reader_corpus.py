@@ -91,6 +91,27 @@ def test_arduino_v4_graph_link_params(corpus: Path) -> None:
     assert m["files"]["relay"] == "src/relay.txt"
 
 
+@pytest.mark.parametrize(
+    ("item", "interface", "unpacked"),
+    [("arduino-yesno-v5-aot", "packed", True), ("linaro-sine-v5-aot-crt", "c", True)],
+)
+def test_inspect_names_the_aot_options_as_tvm_does(
+    corpus: Path, item: str, interface: str, unpacked: bool
+) -> None:
+    """The text shows TVM's two executor options under their own names (interface-api,
+    unpacked-api), as the JSON has them: 'interface: packed (unpacked API)' read as a
+    contradiction."""
+    path = corpus_item(corpus, item)
+    m = one(inspect(path))
+    assert (m["interface"], m["unpacked_api"]) == (interface, unpacked)
+    res = run_cli(["inspect", path])
+    assert res.code == 0, res.err
+    lines = [line.split() for line in res.out.splitlines() if line.startswith("  ")]
+    assert ["interface-api:", interface] == next(w[:2] for w in lines if w[0] == "interface-api:")
+    assert ["unpacked-api:", str(int(unpacked))] == next(w[:2] for w in lines if w[0] == "unpacked-api:")
+    assert "API)" not in res.out
+
+
 def test_arduino_v5_aot_packed(corpus: Path) -> None:
     doc = inspect(corpus_item(corpus, "arduino-yesno-v5-aot"))
     m = one(doc)
