@@ -4,6 +4,7 @@ CMake package) can print is documented in docs/troubleshooting.md."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -238,3 +239,40 @@ def test_readme_inspect_example_is_the_real_output() -> None:
     )
     assert _is_part_of(shown, real) == []
     assert _is_part_of({"modules": [{"arena": {"bytes": 1}}]}, real) != []  # the check can fail
+
+
+# -- (d) inspect's JSON as the guide shows it --------------------------------------------------
+def _inspect_example(*options: str) -> str:
+    """What `mlf-build inspect examples/model/waveform.tar [options]` prints, run in the
+    repository: the command line the guide shows, so that paths print the same."""
+    cwd = os.getcwd()
+    os.chdir(REPO)
+    try:
+        res = run_cli(["inspect", "examples/model/waveform.tar", *options])
+    finally:
+        os.chdir(cwd)
+    assert res.code == 0, res.err
+    return res.out
+
+
+def _example_inspect() -> object:
+    return json.loads(_inspect_example("--json"))
+
+
+def _json_block(page: Path, after: str) -> object:
+    text = page.read_text(encoding="utf-8")
+    shown = re.search(re.escape(after) + r".*?```json\n(.*?)```\n", text, re.S)
+    assert shown, f"{page.relative_to(REPO)}: no JSON block after {after!r}"
+    return json.loads(shown.group(1))
+
+
+def test_inspect_schema_example_is_the_real_output() -> None:
+    shown = _json_block(DOCS / "inspect-schema.md", "## Example")
+    assert shown == _example_inspect(), "paste the new output into docs/inspect-schema.md's example"
+
+
+def test_cli_inspect_text_example_is_the_real_output() -> None:
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
+    shown = re.search(r"\$ mlf-build inspect examples/model/waveform.tar\n(.*?)```\n", text, re.S)
+    assert shown, "docs/cli.md: the inspect example moved"
+    assert shown.group(1) == _inspect_example(), "paste the new output into docs/cli.md's inspect example"
