@@ -554,14 +554,7 @@ function(add_mlf_library target model)
     _mlf_abi_probe(probe)
     list(APPEND opts "--abi-probe=${probe}")
   endif()
-  # One variable per warning: free text is never split or merged as a CMake list would be.
-  if(MLF_INFO_WARNING_COUNT GREATER 0)
-    math(EXPR last "${MLF_INFO_WARNING_COUNT} - 1")
-    foreach(i RANGE ${last})
-      set(w "${MLF_INFO_WARNING_${i}}")
-      message(WARNING "mlf-build: ${w}")
-    endforeach()
-  endif()
+  _mlf_show_warnings()
   _mlf_claim_names("${target}" "${MLF_INFO_NAME};${MLF_INFO_UNIT_PREFIXES}" "${MLF_INFO_PUBLIC_SYMBOLS}")
   _mlf_mark_output_dir("${target}" "${out}")
   # The model's content (the digest, which mlf_check_models keeps current before Ninja loads
@@ -584,7 +577,7 @@ function(add_mlf_library target model)
   add_custom_command(
     OUTPUT "${out}/${prefix}.stamp"
     BYPRODUCTS ${outputs}
-    COMMAND ${_MLF_GENERATOR} generate "${model}" "--out=${out}" ${opts}
+    COMMAND ${_MLF_GENERATOR} generate "${model}" "--out=${out}" ${opts} --no-warnings
     DEPENDS "${digest_file}.build" ${_MLF_GENERATOR_FILES}
     COMMENT "mlf_build: generating ${target} from ${model_name}"
     VERBATIM)
@@ -814,6 +807,27 @@ function(_mlf_cmsis_nn_target out target value)
     set_property(GLOBAL PROPERTY "_MLF_CMSIS_NN_LIBRARY:${dir}" ${lib})
   endif()
   set(${out} ${lib} PARENT_SCOPE)
+endfunction()
+
+# The query's warnings (MLF_INFO_WARNING_<i> of the included info file), each shown once per
+# configure run however many libraries read the same archive; the build's generation, from the
+# same archive and options, does not repeat them (--no-warnings). One variable per warning: free
+# text is never split or merged as a CMake list would be; a global property per text (by hash)
+# remembers what this run showed.
+function(_mlf_show_warnings)
+  if(NOT MLF_INFO_WARNING_COUNT GREATER 0)
+    return()
+  endif()
+  math(EXPR last "${MLF_INFO_WARNING_COUNT} - 1")
+  foreach(i RANGE ${last})
+    set(w "${MLF_INFO_WARNING_${i}}")
+    string(SHA1 key "${w}")
+    get_property(shown GLOBAL PROPERTY "_MLF_WARNING_SHOWN_${key}")
+    if(NOT shown)
+      set_property(GLOBAL PROPERTY "_MLF_WARNING_SHOWN_${key}" TRUE)
+      message(WARNING "mlf-build: ${w}")
+    endif()
+  endforeach()
 endfunction()
 
 function(_mlf_query target model out info opts)

@@ -73,7 +73,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         devices=args.device,
     )
     warnings = generate(args.model, args.out, opts, list_only=args.list, cmake_info_path=args.cmake_info)
-    _warn(warnings)
+    if not args.no_warnings:
+        _warn(warnings)
     return 0
 
 
@@ -223,6 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--list", action="store_true", help="print the files that would be written, write nothing"
     )
     sp.add_argument("--cmake-info", metavar="FILE", help="also write facts for CMake to FILE (with --list)")
+    sp.add_argument(
+        "--no-warnings",
+        action="store_true",
+        help="print no warnings (the build runs this after a --cmake-info query that showed them)",
+    )
     common(sp)
     sp.set_defaults(func=_cmd_generate)
 

@@ -832,3 +832,35 @@ def test_linker_fragments_are_written_as_they_are(tmp_path: Path) -> None:
     os.utime(out, (PAST, PAST))
     run([cmake_exe(), f"-DOUT={out}", "-P", script])
     assert out.stat().st_mtime == PAST
+
+
+def test_archive_warnings_show_once_per_configure(tmp_path: Path) -> None:
+    """Two libraries from one archive with two files that are not part of an MLF: each warning
+    once per configure run, none again from the build's generation (it had 4 lines at
+    configure, 4 more at build and 4 at each re-configure)."""
+    from tests.mlf_factory import minimal_files, write_tar
+
+    files = {**minimal_files(), "notes.txt": b"hello\n", "extra/readme.md": b"# x\n"}
+    model = write_tar(tmp_path / "model.tar", files)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.20)\nproject(t C)\n"
+        "find_package(mlf_build 0.1 CONFIG REQUIRED)\n"
+        f'add_mlf_library(net_a "{model.as_posix()}")\nadd_mlf_library(net_b "{model.as_posix()}")\n'
+        "add_executable(app main.c)\ntarget_link_libraries(app PRIVATE net_a net_b)\n"
+    )
+    (src / "main.c").write_text('#include "net_a.h"\n#include "net_b.h"\nint main(void) { return 0; }\n')
+    bdir = tmp_path / "b"
+
+    def ignored(text: str) -> list[str]:
+        return sorted(re.findall(r"\((notes\.txt|extra/readme\.md)\): ignored", " ".join(text.split())))
+
+    both = ["extra/readme.md", "notes.txt"]
+    first = configure(src, bdir)
+    assert ignored(first.stdout + first.stderr) == both, first.stderr
+    built = build(bdir)
+    assert (bdir / "app").is_file()
+    assert ignored(built.stdout + built.stderr) == [], built.stdout
+    again = configure(src, bdir)
+    assert ignored(again.stdout + again.stderr) == both, again.stderr
