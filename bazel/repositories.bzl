@@ -2,13 +2,13 @@
 
     local_repository(name = "mlf_build", path = "...")   # or http_archive / git_repository
     load("@mlf_build//bazel:repositories.bzl", "mlf_build_dependencies")
-    mlf_build_dependencies()
+    mlf_build_dependencies()            # stubs = True for an offline Bazel 4 (see below)
 
 and in .bazelrc
 
     build --incompatible_enable_cc_toolchain_resolution
 
-mlf_build_dependencies(register_toolchains = True, stubs = True) defines:
+mlf_build_dependencies(register_toolchains = True, stubs = False) defines:
 
   @mlf_python         a Python 3.10+ toolchain for the generator (a py_binary run in the exec
                       configuration; it needs only the standard library). The interpreter is, in
@@ -21,9 +21,12 @@ mlf_build_dependencies(register_toolchains = True, stubs = True) defines:
                       else arm-none-eabi-gcc on PATH, else /usr/bin/arm-none-eabi-; and the
                       compiler's built-in include folders.
   rules_cc, rules_java, rules_python, remote_coverage_tools
-                      tiny local stubs (bazel/third_party) of the repositories Bazel 4 would
-                      otherwise download, unless the WORKSPACE defined them before this call
-                      (stubs = False skips them all).
+                      only with stubs = True: tiny local stubs (bazel/third_party) of the
+                      repositories Bazel 4 would otherwise download, each unless the WORKSPACE
+                      defined it before this call. Off by default: the stubs forward to Bazel's
+                      native rules and make coverage a no-op, so a workspace that has (or later
+                      defines) the real rule sets must not get them silently. mlf_build's own
+                      WORKSPACE, examples/bazel and the tests, all offline, opt in.
 
 and registers the Python toolchain and the arm-none-eabi C toolchains of
 @mlf_build//bazel/toolchains (Cortex-M3 and Cortex-M4F, selected by --platforms=
@@ -189,12 +192,14 @@ mlf_arm_none_eabi_configure = repository_rule(
 )
 
 # buildifier: disable=unnamed-macro
-def mlf_build_dependencies(register_toolchains = True, stubs = True):
+def mlf_build_dependencies(register_toolchains = True, stubs = False):
     """Defines @mlf_python, @mlf_arm_none_eabi and the stubs; registers mlf_build's toolchains.
 
     Args:
       register_toolchains: register the Python toolchain and the arm-none-eabi toolchains.
-      stubs: define the stub repositories (each only if the WORKSPACE has not defined it).
+      stubs: define the stub repositories of rules_cc, rules_java, rules_python and
+        remote_coverage_tools (each only if the WORKSPACE has not defined it), for offline Bazel 4
+        workspaces without the real ones.
     """
     if stubs:
         for stub, files in _STUBS.items():

@@ -403,7 +403,7 @@ def bench_bazel(work: Path, cmake_src: Path | None, nmodels: int) -> dict:
         'workspace(name = "bench")\n'
         f'local_repository(name = "mlf_build", path = "{REPO}")\n'
         'load("@mlf_build//bazel:repositories.bzl", "mlf_build_dependencies")\n'
-        "mlf_build_dependencies()\n"
+        "mlf_build_dependencies(stubs = True)\n"
     )
     rc = REPO / "examples" / "bazel" / ".bazelrc"
     text = rc.read_text() if rc.exists() else "build --incompatible_enable_cc_toolchain_resolution\n"

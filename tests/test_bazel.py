@@ -446,7 +446,8 @@ def scratch(bazel, tmp_path_factory):
     ws = tmp_path_factory.mktemp("scratch")
     workspace = (
         f'workspace(name = "scratch")\nlocal_repository(name = "mlf_build", path = "{REPO}")\n'
-        'load("@mlf_build//bazel:repositories.bzl", "mlf_build_dependencies")\nmlf_build_dependencies()\n'
+        'load("@mlf_build//bazel:repositories.bzl", "mlf_build_dependencies")\n'
+        "mlf_build_dependencies(stubs = True)\n"
     )
     if (cmsis_nn_dir() / "Include" / "arm_nnfunctions.h").is_file():
         workspace += (
@@ -1079,3 +1080,28 @@ def test_lto_copt(scratch, fixture_models):
     )
     _ok(b("build", SANDBOXED, "--copt=-flto", "--linkopt=-flto", "//lto:app"))
     assert _ok(run([b.info("bazel-bin") / "lto" / "app"])).stdout.startswith(runs)
+
+
+@needs_bazel
+def test_stub_repositories_are_opt_in(tmp_path):
+    """mlf_build_dependencies() defines no stub rule sets unless asked (stubs = True): without
+    them an offline Bazel 4 cannot find @rules_python, with them it can (docs/bazel.md)."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "BUILD.bazel").write_text("")
+    b = Bazel(tmp_path, ws, "ob_stubs")
+    try:
+        found = {}
+        for call in ("mlf_build_dependencies()", "mlf_build_dependencies(stubs = True)"):
+            (ws / "WORKSPACE").write_text(
+                f'workspace(name = "stubs")\nlocal_repository(name = "mlf_build", path = "{REPO}")\n'
+                f'load("@mlf_build//bazel:repositories.bzl", "mlf_build_dependencies")\n{call}\n'
+            )
+            # mlf_build/BUILD.bazel loads @rules_python//python:defs.bzl.
+            found[call] = b("query", "@mlf_build//mlf_build:generator", timeout=300)
+    finally:
+        b.shutdown()
+    default, opted = found.values()
+    assert default.returncode != 0, default.stdout
+    assert "The repository '@rules_python' could not be resolved" in default.stderr, default.stderr[-3000:]
+    assert opted.returncode == 0 and "@mlf_build//mlf_build:generator" in opted.stdout, opted.stderr[-3000:]

@@ -509,7 +509,8 @@ def test_hostile_inputs_through_bazel(bazel_runner, tmp_path: Path) -> None:  # 
         rules.append(f'mlf_library(name = "good{i}", src = "{rel}"{bazel_attrs(good[cid])})\n')
     (ws / "WORKSPACE").write_text(
         f'workspace(name = "hostile")\nlocal_repository(name = "mlf_build", path = "{BAZEL_REPO}")\n'
-        'load("@mlf_build//bazel:repositories.bzl", "mlf_build_dependencies")\nmlf_build_dependencies()\n'
+        'load("@mlf_build//bazel:repositories.bzl", "mlf_build_dependencies")\n'
+        "mlf_build_dependencies(stubs = True)\n"
     )
     (ws / "BUILD.bazel").write_text('load("@mlf_build//bazel:defs.bzl", "mlf_library")\n' + "".join(rules))
     (ws / ".bazelrc").write_text("build --incompatible_enable_cc_toolchain_resolution\n")
