@@ -155,6 +155,28 @@ function(_mlf_check_target_name target)
     message(FATAL_ERROR "add_mlf_library(m): a target named m would stand for the C math library "
       "(libm) that mlf::runtime links, a dependency cycle; choose another name")
   endif()
+  # target_link_libraries(<x> dl) links a target named dl before the system's libdl, so a model
+  # named like a C or toolchain library would silently replace it (${CMAKE_DL_LIBS} is "dl").
+  if(target MATCHES "^(c|dl|rt|pthread|util|resolv|crypt|atomic|gcc|gcc_s|stdc\\+\\+|supc\\+\\+|nosys|rdimon|g|c_nano|g_nano|semihost)$")
+    message(FATAL_ERROR "add_mlf_library(${target}): a target named ${target} would take the place of the "
+      "system library lib${target} wherever the project links ${target}; choose another name")
+  endif()
+  if(target MATCHES "^(runtime|qemu_support)$")
+    message(FATAL_ERROR "add_mlf_library(${target}): mlf::${target} is mlf_build's own target; choose "
+      "another name")
+  endif()
+  # Each library keeps <name>.info.cmake, <name>.model-digest[.build] and <name>_model[-<config>].o
+  # in ${CMAKE_CURRENT_BINARY_DIR}/mlf beside its default output folder mlf/<name>: a target named
+  # like one of those files would make its folder there.
+  if(target MATCHES "(\\.info\\.cmake|\\.model-digest(\\.build)?|_model(-[A-Za-z0-9_]+)?\\.(o|obj)(\\.partial|\\.tmp)?)$")
+    message(FATAL_ERROR "add_mlf_library(${target}): the target name ends in '${CMAKE_MATCH_1}', the "
+      "name of another library's build file in mlf/; choose another name")
+  endif()
+  string(LENGTH "${target}" length)
+  if(length GREATER 200)
+    message(FATAL_ERROR "add_mlf_library(${target}): the target name has ${length} characters; its files' "
+      "names must fit the file system's 255 bytes, so use at most 200")
+  endif()
 endfunction()
 
 # What cmake_parse_arguments() lets pass silently: a one-value keyword given twice (the last
@@ -229,23 +251,44 @@ function(_mlf_path_within out path dir)
   endif()
 endfunction()
 
+# <path> with its symbolic links resolved, also when its last components do not exist yet.
+function(_mlf_resolve out path)
+  set(tail "")
+  while(NOT EXISTS "${path}" AND NOT IS_SYMLINK "${path}")
+    get_filename_component(parent "${path}" DIRECTORY)
+    if(parent STREQUAL path OR parent STREQUAL "")
+      break()
+    endif()
+    get_filename_component(name "${path}" NAME)
+    set(tail "/${name}${tail}")
+    set(path "${parent}")
+  endwhile()
+  file(REAL_PATH "${path}" real)
+  set(${out} "${real}${tail}" PARENT_SCOPE)
+endfunction()
+
 # The generator owns its output folder: it replaces what it wrote there, so the folder must
 # belong to this one library of this one build tree. Refused here: a folder that is or contains
 # the source or build folder, one nested in (or holding) another library's, and one that another
 # build tree uses. (An output folder holding or inside the model, the generator refuses itself;
 # then _mlf_mark_output_dir() refuses an existing folder holding files that no generation wrote,
 # such as a source folder, and marks the folder as this build tree's, <dir>/.mlf-owner.)
+# Folders are compared with every symbolic link resolved: a link to another library's folder is
+# that folder.
 function(_mlf_claim_output_dir target out)
+  _mlf_resolve(out "${out}")
   set(bookkeeping "${CMAKE_CURRENT_BINARY_DIR}/mlf")
   foreach(dir "${CMAKE_SOURCE_DIR}" "${CMAKE_BINARY_DIR}" "${CMAKE_CURRENT_SOURCE_DIR}"
       "${CMAKE_CURRENT_BINARY_DIR}" "${bookkeeping}")
+    _mlf_resolve(dir "${dir}")
     _mlf_path_within(inside "${dir}" "${out}")
     if(inside)
       message(FATAL_ERROR "add_mlf_library(${target}): OUTPUT_DIR ${out} holds ${dir}; the generator "
         "replaces what is in its folder, so give it a folder of its own")
     endif()
   endforeach()
-  _mlf_path_within(inside "${out}" "${CMAKE_BINARY_DIR}/CMakeFiles")
+  _mlf_resolve(cmakefiles "${CMAKE_BINARY_DIR}/CMakeFiles")
+  _mlf_path_within(inside "${out}" "${cmakefiles}")
   if(inside)
     message(FATAL_ERROR "add_mlf_library(${target}): OUTPUT_DIR ${out} is inside ${CMAKE_BINARY_DIR}/"
       "CMakeFiles, CMake's own folder; give the library a folder of its own")

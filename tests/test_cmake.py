@@ -307,6 +307,23 @@ def test_a_changed_generator_reconfigures_and_regenerates(
     noop(bdir)
 
 
+def test_an_output_dir_through_a_link_is_the_folder_it_points_to(
+    tmp_path: Path, fixture_models: dict[str, Path]
+) -> None:
+    """A symbolic link to another library's output folder is that folder: refused, as when
+    named directly (both libraries' TVM sources would go to one codegen/src)."""
+    alias = tmp_path / "alias"
+    alias.symlink_to(tmp_path / "b" / "mlf" / "net")
+    src = project(tmp_path, fixture_models["v7-graph"])
+    with (src / "CMakeLists.txt").open("a") as f:
+        f.write(f'add_mlf_library(other "{fixture_models["v5-graph"].as_posix()}" OUTPUT_DIR "{alias}")\n')
+    res = configure(src, tmp_path / "b", check=False)
+    assert (
+        f"add_mlf_library(other): OUTPUT_DIR {(tmp_path / 'b' / 'mlf' / 'net').as_posix()} is already the "
+        "output folder of net; give each library its own" in configure_error(res)
+    )
+
+
 def test_two_libraries_cannot_share_an_output_dir(tmp_path: Path, fixture_models: dict[str, Path]) -> None:
     src = project(tmp_path, fixture_models["v7-graph"], "OUTPUT_DIR gen")
     with (src / "CMakeLists.txt").open("a") as f:
@@ -630,6 +647,12 @@ def test_names_that_collide_are_refused(tmp_path: Path, fixture_models: dict[str
         'add_mlf_library(pair_mixer "{model}")\n',
         "libm": 'add_mlf_library(m "{model}")\n',
         "name": 'add_mlf_library("n,t" "{model}")\n',
+        # target_link_libraries(app ${CMAKE_DL_LIBS}) would link the model instead of libdl.
+        "libdl": 'add_mlf_library(dl "{model}")\n',
+        "runtime": 'add_mlf_library(runtime "{model}")\n',
+        # Its folder would be mlf/net_model.o, the merged object of net.
+        "bookkeeping": 'add_mlf_library(net "{model}")\nadd_mlf_library(net_model.o "{model}")\n',
+        "long": f'add_mlf_library({"n" * 201} "{{model}}")\n',
     }
     errors = _refusals(tmp_path, fixture_models["v7-graph"], cases)
     assert errors == {
@@ -641,6 +664,13 @@ def test_names_that_collide_are_refused(tmp_path: Path, fixture_models: dict[str
         "mlf::runtime links, a dependency cycle; choose another name",
         "name": "add_mlf_library(n,t): the target name holds ','; use letters, digits and _ . + - (a "
         "lower-case C identifier is best: it is the API's prefix)",
+        "libdl": "add_mlf_library(dl): a target named dl would take the place of the system library libdl "
+        "wherever the project links dl; choose another name",
+        "runtime": "add_mlf_library(runtime): mlf::runtime is mlf_build's own target; choose another name",
+        "bookkeeping": "add_mlf_library(net_model.o): the target name ends in '_model.o', the name of "
+        "another library's build file in mlf/; choose another name",
+        "long": f"add_mlf_library({'n' * 201}): the target name has 201 characters; its files' names must "
+        "fit the file system's 255 bytes, so use at most 200",
     }
 
 
