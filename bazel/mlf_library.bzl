@@ -42,10 +42,11 @@ option in lower case), same generator, same generated header and API, same runti
                             # 0.8-0.10 with several outputs), e.g. ["logits=1x4", "probs=1x4:float32"].
         aot_api = "",       # AOT_API: packed or unpacked, the calling convention of an AOT entry
                             # point compiled to an object (LLVM target), which the MLF does not record.
-        hide_symbols = True,  # HIDE_SYMBOLS: link the model's objects into one relocatable object
+        hide_symbols = True,  # HIDE_SYMBOLS: link the model's code into one relocatable object
                             # (ld -r) whose only global symbols are the API (objcopy
                             # --keep-global-symbols with <name>.syms), so any number of models (all
-                            # named "default" by TVM) coexist in one program.
+                            # named "default" by TVM) coexist in one program; the parameters and
+                            # arena, archived beside it, have hidden <name>__* symbols.
         cmsis_nn = None,    # CMSIS_NN: the cc_library providing CMSIS-NN, for models compiled with
                             # TVM's cmsis-nn target (they call arm_*_s8), e.g. "@cmsis_nn//:cmsis_nn"
                             # from a checkout with build_file = "@mlf_build//bazel:cmsis_nn.BUILD".
@@ -97,9 +98,11 @@ How it builds (every step an action with declared inputs and outputs; no genrule
   2. CppCompile with the target's C toolchain (C99 with GNU extensions, -Wall -Wextra
      -ffunction-sections -fdata-sections); <t>_params.bin is an input of the compile of
      <t>_data.c, whose .incbin finds it through -I.
-  3. hide_symbols: MlfPartialLink (the toolchain's ld -r, with TVM's objects from codegen/lib),
-     MlfLocalizeSymbols (objcopy with the options of <t>.objcopy: --keep-global-symbols=<t>.syms
-     and the section renames for weights_section/arena_section), and Bazel's archiver.
+  3. hide_symbols: MlfPartialLink (the toolchain's ld -r of the model's code, with TVM's objects
+     from codegen/lib), MlfLocalizeSymbols (objcopy with the options of <t>.objcopy:
+     --keep-global-symbols=<t>.syms and the section renames for weights_section/arena_section),
+     and Bazel's archiver, which takes that object and the objects of <t>_data.c (parameters and
+     arena, under hidden <t>__* symbols) as compiled, so the parameters skip ld -r and objcopy.
      Otherwise MlfArchive (the toolchain's ar rcsD) of all objects.
   4. max_ram/max_flash: MlfCheckSize (mlf-build check-size on the archive), an input of every
      link of the library.
@@ -367,16 +370,22 @@ def _mlf_library_impl(ctx):
         print("mlf_library(%s): no ld/objcopy in this C toolchain; the model's internal symbols stay " % ctx.label +
               "global (two models exported with the same module name will clash)")
     if hide:
+        # The parameters and the arena (<prefix>_data.c, mlf_build/emit/data.py) go into the
+        # archive as compiled: the partial link and objcopy would copy every parameter byte twice
+        # more, and their symbols are already the library's own (hidden, <prefix>__*).
+        data_names = [m.prefix + "_data" for m in per_module]
+        data = [o for o in objects if o.basename.split(".")[0] in data_names]
+        code = [o for o in objects if o not in data]
         partial = ctx.actions.declare_file("_mlf/%s_model.partial.o" % name)
         merged = ctx.actions.declare_file("_mlf/%s_model.o" % name)
         largs = ctx.actions.args()
         largs.add_all(["-r", "-o", partial.path])
-        largs.add_all(objects)
+        largs.add_all(code)
         largs.add_all([codegen], map_each = _llvm_object)
         ctx.actions.run(
             executable = cc_toolchain.ld_executable,
             arguments = [largs],
-            inputs = depset(objects + [codegen], transitive = [tool_inputs]),
+            inputs = depset(code + [codegen], transitive = [tool_inputs]),
             outputs = [partial],
             mnemonic = "MlfPartialLink",
             progress_message = "mlf_build: linking %s into one object" % ctx.label,
@@ -395,8 +404,8 @@ def _mlf_library_impl(ctx):
             feature_configuration = feature_configuration,
             cc_toolchain = cc_toolchain,
             compilation_outputs = cc_common.create_compilation_outputs(
-                objects = depset([] if pic else [merged]),
-                pic_objects = depset([merged] if pic else []),
+                objects = depset([] if pic else [merged] + data),
+                pic_objects = depset([merged] + data if pic else []),
             ),
             linking_contexts = [],
             disallow_dynamic_library = True,

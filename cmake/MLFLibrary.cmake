@@ -41,9 +41,11 @@
 #   MAX_FLASH        fail the build when the library's flash (code + read-only data + data
 #                    image) exceeds this many bytes. Both take a byte count of any size with an
 #                    optional K, M or G (binary); 0 is a budget of zero bytes.
-#   HIDE_SYMBOLS     ON (default where objcopy exists): after compiling, the model's objects are
+#   HIDE_SYMBOLS     ON (default where objcopy exists): after compiling, the model's code is
 #                    linked into one relocatable object whose only global symbols are the public
-#                    API, so any number of models (all named "default" by TVM) coexist.
+#                    API, so any number of models (all named "default" by TVM) coexist. The
+#                    parameters and arena (<t>_data.c) are archived beside it as compiled, under
+#                    hidden <t>__* symbols.
 #   IO_SHAPES        shapes of inputs/outputs the MLF does not record (AOT exports of TVM 0.8-0.10
 #                    with several outputs), e.g. IO_SHAPES logits=1x4 probs=1x4:float32.
 #   AOT_API          calling convention of an AOT entry point TVM compiled to an object (LLVM
@@ -681,8 +683,15 @@ function(add_mlf_library target model)
 
   # <t>.stamp among the sources attaches the generation to the target that compiles its files.
   if(hide)
+    # <unit>_data.c first: Ninja starts the compiles that are ready in the order of build.ninja,
+    # and with large parameters this one takes longest.
+    set(data_sources "")
+    foreach(unit IN LISTS MLF_INFO_UNIT_PREFIXES)
+      list(APPEND data_sources "${out}/${unit}_data.c")
+    endforeach()
+    list(REMOVE_ITEM sources ${data_sources})
     set(objlib "${target}_mlf_objects")
-    add_library(${objlib} OBJECT ${sources} "${out}/${prefix}.stamp")
+    add_library(${objlib} OBJECT ${data_sources} ${sources} "${out}/${prefix}.stamp")
     set(compiled "${objlib}")
   else()
     add_library(${target} STATIC ${sources} ${objects} "${out}/${prefix}.stamp")
@@ -705,9 +714,21 @@ function(add_mlf_library target model)
   endif()
 
   if(hide)
-    # One relocatable object whose only globals are the API: the model's own symbols (TVM names
-    # them tvmgen_default_* in every model) become local and cannot clash. One per configuration
-    # (multi-config generators build each from that configuration's objects). Each step writes
+    # The objects of <unit>_data.c (the parameters and the arena, mlf_build/emit/data.py) stay out
+    # of the partial link and objcopy, which would copy every parameter byte twice more: they go
+    # into the archive as compiled, and their symbols are already the library's own (hidden,
+    # <unit>__*). Told apart by name, as CMake names objects: <source>.o, .obj or <stem>.o.
+    set(data_re "")
+    foreach(unit IN LISTS MLF_INFO_UNIT_PREFIXES)
+      list(APPEND data_re "/${unit}_data(\\.c)?\\.[^/]*$")
+    endforeach()
+    list(JOIN data_re "|" data_re)
+    set(code_objects "$<FILTER:$<TARGET_OBJECTS:${objlib}>,EXCLUDE,${data_re}>")
+    set(data_objects "$<FILTER:$<TARGET_OBJECTS:${objlib}>,INCLUDE,${data_re}>")
+    # One relocatable object of the code whose only globals are the API: the model's own
+    # symbols (TVM names them tvmgen_default_* in every model) become local and cannot clash. One
+    # per configuration (multi-config generators build each from that configuration's objects).
+    # Each step writes
     # a new file and the last renames it into place, so an interrupted build never leaves a
     # half-made object that looks up to date.
     set(merged "${CMAKE_CURRENT_BINARY_DIR}/mlf/${target}_model${CMAKE_C_OUTPUT_EXTENSION}")
@@ -719,15 +740,15 @@ function(add_mlf_library target model)
     add_custom_command(
       OUTPUT "${merged}"
       COMMAND "${CMAKE_C_COMPILER}" ${cflags} -fno-lto -r -nostdlib -o "${merged}.partial"
-        "$<TARGET_OBJECTS:${objlib}>" ${objects}
+        "${code_objects}" ${objects}
       COMMAND "${CMAKE_OBJCOPY}" "@${prefix}.objcopy" "${merged}.partial" "${merged}.tmp"
       COMMAND "${CMAKE_COMMAND}" -E rename "${merged}.tmp" "${merged}"
       BYPRODUCTS "${merged}.partial"
       WORKING_DIRECTORY "${out}"
-      DEPENDS "$<TARGET_OBJECTS:${objlib}>" ${objects} "${out}/${prefix}.syms" "${out}/${prefix}.objcopy"
+      DEPENDS "${code_objects}" ${objects} "${out}/${prefix}.syms" "${out}/${prefix}.objcopy"
       COMMENT "mlf_build: linking ${target} into one object with only its API global"
       COMMAND_EXPAND_LISTS VERBATIM)
-    add_library(${target} STATIC "${merged}")
+    add_library(${target} STATIC "${merged}" "${data_objects}")
     # The merge reads the objects of ${objlib}: Make must build them first.
     add_dependencies(${target} ${objlib})
     set_target_properties(${target} PROPERTIES LINKER_LANGUAGE C)

@@ -138,13 +138,15 @@ RUNTIME_INCLUDE = Path(__file__).resolve().parents[1] / "mlf_build" / "runtime" 
 
 def compile_library(out: Path, target: str) -> Path:
     """Compile every source the manifest lists with -Wall -Wextra -Werror (as add_mlf_library()
-    with MLF_BUILD_WERROR does), link them into one object and run objcopy with the generated
-    response file in the output folder (as CMake does). Returns the object."""
+    with MLF_BUILD_WERROR does), link the code (not <prefix>_data.c) into one object and run
+    objcopy with the generated response file in the output folder (as CMake does). Returns the
+    object."""
     import json
 
     cc, objcopy, flags = TOOLCHAINS[target]
     manifest = json.loads(next(out.glob("*_manifest.json")).read_text())
     includes = [f"-I{out / d}" for d in manifest["include_dirs"]] + [f"-I{RUNTIME_INCLUDE}"]
+    data = {f"{m['prefix']}_data.c" for m in manifest["modules"]}
     objects = []
     for i, src in enumerate(manifest["sources"]):
         obj = out / f"o{i}.o"
@@ -165,7 +167,8 @@ def compile_library(out: Path, target: str) -> Path:
                 obj,
             ]
         )
-        objects.append(obj)
+        if src not in data:
+            objects.append(obj)
     merged = out / "merged.o"
     run([cc, *flags, "-r", "-nostdlib", "-o", merged, *objects, *(out / o for o in manifest["objects"])])
     run([objcopy, f"@{manifest['name']}.objcopy", merged], cwd=out)

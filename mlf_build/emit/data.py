@@ -9,6 +9,13 @@ pointer.
 The arena is declared here too, so that it is NOBITS (.bss-like) in whatever section the user
 names. Wrapping the assembler in C keeps the build C-only: no ASM language to enable in CMake,
 and the compiler passes its -I folders on to the assembler, which is how .incbin finds the file.
+
+This object stays out of HIDE_SYMBOLS' partial link and objcopy (cmake/MLFLibrary.cmake,
+bazel/mlf_library.bzl), which would copy every parameter byte twice more: it goes into the
+archive as compiled. Its symbols are the runner's way in, so they stay global, but hidden
+(STV_HIDDEN: never exported from a shared object) and named ``<t>__*`` with the library's C
+prefix, like its API, so they cannot clash with another library's (TVM's ``tvmgen_*`` names,
+the same in every model, are only in the objects that objcopy localizes).
 """
 
 from __future__ import annotations
@@ -48,8 +55,12 @@ def _asm(lines: list[str]) -> str:
     return "".join(f'    "{line}\\n"\n' for line in lines if line)
 
 
+def _hidden(sym: str) -> list[str]:
+    return [f".global {sym}", f".hidden {sym}"]
+
+
 def _symbol(sym: str, body: str, size: int) -> list[str]:
-    return [f".global {sym}", f".type {sym}, %object", f"{sym}:", body, f".size {sym}, {size}"]
+    return [*_hidden(sym), f".type {sym}, %object", f"{sym}:", body, f".size {sym}, {size}"]
 
 
 def _object(section: str, flags: str, kind: str, align: int, sym: str, body: str, size: int) -> str:
@@ -61,7 +72,7 @@ def _blob(mod: Module, plan: Plan, s: Settings) -> str:
     section = s.weights_section or f".rodata.{s.prefix}.params"
     bin_name = params_bin_name(s)
     lines = [f'.pushsection {section},\\"a\\",%progbits', f".balign {plan.params_align}"]
-    lines += [f".global {blob_symbol(s)}", f"{blob_symbol(s)}:"]
+    lines += [*_hidden(blob_symbol(s)), f"{blob_symbol(s)}:"]
     end = 0
     for i, offset in sorted(blob_offsets(mod, plan).items(), key=lambda x: x[1]):
         p = mod.params[i]
