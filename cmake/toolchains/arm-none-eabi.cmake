@@ -146,6 +146,15 @@ set(CMAKE_CXX_FLAGS_INIT "${_mlf_flags} -ffunction-sections -fdata-sections")
 set(CMAKE_ASM_FLAGS_INIT "${_mlf_flags}")
 set(CMAKE_EXE_LINKER_FLAGS_INIT "${_mlf_flags}")
 
+# GNU ar writes an archive's symbol index itself (unless given S), so CMake's default ranlib
+# after `ar qc` rewrote every static library a second time, to the same bytes (binutils 2.40):
+# at 64 MiB of parameters that was a quarter of a model library's build (bench/README.md).
+foreach(_mlf_lang C CXX ASM)
+  if(NOT DEFINED CMAKE_${_mlf_lang}_ARCHIVE_FINISH)
+    set(CMAKE_${_mlf_lang}_ARCHIVE_FINISH "")
+  endif()
+endforeach()
+
 # Programs (code generators, QEMU) come from the host; libraries and headers from the target.
 # With CMAKE_FIND_ROOT_PATH empty (the default) ONLY behaves like a normal search. Packages: BOTH,
 # because architecture-independent CMake packages (mlf_build's own config) live on the host.
