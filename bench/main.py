@@ -131,11 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if "embed" in chosen:
             if args.dry:
-                results["embed"] = embed.bench(work / "embed", [1], [0.25], 1, cmake=False)
+                results["embed"] = embed.bench(work / "embed", [1], [0.25], 1, cmake_sizes=[1])
             elif args.quick:
-                results["embed"] = embed.bench(work / "embed", [1, 16, 64], [1, 4], 3, cmake=False)
+                results["embed"] = embed.bench(work / "embed", [1, 16, 64], [1, 4], 3, cmake_sizes=[64])
             else:
-                results["embed"] = embed.bench(work / "embed", [1, 16, 64], [1, 4, 16], 7, cmake=True)
+                sizes = [1, 16, 64]
+                results["embed"] = embed.bench(work / "embed", sizes, [1, 4, 16], 7, cmake_sizes=sizes)
         if "incremental" in chosen:
             n, rounds = (2, 3) if args.dry else (10, 21 if args.quick else 41)
             results["incremental"] = incremental.bench_cmake(work / "incremental", rounds, n)
