@@ -107,6 +107,7 @@ def run_rss(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     timeout: float | None = 1800,
+    check: bool = True,
 ) -> Run:
     """``run`` with a true peak RSS (bytes) of ``cmd`` and the processes it waits for.
 
@@ -117,10 +118,19 @@ def run_rss(
     args = [str(c) for c in cmd]
     if Path("/usr/bin/time").exists():
         with tempfile.NamedTemporaryFile("r", suffix=".rss") as out:
-            r = run(["/usr/bin/time", "-f", "%M", "-o", out.name, *args], cwd=cwd, env=env, timeout=timeout)
-            r.peak_rss = int(Path(out.name).read_text().split()[-1]) * 1024
+            r = run(
+                ["/usr/bin/time", "-f", "%M", "-o", out.name, *args],
+                cwd=cwd,
+                env=env,
+                check=check,
+                timeout=timeout,
+            )
+            # GNU time writes nothing when it is killed itself (timeout)
+            r.peak_rss = int((Path(out.name).read_text().split() or ["0"])[-1]) * 1024
             return r
-    r = run([sys.executable, "-S", "-E", "-c", _RSS_HELPER, *args], cwd=cwd, env=env, timeout=timeout)
+    r = run(
+        [sys.executable, "-S", "-E", "-c", _RSS_HELPER, *args], cwd=cwd, env=env, check=check, timeout=timeout
+    )
     r.peak_rss = int(r.stderr.rsplit("mlf-bench-rss ", 1)[1].split()[0]) * 1024
     return r
 

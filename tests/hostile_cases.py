@@ -77,7 +77,8 @@ def case(
 @dataclass(frozen=True)
 class Accepted:
     """A hostile input that must be accepted: ``generate`` (with ``extra_args``) exits 0 and
-    ``check(out, stderr)`` holds of what it wrote."""
+    ``check(out, stderr)`` holds of what it wrote; ``inspect``, when among the commands, exits 0.
+    Inputs that are only costly (tests/fuzz/measure_hostile.py times them) check nothing more."""
 
     id: str
     build: Builder
@@ -85,14 +86,21 @@ class Accepted:
     extra_args: tuple[str, ...] = ()
     #: its output is compiled for the host and for Cortex-M (tests/test_hostile_inputs.py)
     compile: bool = True
+    commands: tuple[str, ...] = ("generate",)
 
 
 ACCEPTED: list[Accepted] = []
 
 
-def accepted(id: str, check: Callable[[Path, str], None], extra: tuple[str, ...] = (), compile: bool = True):
+def accepted(
+    id: str,
+    check: Callable[[Path, str], None],
+    extra: tuple[str, ...] = (),
+    compile: bool = True,
+    commands: tuple[str, ...] = ("generate",),
+):
     def deco(fn: Builder) -> Builder:
-        ACCEPTED.append(Accepted(id, fn, check, extra, compile))
+        ACCEPTED.append(Accepted(id, fn, check, extra, compile, commands))
         return fn
 
     return deco

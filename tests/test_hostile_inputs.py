@@ -1,7 +1,9 @@
 """Every crafted bad input ends with exit code 2 and one printable line naming the file and the
 problem: no traceback, no file created, changed or deleted outside the output folder, no partial
 output left behind. Hostile inputs that are accepted produce output that builds, for the host
-and for Cortex-M, and does only what the model's own code does."""
+and for Cortex-M, and does only what the model's own code does. Each run is a child process under
+CPU-time and address-space limits (tests/limited_run.py): an input that makes the tool loop or
+swell fails its test instead of hanging the run."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from mlf_build.errors import one_line
 from tests.conftest import have, needs_cmake, run_cli
 from tests.firmware import ARM_CFLAGS, build, configure, run
 from tests.hostile_cases import Accepted, Case, accepted_cases, cases
+from tests.limited_run import run_limited
 from tests.mlf_factory import minimal_files, write_tar
 
 CASES = cases()
@@ -90,7 +93,7 @@ def test_hostile_input(case: Case, tmp_path: Path) -> None:
     where = str(model) if case.where is None else case.where.replace("{in}", str(inputs))
     out = tmp_path / "out" if case.out is None else Path(case.out.replace("{in}", str(inputs)))
     for command in case.commands:
-        r = run_cli(_args(case, command, model, inputs, out))
+        r = run_limited(_args(case, command, model, inputs, out))
         assert r.code == 2, f"{command}: exit {r.code}\n{r.out}\n{r.err}"
         assert r.out == ""
         line = r.err
@@ -114,7 +117,7 @@ def _generate_accepted(case: Accepted, tmp_path: Path) -> tuple[Path, str]:
     out = tmp_path / "out"
     info = [Path(a.replace("{in}", str(inputs))).resolve() for a in case.extra_args if a.endswith(".cmake")]
     before = snapshot(tmp_path, frozenset({out}))
-    r = run_cli(_args(case, "generate", model, inputs, out))
+    r = run_limited(_args(case, "generate", model, inputs, out))
     assert r.code == 0, r.err
     assert all(line.isprintable() for line in r.err.splitlines()), repr(r.err)
     after = snapshot(tmp_path, frozenset({out, *info}))
@@ -125,7 +128,15 @@ def _generate_accepted(case: Accepted, tmp_path: Path) -> tuple[Path, str]:
 
 @pytest.mark.parametrize("case", ACCEPTED, ids=[a.id for a in ACCEPTED])
 def test_hostile_input_accepted(case: Accepted, tmp_path: Path) -> None:
-    _generate_accepted(case, tmp_path)
+    if "inspect" in case.commands:
+        inputs = tmp_path / "inspected"
+        inputs.mkdir()
+        r = run_limited(
+            ["inspect", case.build(inputs), *(a.replace("{in}", str(inputs)) for a in case.extra_args)]
+        )
+        assert r.code == 0 and "Traceback" not in r.err and "error:" not in r.err, r.err
+    if "generate" in case.commands:
+        _generate_accepted(case, tmp_path)
 
 
 # -- accepted hostile inputs build, for the host and for Cortex-M -------------------------------
