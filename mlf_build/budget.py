@@ -6,10 +6,9 @@ including a static arena)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from .elf import elf_members, parse_elf
+from .elf import object_file, object_spans, parse_elf
 from .errors import MlfError
+from .limits import Budget
 from .model import Module
 
 SHF_WRITE, SHF_ALLOC = 0x1, 0x2
@@ -17,24 +16,28 @@ SHT_NOBITS = 8
 
 
 def measure(path: str) -> tuple[int, int]:
-    """(flash bytes, RAM bytes) of an object or static library."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise MlfError(path, f"cannot be read ({exc.strerror})") from None
+    """(flash bytes, RAM bytes) of an object or static library: only the section tables are
+    read, so a library of many MiB of parameters is measured in the time of its headers."""
     flash = ram = 0
-    for obj in elf_members(data, path):
-        info = parse_elf(obj, path, want_symbols=False)
-        for _name, typ, flags, size in info.sections:
-            if not flags & SHF_ALLOC:
-                continue
-            if typ == SHT_NOBITS:
-                ram += size
-            elif flags & SHF_WRITE:
-                flash += size
-                ram += size
-            else:
-                flash += size
+    budget = Budget()  # for all the objects of the library together
+    with object_file(path) as span:
+        for obj in object_spans(span, path):
+            info = parse_elf(obj, path, want_symbols=False, budget=budget)
+            flash, ram = _add_sections(info.sections, flash, ram)
+    return flash, ram
+
+
+def _add_sections(sections: list[tuple[str, int, int, int]], flash: int, ram: int) -> tuple[int, int]:
+    for _name, typ, flags, size in sections:
+        if not flags & SHF_ALLOC:
+            continue
+        if typ == SHT_NOBITS:
+            ram += size
+        elif flags & SHF_WRITE:
+            flash += size
+            ram += size
+        else:
+            flash += size
     return flash, ram
 
 

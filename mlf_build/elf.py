@@ -6,10 +6,18 @@ Works on untrusted bytes: every offset is bounds-checked and any inconsistency b
 
 from __future__ import annotations
 
+import bisect
+import os
+import re
+import stat
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from .errors import MlfError
+from .limits import Budget
 
 MACHINES = {
     3: "i386",
@@ -81,22 +89,92 @@ class ElfInfo:
         return "/".join(parts)
 
 
+#: What the objects of one archive (or one library) may hold in all before the reader refuses
+#: them: far above any TVM export (hundreds of sections and symbols, thousands of relocations),
+#: and low enough to read in a second or two. Sections and symbols are held while an object is
+#: read (some 100 bytes each); relocations are only counted.
+MAX_ENTRIES = 1 << 20
+MAX_RELOCATIONS = 1 << 22
+#: .ARM.attributes is some 50 bytes; a larger one is ignored (it only refines messages)
+MAX_ATTRIBUTES = 64 << 10
+#: members of an ``ar`` archive (--abi-probe, check-size)
+MAX_AR_MEMBERS = 100_000
+_SYM_SIZE = {32: 16, 64: 24}
+_REL_SIZE = {(32, SHT_REL): 8, (32, SHT_RELA): 12, (64, SHT_REL): 16, (64, SHT_RELA): 24}
+
+
+class Span:
+    """The bytes of one object: in memory, or a range of an open file read on demand (an
+    archive's member is parsed where it lies, whatever the size of the archive)."""
+
+    def __init__(
+        self, source: bytes | bytearray | BinaryIO, base: int = 0, length: int | None = None
+    ) -> None:
+        self._source = source
+        self.base = base
+        if isinstance(source, (bytes, bytearray)) and length is None:
+            self.length = len(source) - base
+        else:
+            self.length = length or 0
+
+    def read(self, off: int, size: int) -> bytes:
+        """Up to ``size`` bytes at ``off`` (fewer at the end)."""
+        size = max(min(size, self.length - off), 0)
+        start = self.base + off
+        if isinstance(self._source, (bytes, bytearray)):
+            return bytes(self._source[start : start + size])
+        self._source.seek(start)
+        return self._source.read(size)
+
+    def sub(self, off: int, length: int) -> Span:
+        return Span(self._source, self.base + off, length)
+
+
 class _Buf:
-    def __init__(self, data: bytes, where: str, le: bool) -> None:
-        self.data = data
+    """Bounds-checked reads of one object. Every section is read at most once, and the sections
+    read must fit in the file side by side: a section table whose entries all point at the same
+    bytes cannot make the reader go over them once per entry."""
+
+    def __init__(self, span: Span, where: str, le: bool, budget: Budget) -> None:
+        self.span = span
         self.where = where
         self.end = "<" if le else ">"
+        self.budget = budget
+        self._read_total = 0
+
+    def count(self, entries: int = 0, relocations: int = 0) -> None:
+        if not self.budget.take("elf", entries, MAX_ENTRIES):
+            raise MlfError(
+                self.where,
+                f"takes the objects over {MAX_ENTRIES} sections and symbols in all; no TVM export comes near",
+            )
+        if not self.budget.take("elf-relocations", relocations, MAX_RELOCATIONS):
+            raise MlfError(
+                self.where,
+                f"takes the objects over {MAX_RELOCATIONS} relocations in all; no TVM export comes near",
+            )
+
+    def damaged(self, what: str) -> MlfError:
+        return MlfError(self.where, f"is a damaged ELF file ({what})")
 
     def unpack(self, fmt: str, off: int) -> tuple[int, ...]:
         size = struct.calcsize(self.end + fmt)
-        if off < 0 or off + size > len(self.data):
-            raise MlfError(self.where, "is a damaged ELF file (a header points past the end)")
-        return struct.unpack_from(self.end + fmt, self.data, off)
+        if off < 0 or off + size > self.span.length:
+            raise self.damaged("a header points past the end")
+        return struct.unpack(self.end + fmt, self.span.read(off, size))
+
+    def table(self, off: int, size: int) -> bytes:
+        if off < 0 or off + size > self.span.length:
+            raise self.damaged("a header points past the end")
+        return self.span.read(off, size)
 
     def slice(self, off: int, size: int) -> bytes:
-        if off < 0 or size < 0 or off + size > len(self.data):
-            raise MlfError(self.where, "is a damaged ELF file (a section points past the end)")
-        return self.data[off : off + size]
+        if off < 0 or size < 0 or off + size > self.span.length:
+            raise self.damaged("a section points past the end")
+        self._read_total += size
+        if self._read_total > self.span.length:
+            raise self.damaged("its sections overlap")
+        return self.span.read(off, size)
 
 
 def _cstr(table: bytes, off: int) -> str:
@@ -106,14 +184,20 @@ def _cstr(table: bytes, off: int) -> str:
     return table[off : end if end >= 0 else len(table)].decode("utf-8", "replace")
 
 
-def parse_elf(data: bytes, where: str, want_symbols: bool = True) -> ElfInfo:
-    if len(data) < 52 or data[:4] != b"\x7fELF":
+def parse_elf(
+    data: bytes | bytearray | Span, where: str, want_symbols: bool = True, budget: Budget | None = None
+) -> ElfInfo:
+    """What one object is and holds. ``budget`` counts its entries with those of the other
+    objects of one archive or library (MAX_ENTRIES, MAX_RELOCATIONS)."""
+    span = data if isinstance(data, Span) else Span(data)
+    ident = span.read(0, 64)
+    if span.length < 52 or ident[:4] != b"\x7fELF":
         raise MlfError(where, "is not an ELF object file")
-    cls = {1: 32, 2: 64}.get(data[4])
-    if cls is None or data[5] not in (1, 2):
+    cls = {1: 32, 2: 64}.get(ident[4])
+    if cls is None or ident[5] not in (1, 2):
         raise MlfError(where, "is an ELF file of unknown class or byte order")
-    le = data[5] == 1
-    b = _Buf(data, where, le)
+    le = ident[5] == 1
+    b = _Buf(span, where, le, Budget() if budget is None else budget)
     if cls == 32:
         e_type, e_machine, _v, _entry, _ph, shoff, flags, _eh, _phes, _phn, shentsize, shnum, shstrndx = (
             b.unpack("HHIIIIIHHHHHH", 16)
@@ -135,80 +219,157 @@ def parse_elf(data: bytes, where: str, want_symbols: bool = True) -> ElfInfo:
             info.float_abi = "soft"
         return info
     if shnum > 65535 or shentsize < (40 if cls == 32 else 64):
-        raise MlfError(where, "is a damaged ELF file (bad section table)")
+        raise b.damaged("bad section table")
+    b.count(entries=shnum)
     sections = []
+    table = b.table(shoff, shnum * shentsize)
+    fmt = b.end + ("IIIIIIIIII" if cls == 32 else "IIQQQQIIQQ")
     for i in range(shnum):
-        off = shoff + i * shentsize
-        if cls == 32:
-            name, typ, sflags, _addr, soff, size, link, sinfo, _align, entsize = b.unpack("IIIIIIIIII", off)
-        else:
-            name, typ, sflags, _addr, soff, size, link, sinfo, _align, entsize = b.unpack("IIQQQQIIQQ", off)
+        name, typ, sflags, _addr, soff, size, link, sinfo, _align, entsize = struct.unpack_from(
+            fmt, table, i * shentsize
+        )
         sections.append((name, typ, sflags, soff, size, link, sinfo, entsize))
     if shstrndx >= len(sections):
-        raise MlfError(where, "is a damaged ELF file (bad section name table index)")
+        raise b.damaged("bad section name table index")
     shstr = b.slice(sections[shstrndx][3], sections[shstrndx][4]) if sections[shstrndx][1] != 8 else b""
     info.sections = [(_cstr(shstr, sec[0]), sec[1], sec[2], sec[4]) for sec in sections]
 
-    symbols: list[tuple[str, int, int, int, int]] = []  # name, value, size, shndx, info
-    for _name, typ, _f, soff, size, link, _i, entsize in sections:
-        if typ == SHT_ARM_ATTRIBUTES and e_machine == EM_ARM:
-            _arm_attributes(b.slice(soff, size), info)
-        if typ != SHT_SYMTAB or not want_symbols:
-            continue
-        if link >= len(sections):
-            raise MlfError(where, "is a damaged ELF file (bad symbol string table)")
-        strtab = b.slice(sections[link][3], sections[link][4])
-        ent = entsize or (16 if cls == 32 else 24)
-        for k in range(size // ent):
-            off = soff + k * ent
-            if cls == 32:
-                nm, value, ssize, sinfo, _other, shndx = b.unpack("IIIBBH", off)
-            else:
-                nm, sinfo, _other, shndx, value, ssize = b.unpack("IBBHQQ", off)
-            symbols.append((_cstr(strtab, nm), value, ssize, shndx, sinfo))
-    for sym_name, _value, _size, shndx, sinfo in symbols:
+    if e_machine == EM_ARM:
+        # One .ARM.attributes per object (ARM IHI 0044); only the first is read.
+        attrs = next((sec for sec in sections if sec[1] == SHT_ARM_ATTRIBUTES), None)
+        if attrs is not None and attrs[4] <= MAX_ATTRIBUTES:
+            _arm_attributes(b.slice(attrs[3], attrs[4]), info)
+    if want_symbols:
+        symbols = _symbols(b, sections, cls, shstrndx, shstr)
+        _classify_symbols(b, symbols, info)
+        _count_alloc_sites(b, sections, symbols, cls, info)
+    if e_machine == EM_ARM and info.float_abi is None:
+        info.float_abi = "soft"  # no hard-float marking anywhere: the base (soft) AAPCS
+    return info
+
+
+_Section = tuple[
+    int, int, int, int, int, int, int, int
+]  # name, type, flags, offset, size, link, info, entsize
+
+
+@dataclass
+class _Symbols:
+    """The symbol table, kept lean: names are decoded only for the symbols reported."""
+
+    strtab: bytes
+    #: (name offset, value, size, shndx, info) of every symbol, in table order
+    rows: list[tuple[int, int, int, int, int]]
+    names: dict[int, str] = field(default_factory=dict)
+    name_bytes: int = 0
+
+    def name(self, b: _Buf, index: int) -> str:
+        off = self.rows[index][0]
+        cached = self.names.get(off)
+        if cached is not None:
+            return cached
+        text = _cstr(self.strtab, off)
+        # Names at different offsets may share bytes (a linker stores "add" inside "fused_add");
+        # names that start one byte apart in one long string would make the reader hold the
+        # square of its length.
+        self.name_bytes += len(text)
+        if self.name_bytes > 2 * len(self.strtab) + (64 << 10):
+            raise b.damaged("symbol names overlap in the string table")
+        self.names[off] = text
+        return text
+
+
+def _symbols(b: _Buf, sections: list[_Section], cls: int, shstrndx: int, shstr: bytes) -> _Symbols:
+    tables = [sec for sec in sections if sec[1] == SHT_SYMTAB]
+    if not tables:
+        return _Symbols(b"", [])
+    if len(tables) > 1:  # the ELF gABI allows one SHT_SYMTAB per object
+        raise b.damaged("more than one symbol table")
+    _name, _typ, _f, soff, size, link, _i, entsize = tables[0]
+    ent = _SYM_SIZE[cls]
+    if entsize not in (0, ent):
+        raise b.damaged(f"bad symbol table entry size {entsize}")
+    b.count(entries=size // ent)
+    if link >= len(sections):
+        raise b.damaged("bad symbol string table")
+    data = b.slice(soff, size - size % ent)
+    # One string table for section and symbol names (as LLVM writes it) is read once.
+    strtab = shstr if link == shstrndx else b.slice(sections[link][3], sections[link][4])
+    if cls == 32:
+        rows = [
+            (nm, value, ssize, shndx, sinfo)
+            for nm, value, ssize, sinfo, _o, shndx in struct.iter_unpack(b.end + "IIIBBH", data)
+        ]
+    else:
+        rows = [
+            (nm, value, ssize, shndx, sinfo)
+            for nm, sinfo, _o, shndx, value, ssize in struct.iter_unpack(b.end + "IBBHQQ", data)
+        ]
+    return _Symbols(strtab, rows)
+
+
+def _classify_symbols(b: _Buf, symbols: _Symbols, info: ElfInfo) -> None:
+    for k, (_nm, _value, _size, shndx, sinfo) in enumerate(symbols.rows):
         bind, styp = sinfo >> 4, sinfo & 0xF
-        if not sym_name or bind == 0 or styp in (3, 4):  # local, section, file symbols
+        if bind == 0 or styp in (3, 4):  # local, section, file symbols
+            continue
+        sym_name = symbols.name(b, k)
+        if not sym_name:
             continue
         if shndx == 0:
             info.undefined.add(sym_name)
         else:
             kind = "func" if styp == 2 else "object"
             info.defined[sym_name] = f"weak-{kind}" if bind == 2 else kind
-    if e_machine == EM_ARM and info.float_abi is None:
-        info.float_abi = "soft"  # no hard-float marking anywhere: the base (soft) AAPCS
-    if want_symbols:
-        _count_alloc_sites(b, sections, symbols, cls, info)
-    return info
 
 
-def _count_alloc_sites(b: _Buf, sections: list, symbols: list, cls: int, info: ElfInfo) -> None:  # type: ignore[type-arg]
+_ALLOCATORS = (b"TVMBackendAllocWorkspace\0", b"__TVMBackendAllocWorkspace\0")
+
+
+def _count_alloc_sites(b: _Buf, sections: list[_Section], symbols: _Symbols, cls: int, info: ElfInfo) -> None:
     """Count, per function, relocations against TVM's workspace allocator (a bound for objects
-    whose source is not available)."""
-    targets = {"TVMBackendAllocWorkspace", "__TVMBackendAllocWorkspace"}
+    whose source is not available). A relocation belongs to the function of its section whose
+    range holds its offset: found by bisection among the functions sorted by address."""
+    strtab = symbols.strtab
+    targets = {
+        k for k, row in enumerate(symbols.rows) if any(strtab.startswith(t, row[0]) for t in _ALLOCATORS)
+    }
+    if not targets:
+        return
+    # section index -> (start addresses, (start, size, symbol index)) of its functions; among
+    # functions at one address the first in the table wins, as the linker's lookups do.
+    funcs: dict[int, tuple[list[int], list[tuple[int, int, int]]]] = {}
+    by_section: dict[int, list[tuple[int, int, int]]] = {}
+    for k, (_nm, value, size, shndx, sinfo) in enumerate(symbols.rows):
+        if sinfo & 0xF == 2 and size > 0:
+            by_section.setdefault(shndx, []).append((value, -k, size))
+    for shndx, items in by_section.items():
+        items.sort()
+        funcs[shndx] = ([v for v, _k, _s in items], [(v, s, -k) for v, k, s in items])
+    shift = 8 if cls == 32 else 32
     for _n, typ, _f, soff, size, _link, applies_to, entsize in sections:
         if typ not in (SHT_REL, SHT_RELA) or applies_to >= len(sections):
             continue
         if not sections[applies_to][2] & SHF_EXECINSTR:
             continue
-        ent = (
-            entsize
-            or {(32, SHT_REL): 8, (32, SHT_RELA): 12, (64, SHT_REL): 16, (64, SHT_RELA): 24}[(cls, typ)]
-        )
-        funcs = [
-            (v, s, n) for n, v, s, shndx, i in symbols if shndx == applies_to and (i & 0xF) == 2 and s > 0
-        ]
-        for k in range(size // ent):
-            off = soff + k * ent
-            if cls == 32:
-                r_off, r_info = b.unpack("II", off)
-                sym = r_info >> 8
-            else:
-                r_off, r_info = b.unpack("QQ", off)
-                sym = r_info >> 32
-            if sym >= len(symbols) or symbols[sym][0] not in targets:
+        ent = _REL_SIZE[(cls, typ)]
+        if entsize not in (0, ent):
+            raise b.damaged(f"bad relocation entry size {entsize}")
+        b.count(relocations=size // ent)
+        data = b.slice(soff, size - size % ent)
+        starts, ranges = funcs.get(applies_to, ([], []))
+        word = "I" if cls == 32 else "Q"
+        fmt = b.end + word * (ent // (4 if cls == 32 else 8))
+        for entry in struct.iter_unpack(fmt, data):
+            if entry[1] >> shift not in targets:
                 continue
-            owner = next((n for v, s, n in funcs if v <= r_off < v + s), "?")
+            r_off = entry[0]
+            i = bisect.bisect_right(starts, r_off) - 1
+            owner = "?"
+            if i >= 0:
+                start, fsize, k = ranges[i]
+                if r_off < start + fsize:
+                    owner = symbols.name(b, k)
             info.alloc_sites[owner] = info.alloc_sites.get(owner, 0) + 1
 
 
@@ -217,7 +378,8 @@ def _uleb(data: bytes, pos: int) -> tuple[int, int]:
     while pos < len(data):
         byte = data[pos]
         pos += 1
-        value |= (byte & 0x7F) << shift
+        if shift < 64:  # a longer ULEB is malformed; its bytes are skipped, not summed
+            value |= (byte & 0x7F) << shift
         shift += 7
         if not byte & 0x80:
             break
@@ -267,27 +429,49 @@ def _arm_attributes(data: bytes, info: ElfInfo) -> None:
         pos += length
 
 
-def elf_members(data: bytes, where: str) -> list[bytes]:
-    """The ELF objects in ``data``: itself, or the members of a System V ``ar`` archive."""
-    if not data.startswith(b"!<arch>\n"):
-        return [data]
-    out, pos = [], 8
-    while pos + 60 <= len(data):
-        header = data[pos : pos + 60]
-        try:
-            size = int(header[48:58].decode().strip())
-        except ValueError:
-            raise MlfError(where, "is a damaged ar archive") from None
-        body = data[pos + 60 : pos + 60 + size]
-        if body.startswith(b"\x7fELF"):
-            out.append(body)
+_AR_SIZE = re.compile(rb"[0-9]+ *")
+
+
+def object_spans(span: Span, where: str) -> Iterator[Span]:
+    """The ELF objects in ``span``: itself, or the members of a System V ``ar`` archive (GNU
+    and BSD ``ar`` write the same headers). Members that are not ELF (symbol and name tables)
+    are skipped."""
+    if span.read(0, 8) != b"!<arch>\n":
+        yield span
+        return
+    pos, count = 8, 0
+    while pos + 60 <= span.length:
+        header = span.read(pos, 60)
+        if header[58:60] != b"`\n" or not _AR_SIZE.fullmatch(header[48:58]):
+            raise MlfError(where, "is a damaged ar archive")
+        size = int(header[48:58])
+        if pos + 60 + size > span.length:
+            raise MlfError(where, "is a damaged ar archive (a member runs past the end)")
+        count += 1
+        if count > MAX_AR_MEMBERS:
+            raise MlfError(where, f"is an ar archive of more than {MAX_AR_MEMBERS} members")
+        if span.read(pos + 60, 4) == b"\x7fELF":
+            yield span.sub(pos + 60, size)
         pos += 60 + size + (size & 1)
-    return out
 
 
-def first_object_in_archive(data: bytes, where: str) -> bytes:
-    """The first ELF member of an archive (or the file itself), e.g. a compiler probe."""
-    members = elf_members(data, where)
-    if not members:
-        raise MlfError(where, "is an archive without an ELF object")
-    return members[0]
+@contextmanager
+def object_file(path: str) -> Iterator[Span]:
+    """A compiled object or static library the build gives (--abi-probe, check-size), read
+    where it lies: only its headers are read, however large it is."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # /dev/zero, a FIFO: not an object file
+            raise MlfError(path, "is not a regular file")
+        f = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise MlfError(path, f"cannot be read ({exc.strerror})") from None
+    with f:
+        yield Span(f, 0, os.fstat(f.fileno()).st_size)
+
+
+def first_object(path: str) -> ElfInfo:
+    """The first object of a compiled object or archive (a compiler probe), without symbols."""
+    with object_file(path) as span:
+        for obj in object_spans(span, path):
+            return parse_elf(obj, path, want_symbols=False)
+    raise MlfError(path, "is an archive without an ELF object")

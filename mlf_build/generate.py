@@ -22,7 +22,7 @@ from . import __version__, get_runtime_dir
 from .archive import DEFAULT_MAX_TOTAL_SIZE
 from .budget import constant_data
 from .devices import check_devices, glue_include_dirs, glue_sources
-from .elf import ElfInfo, first_object_in_archive, parse_elf
+from .elf import ElfInfo, first_object
 from .emit.common import Settings, arena_symbol, linked_symbol, param_symbol, public_symbols
 from .emit.crt import (
     CRT_SOURCES,
@@ -118,12 +118,9 @@ class Generation:
 
 
 def _read_probe(probe_path: str) -> ElfInfo:
-    """The object the target compiler produced (--abi-probe): its machine, class and float ABI."""
-    try:
-        data = Path(probe_path).read_bytes()
-    except OSError as exc:
-        raise MlfError(probe_path, f"cannot be read ({exc.strerror})") from None
-    return parse_elf(first_object_in_archive(data, probe_path), probe_path, want_symbols=False)
+    """The object the target compiler produced (--abi-probe): its machine, class and float ABI,
+    from its headers only (elf.first_object reads the file where it lies)."""
+    return first_object(probe_path)
 
 
 def _check_abi(model: Model, mod: Module, probe: ElfInfo) -> None:

@@ -21,6 +21,7 @@ from .elf import ElfInfo, parse_elf
 from .errors import MlfError, has_control, printable
 from .facts import Facts, IoOverride, IoTensor, check_io_total, settle
 from .graph import Graph, parse_graph
+from .limits import Budget
 from .metadata import IoMeta, Metadata, ModuleMeta, parse_metadata
 from .naming import check_unique, relay_name_candidates
 from .params import ParamTensor, read_params
@@ -276,6 +277,8 @@ class _Loader:
         self.overrides = overrides
         self.aot_api = aot_api
         self.warnings: list[str] = []
+        #: items looked at one by one, counted across all the members (limits.py)
+        self.budget = Budget()
 
     def load(self) -> Model:
         src = self.src
@@ -334,7 +337,7 @@ class _Loader:
             cf = CodegenFile(name, kind, owner)
             if kind == "object":
                 data = src.read_bytes(name, MAX_OBJECT)
-                cf.elf = parse_elf(data, src.display(name))
+                cf.elf = parse_elf(data, src.display(name), budget=self.budget)
             elif kind in ("c", "c++"):
                 cf.source = parse_c(src.read_text(name, MAX_SOURCE))
                 cf.target = cf.source.target

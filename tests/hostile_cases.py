@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from tests import elf_factory
 from tests.mlf_factory import (
     ADD_C,
     Special,
@@ -1584,6 +1585,209 @@ def _printable_everywhere(out: Path, err: str) -> None:
 
 accepted("line-path-newline-accepted", _printable_everywhere)(
     lambda tmp: tar_with(tmp, lambda f: None, "mo\ndel\x1b[1m.tar")
+)
+
+
+# -- denial of service: small inputs that cost time or memory out of proportion ----------------
+# Each was seen to take minutes or gigabytes; each must now be read in linear time and bounded
+# memory (tests/fuzz/measure_hostile.py prints the figures) or refused. The accepted ones are
+# registered by costly(): accepted by inspect and generate, nothing more checked.
+def _cost_only(out: Path, err: str) -> None:
+    """What such an input costs is what counts (measured, never asserted)."""
+
+
+def costly(id: str, commands: tuple[str, ...] = ("inspect", "generate")) -> Callable[[Builder], Builder]:
+    return accepted(id, _cost_only, compile=False, commands=commands)
+
+
+def _tgz(tmp: Path, files: dict[str, bytes]) -> Path:
+    p = tmp / "model.tar.gz"
+    p.write_bytes(gzip.compress(tar_bytes(list(files.items())), compresslevel=9, mtime=0))
+    return p
+
+
+def _with_file(name: str, data: bytes | Callable[[], bytes], compress: bool = False) -> Builder:
+    def build(tmp: Path) -> Path:
+        files = minimal_files()
+        files[name] = data() if callable(data) else data
+        return _tgz(tmp, files) if compress else write_tar(tmp / "model.tar", files)
+
+    return build
+
+
+def _c_file(data: bytes | Callable[[], bytes], compress: bool = False) -> Builder:
+    """A second C file of the model, beside TVM's (the reader reads every source)."""
+    return _with_file("codegen/host/src/default_lib2.c", data, compress)
+
+
+def _function(body: bytes) -> bytes:
+    return b"int32_t hostile(void* a, int32_t* b) {\n" + body + b"\n  return 0;\n}\n"
+
+
+# -- ELF objects in the MLF
+def _object(data: bytes | Callable[[], bytes], compress: bool = False) -> Builder:
+    return _with_file("codegen/host/lib/default_lib0.o", data, compress)
+
+
+def _symtab_sections(count: int, entsize: int) -> bytes:
+    symtab = b"\0" * 1_000_000
+    sections = [elf_factory.Section(".strtab", elf_factory.SHT_STRTAB, b"\0")]
+    sections.append(elf_factory.Section(".symtab", elf_factory.SHT_SYMTAB, symtab, link=1, entsize=entsize))
+    sections += [
+        elf_factory.Section(
+            ".symtab", elf_factory.SHT_SYMTAB, link=1, entsize=16, offset=100, size=len(symtab)
+        )
+        for _ in range(count - 1)
+    ]
+    return elf_factory.build_elf(sections)
+
+
+# relocations x functions, each relocation's owner found by a scan of every function
+costly("dos-elf-relocations")(_object(lambda: elf_factory.function_object(40_000, 110_000)))
+case("dos-elf-symtab-entsize-1", "symbol table")(_object(lambda: _symtab_sections(1, 1), compress=True))
+case("dos-elf-many-symtabs", "symbol table")(_object(lambda: _symtab_sections(20_000, 16), compress=True))
+
+
+@case("dos-elf-overlapping-relocations", "overlap")
+def _(tmp: Path) -> Path:
+    one = elf_factory.function_object(1000, 100_000)
+    info = parse_rel_text(one)
+    extra = [
+        elf_factory.Section(
+            ".rel.x", elf_factory.SHT_REL, link=2, info=1, entsize=8, offset=info[0], size=info[1]
+        )
+        for _ in range(20_000)
+    ]
+    return _object(lambda: add_sections(one, extra), compress=True)(tmp)
+
+
+@case("dos-elf-symbol-names", "symbol")
+def _(tmp: Path) -> Path:
+    # 60,000 names, each starting one byte later in the same 1 MB string: 60 GB of names
+    strtab = b"\0" + b"a" * 1_000_000 + b"\0"
+    syms = b"\0" * 16 + b"".join(struct.pack("<IIIBBH", 1 + i, 0, 0, 0x12, 0, 1) for i in range(60_000))
+    obj = elf_factory.build_elf(
+        [
+            elf_factory.Section(".text", elf_factory.SHT_NOBITS, flags=6, size=16),
+            elf_factory.Section(".symtab", elf_factory.SHT_SYMTAB, syms, link=3, info=1, entsize=16),
+            elf_factory.Section(".strtab", elf_factory.SHT_STRTAB, strtab),
+        ]
+    )
+    return _object(obj, compress=True)(tmp)
+
+
+def _attributes(body: bytes) -> bytes:
+    sub = b"\x01" + struct.pack("<I", 5 + len(body)) + body
+    vendor = b"aeabi\0" + sub
+    return b"A" + struct.pack("<I", 4 + len(vendor)) + vendor
+
+
+costly("dos-elf-attribute-uleb")(
+    _object(
+        lambda: elf_factory.build_elf(
+            [
+                elf_factory.Section(
+                    ".ARM.attributes", elf_factory.SHT_ARM_ATTRIBUTES, _attributes(b"\xff" * 1_000_000)
+                )
+            ]
+        ),
+        compress=True,
+    )
+)
+costly("dos-elf-many-attribute-sections")(
+    _object(
+        lambda: elf_factory.build_elf(
+            [
+                elf_factory.Section(
+                    ".ARM.attributes", elf_factory.SHT_ARM_ATTRIBUTES, _attributes(b"\x06\x0d" * 500_000)
+                )
+            ]
+            + [
+                elf_factory.Section(
+                    ".ARM.attributes", elf_factory.SHT_ARM_ATTRIBUTES, offset=52, size=1_000_016
+                )
+                for _ in range(20_000)
+            ]
+        ),
+        compress=True,
+    )
+)
+
+
+def parse_rel_text(obj: bytes) -> tuple[int, int]:
+    """(offset, size) of the .rel.text section of a function_object()."""
+    shoff, shnum = struct.unpack_from("<I", obj, 32)[0], struct.unpack_from("<H", obj, 48)[0]
+    for i in range(shnum):
+        _name, typ, _flags, _addr, off, size = struct.unpack_from("<IIIIII", obj, shoff + 40 * i)
+        if typ == elf_factory.SHT_REL:
+            return off, size
+    raise AssertionError("no .rel.text")
+
+
+def add_sections(obj: bytes, extra: list[elf_factory.Section]) -> bytes:
+    """The object with more section headers (pointing at its own bytes) appended to its table."""
+    shnum = struct.unpack_from("<H", obj, 48)[0]  # build_elf() puts the table last
+    rows = b"".join(
+        struct.pack(
+            "<IIIIIIIIII", 0, s.type, s.flags, 0, s.offset or 0, s.size or 0, s.link, s.info, 1, s.entsize
+        )
+        for s in extra
+    )
+    out = bytearray(obj + rows)
+    struct.pack_into("<H", out, 48, shnum + len(extra))
+    return bytes(out)
+
+
+# -- --abi-probe and check-size: files the build names, which may hold the model's objects
+def _ar_negative(tmp: Path) -> Path:
+    p = tmp / "probe.a"
+    p.write_bytes(elf_factory.ar_archive([("a.o", elf_factory.function_object(1, 0))], {"a.o": "-60"}))
+    return p
+
+
+case("dos-check-size-ar-negative-size", "damaged ar archive", ("check-size",), ("--name", "net"))(
+    _ar_negative
+)
+case("dos-check-size-ar-huge-size", "damaged ar archive", ("check-size",), ("--name", "net"))(
+    lambda tmp: _write(
+        tmp / "lib.a",
+        elf_factory.ar_archive([("a.o", elf_factory.function_object(1, 0))], {"a.o": "9999999999"}),
+    )
+)
+case("dos-check-size-dev-zero", "is not a regular file", ("check-size",), ("--name", "net"))(
+    lambda tmp: Path("/dev/zero")
+)
+case("dos-check-size-sparse", "is not an ELF object file", ("check-size",), ("--name", "net"))(
+    lambda tmp: _sparse(tmp / "lib.a", 8 << 30)
+)
+
+
+def _write(p: Path, data: bytes) -> Path:
+    p.write_bytes(data)
+    return p
+
+
+def _sparse(p: Path, size: int) -> Path:
+    with open(p, "wb") as f:
+        f.truncate(size)
+    return p
+
+
+def _probe_case(id: str, expect: str, probe: Callable[[Path], Path], where: str) -> None:
+    def build(tmp: Path) -> Path:
+        probe(tmp)
+        return tar_with(tmp, lambda f: None)
+
+    case(id, expect, ("generate",), ("--abi-probe", where), where)(build)
+
+
+_probe_case("dos-abi-probe-ar-negative-size", "damaged ar archive", _ar_negative, "{in}/probe.a")
+_probe_case("dos-abi-probe-dev-zero", "is not a regular file", lambda tmp: tmp, "/dev/zero")
+_probe_case(
+    "dos-abi-probe-sparse",
+    "is not an ELF object file",
+    lambda tmp: _sparse(tmp / "probe.o", 8 << 30),
+    "{in}/probe.o",
 )
 
 

@@ -231,34 +231,16 @@ def reweighted(model: Path, dest: Path, factor: float = 2.0) -> Path:
 def elf_object(functions: list[bytes], machine: int = 62) -> bytes:
     """A relocatable ELF64 (little endian, x86-64 by default) defining each of ``functions`` as a
     global function in .text. Symbol names are bytes, as ELF allows: anything but NUL."""
-    import struct
+    from tests import elf_factory as ef
 
-    strtab = b"\0" + b"".join(name + b"\0" for name in functions)
-    shstrtab = b"\0.text\0.symtab\0.strtab\0.shstrtab\0"
-    text = b"\xc3" * 16
-    syms = [bytes(24)]  # the null symbol
-    off = 1
-    for name in functions:
-        # st_name, st_info (GLOBAL << 4 | FUNC), st_other, st_shndx (.text), st_value, st_size
-        syms.append(struct.pack("<IBBHQQ", off, (1 << 4) | 2, 0, 1, 0, 1))
-        off += len(name) + 1
-    symtab = b"".join(syms)
-    body = text + symtab + strtab + shstrtab
-    shoff = 64 + len(body)
-    layout = [(64, len(text)), (64 + len(text), len(symtab))]
-    layout.append((layout[1][0] + len(symtab), len(strtab)))
-    layout.append((layout[2][0] + len(strtab), len(shstrtab)))
-    sections = [bytes(64)]
-    # name offset in .shstrtab, type, flags, offset, size, link, info, entsize
-    for (name_off, typ, flags, link, info, entsize), (sec_off, size) in zip(
-        [(1, 1, 6, 0, 0, 0), (7, 2, 0, 3, 1, 24), (15, 3, 0, 0, 0, 0), (23, 3, 0, 0, 0, 0)],
-        layout,
-        strict=True,
-    ):
-        sections.append(
-            struct.pack("<IIQQQQIIQQ", name_off, typ, flags, 0, sec_off, size, link, info, 1, entsize)
-        )
-    header = bytearray(64)
-    header[:7] = b"\x7fELF\x02\x01\x01"
-    struct.pack_into("<HHIQQQIHHHHHH", header, 16, 1, machine, 1, 0, 0, shoff, 0, 64, 0, 0, 64, 5, 4)
-    return bytes(header) + body + b"".join(sections)
+    symtab, strtab = ef.symbol_table([ef.Symbol(name, 0, 1, shndx=1) for name in functions], cls=64)
+    return ef.build_elf(
+        [
+            ef.Section(".text", ef.SHT_PROGBITS, b"\xc3" * 16, flags=ef.SHF_ALLOC | ef.SHF_EXECINSTR),
+            ef.Section(".symtab", ef.SHT_SYMTAB, symtab, link=3, info=1, entsize=24),
+            ef.Section(".strtab", ef.SHT_STRTAB, strtab),
+        ],
+        cls=64,
+        machine=machine,
+        flags=0,
+    )
