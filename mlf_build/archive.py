@@ -7,6 +7,7 @@ FIFOs, absolute paths, ``..``, duplicates, non-UTF-8 names and oversized archive
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
 import re
@@ -168,7 +169,25 @@ class MlfSource:
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise MlfError(self.display(name), f"is not UTF-8 text ({exc.reason})") from None
+            raise self._not_utf8(name, exc) from None
+
+    def read_utf8(self, name: str, max_size: int) -> bytes:
+        """A text member as bytes, checked to be UTF-8 without ever holding it as a str (up to
+        four bytes a character): for the large ones, C sources."""
+        data = self.read_bytes(name, max_size)
+        if not data.isascii():
+            decoder = codecs.getincrementaldecoder("utf-8")()
+            view = memoryview(data)
+            try:
+                for start in range(0, len(data), _COPY_CHUNK):
+                    decoder.decode(view[start : start + _COPY_CHUNK])
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError as exc:
+                raise self._not_utf8(name, exc) from None
+        return data
+
+    def _not_utf8(self, name: str, exc: UnicodeDecodeError) -> MlfError:
+        return MlfError(self.display(name), f"is not UTF-8 text ({exc.reason})")
 
     @contextmanager
     def open(self, name: str) -> Iterator[BinaryIO]:

@@ -339,7 +339,7 @@ class _Loader:
                 data = src.read_bytes(name, MAX_OBJECT)
                 cf.elf = parse_elf(data, src.display(name), budget=self.budget)
             elif kind in ("c", "c++"):
-                cf.source = parse_c(src.read_text(name, MAX_SOURCE))
+                cf.source = parse_c(src.read_utf8(name, MAX_SOURCE), src.display(name), self.budget)
                 cf.target = cf.source.target
                 if cf.target:
                     kind_word = cf.target.split()[0]

@@ -1624,6 +1624,95 @@ def _function(body: bytes) -> bytes:
     return b"int32_t hostile(void* a, int32_t* b) {\n" + body + b"\n  return 0;\n}\n"
 
 
+for _id, _src, _gz in [
+    # _FUNC: a lazy qualifier run tried from every position of a long line
+    ("long-line", lambda: b"a " * 30_000 + b"\n", False),
+    # comment stripping: each unclosed /* scanned to the end of the file
+    ("unclosed-comments", lambda: b"/* " * 100_000, False),
+    # #include search: ^\s* spans every following blank line, from every line
+    ("blank-lines", lambda: b"\n" * 1_000_000, True),
+    ("unclosed-includes", lambda: b"#include <a\n" * 50_000, False),
+    # a call's arguments re-scanned for every call they contain
+    ("nested-calls", lambda: _function(b"  f(" * 30_000 + b"a" + b")" * 30_000 + b";"), False),
+    ("unterminated-allocs", lambda: _function(b"TVMBackendAllocWorkspace(" * 20_000), False),
+    ("unterminated-frees", lambda: _function(b"TVMBackendFreeWorkspace(" * 20_000), False),
+    ("unclosed-attributes", lambda: b"__attribute__((" * 30_000, False),
+    ("static-attribute-line", lambda: b"static int __attribute__((" * 20_000, False),
+    ("deep-conditionals", lambda: b"#ifdef X\n" * 50_000 + b"int x;\n" * 50_000, False),
+    ("declarations-one-line", lambda: b"int f(void);" * 20_000, False),
+    (
+        "long-parameter-name",
+        lambda: b"int32_t f(int32_t " + b"a" * 60_000 + b" b) {\n  return 0;\n}\n",
+        False,
+    ),
+    ("many-parameters", lambda: b"int32_t f(" + b"int a," * 1_100_000 + b"int b) {\n  return 0;\n}\n", True),
+    # one Python string per line of a 20 MB file of newlines (1 GB)
+    ("newlines", lambda: b"\n" * 20_000_000, True),
+    # too many things to look at one by one: refused after MAX_ITEMS of them
+    ("many-braces", lambda: b"{}" * 3_000_000, True),
+    ("many-strings", lambda: b'"";' * 3_000_000, True),
+]:
+    if _id.startswith("many-"):
+        case(f"dos-c-{_id}", "preprocessor lines, braces")(_c_file(_src, _gz))
+    else:
+        costly(f"dos-c-{_id}")(_c_file(_src, _gz))
+
+# just under that limit: the most a C file can make the reader hold
+for _id, _src in [
+    ("arrays", lambda: b"".join(b"static int a%d[1];\n" % i for i in range(1_000_000))),
+    ("declarations", lambda: b"".join(b"int f%d(void);\n" % i for i in range(1_000_000))),
+    ("calls", lambda: _function(b"".join(b"  f%d(a);\n" % i for i in range(200_000)))),
+    (
+        "parameters",
+        lambda: b"int32_t f(" + b"".join(b"int a%d," % i for i in range(1_000_000)) + b"int b) {}\n",
+    ),
+]:
+    costly(f"dos-c-most-{_id}", ("inspect",))(_c_file(_src, True))
+
+
+@costly("dos-c-deep-call-chain")
+def _(tmp: Path) -> Path:
+    # The operator calls f1, which calls f2, ... f5000: sized by walking the calls (once a
+    # recursion deeper than Python's limit: a RecursionError traceback).
+    sig = "void* args, int32_t* type_codes, int32_t n, void* ret, int32_t* ret_code, void* handle"
+    chain = "".join(
+        f"int32_t f{i}({sig}) {{\n  return f{i + 1}(args, type_codes, n, ret, ret_code, handle);\n}}\n"
+        for i in range(5000)
+    )
+    chain += f"int32_t f5000({sig}) {{\n  return 0;\n}}\n"
+
+    def change(f: dict[str, bytes]) -> None:
+        f["codegen/host/src/default_lib2.c"] = chain.encode()
+        g = graph_doc()
+        g["nodes"][2]["attrs"]["func_name"] = "f0"
+        f["executor-config/graph/default.graph"] = json.dumps(g).encode()
+
+    return tar_with(tmp, change)
+
+
+# a packed function's argument handles, each looked for in the whole body (which of them the
+# function reads besides data); USMP constant pools, each size comment searched for to the end
+_PACKED = b"int32_t f(void* args, int32_t* t, int32_t n, void* r, int32_t* rc, void* h) {\n"
+costly("dos-c-packed-many-handles")(
+    _c_file(
+        lambda: (
+            _PACKED
+            + b"".join(b"  void* a%d = (((TVMValue*)args)[%d].v_handle);\n" % (i, i) for i in range(20_000))
+            + b"  return 0;\n}\n"
+        )
+    )
+)
+costly("dos-c-constant-pools")(
+    _c_file(
+        lambda: b"".join(b"static const struct p%d { int a; } p%d = {0};\n" % (i, i) for i in range(20_000))
+    )
+)
+costly("dos-c-huge-array-count")(_c_file(b"static int x[" + b"9" * 5000 + b"];\n"))
+costly("dos-c-huge-alloc-size")(
+    _c_file(_function(b"  void* t = TVMBackendAllocWorkspace(1, 0, (uint64_t)" + b"9" * 5000 + b", 2, 32);"))
+)
+
+
 # -- ELF objects in the MLF
 def _object(data: bytes | Callable[[], bytes], compress: bool = False) -> Builder:
     return _with_file("codegen/host/lib/default_lib0.o", data, compress)
