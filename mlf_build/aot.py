@@ -54,10 +54,14 @@ def _struct_fields(text: str, struct: str) -> list[str] | None:
     """Members of ``struct <struct> { void* <member>; ... }`` as written: interface_c.cc
     EmitStruct declares one ``void*`` per SanitizeName'd name. They are checked where they
     become C (a member like ``0`` is what TVM writes for a tensor named "0")."""
-    m = re.search(rf"struct\s+{re.escape(struct)}\s*\{{(.*?)\}}", text, re.S)
+    m = re.search(rf"struct\s+{re.escape(struct)}\s*\{{", text)
     if m is None:
         return None
-    body = re.sub(r"/\*.*?\*/|//[^\n]*", "", m.group(1), flags=re.S)
+    end = text.find("}", m.end())
+    if end < 0:  # then no later `struct ... {` has one either: the text is not scanned again
+        return None
+    # An unterminated comment runs to the end, as in C (and is not re-scanned from each '/*').
+    body = re.sub(r"/\*.*?(?:\*/|\Z)|//[^\n]*", "", text[m.end() : end], flags=re.S)
     return re.findall(r"\bvoid\s*\*\s*([^\s;*]+)\s*;", body)
 
 
@@ -67,11 +71,14 @@ def parse_aot_header(text: str, m: str, where: str) -> AotHeader:
     if inputs is None or outputs is None:
         raise MlfError(where, f"has no struct tvmgen_{m}_inputs/outputs")
     for kind, members in (("input", inputs), ("output", outputs)):
-        twice = next((x for i, x in enumerate(members) if x in members[:i]), None)
-        if twice is not None:  # TVM refuses to write this (interface_c.cc EmitStruct ICHECK)
-            raise MlfError(where, f"declares the {kind} member {printable(twice)!r} twice")
+        seen: set[str] = set()
+        for x in members:
+            if x in seen:  # TVM refuses to write this (interface_c.cc EmitStruct ICHECK)
+                raise MlfError(where, f"declares the {kind} member {printable(x)!r} twice")
+            seen.add(x)
     up = m.upper()
-    macros = {k: int(v) for k, v in re.findall(r"#define\s+(\w+)\s+\(?(\d+)\)?", text)}
+    # (a number of more than 18 digits is no size: it is left out, not converted)
+    macros = {k: int(v) for k, v in re.findall(r"#define\s+(\w+)\s+\(?(\d+)\)?", text) if len(v) <= 18}
     defined = set(re.findall(r"#define\s+(\w+)", text))
     sizes = {}
     for name in inputs + outputs:
@@ -112,12 +119,30 @@ def _raw_names(members: list[str], candidates: list[str]) -> list[str]:
     """The model's own names of the tensors TVM calls ``members`` in C: for each, the first
     candidate not taken yet that is the member or sanitizes to it, else the member itself (the
     archive keeps no other name)."""
+    # Each candidate under its own name and under its C name, in order; a cursor per key skips
+    # those taken (each candidate is sanitized and stepped over once: a model of thousands of
+    # inputs made the search of each quadratic).
+    exact: dict[str, list[str]] = {}
+    sanitized: dict[str, list[str]] = {}
+    for c in candidates:
+        exact.setdefault(c, []).append(c)
+        sanitized.setdefault(tvm_sanitize(c), []).append(c)
+    cursor: dict[tuple[int, str], int] = {}
     taken: set[str] = set()
+
+    def first_free(table: dict[str, list[str]], kind: int, key: str) -> str | None:
+        found = table.get(key, [])
+        i = cursor.get((kind, key), 0)
+        while i < len(found) and found[i] in taken:
+            i += 1
+        cursor[(kind, key)] = i
+        return found[i] if i < len(found) else None
+
     out = []
     for member in members:
-        name = next((c for c in candidates if c == member and c not in taken), None)
+        name = first_free(exact, 0, member)
         if name is None:
-            name = next((c for c in candidates if tvm_sanitize(c) == member and c not in taken), member)
+            name = first_free(sanitized, 1, member) or member
         taken.add(name)
         out.append(name)
     return out
@@ -137,10 +162,11 @@ def resolve_aot_io(
 ) -> AotIo:
     # Relay parameters that are not weights of the params file, by the names they can have had
     # before the printer wrote them (relay_name_candidates).
+    param_index = {name: k for k, name in reversed(list(enumerate(params)))}
     relay_inputs: list[tuple[list[str], RelayType | None]] = []
     for printed, rtype in relay.params if relay else []:
         names = relay_name_candidates(printed)
-        if not any(n in params for n in names):
+        if not any(n in param_index for n in names):
             relay_inputs.append((names, rtype))
     meta_in = {i.name: i for i in meta.inputs or []}
     meta_out = {o.name: o for o in meta.outputs or []}
@@ -157,8 +183,7 @@ def resolve_aot_io(
         known_outputs = {tvm_sanitize(n) for n in [*meta_out, *relay_out_names]}
         in_args, out_args = [], []
         for p in inner.params:
-            local = next((a for a, t in inner.aliases.items() if t == p.name), p.name)
-            clean = re.sub(r"_buffer_var$", "", local)
+            clean = re.sub(r"_buffer_var$", "", inner.alias_of(p.name))
             if re.search(r"workspace|_pool|^device_context_", clean):
                 continue  # USMP pool pointers are bound inside lib0.c; devices come last
             if out_args or clean in known_outputs or re.fullmatch(r"output\d*", clean):
@@ -170,7 +195,8 @@ def resolve_aot_io(
         # Objects only: metadata lists the real inputs (relay also lists weights it bound).
         relay_first = [names[-1] for names, _t in relay_inputs]
         in_args = [n for n in relay_first if n in meta_in] if meta_in else relay_first
-        in_args += sorted(n for n in meta_in if n not in in_args)
+        listed = set(in_args)
+        in_args += sorted(n for n in meta_in if n not in listed)
         out_args = relay_out_names or sorted(meta_out)
         if not in_args or not out_args:
             raise MlfError(
@@ -180,7 +206,7 @@ def resolve_aot_io(
 
     # 2) the model's own names, and which Relay parameter each input is
     in_candidates = [*meta_in] + [n for names, _t in relay_inputs for n in names]
-    user_inputs = [a for a in in_args if a not in params]
+    user_inputs = [a for a in in_args if a not in param_index]
     in_names = _raw_names(user_inputs, in_candidates)
     by_name = {n: t for names, t in relay_inputs for n in names}
     in_types: list[RelayType | None] = [by_name.get(n) for n in in_names]
@@ -199,6 +225,8 @@ def resolve_aot_io(
     facts = [Facts("input", n) for n in in_names] + [Facts("output", n) for n in out_names]
     members = user_inputs + out_args
     returns = relay.returns if relay else None
+    in_pos = {a: k for k, a in reversed(list(enumerate(in_args)))}
+    out_pos = {a: k for k, a in reversed(list(enumerate(out_args)))}
     for k, f in enumerate(facts):
         is_out = k >= len(in_names)
         rtype = (
@@ -220,7 +248,7 @@ def resolve_aot_io(
         if header is not None and members[k] in header.sizes:
             f.sizes.append(("aot_header", header.sizes[members[k]]))
         if inner is not None:
-            pos = (len(in_args) + out_args.index(members[k])) if is_out else in_args.index(members[k])
+            pos = (len(in_args) + out_pos[members[k]]) if is_out else in_pos[members[k]]
             f.c_dtype = _c_dtype(inner, functions, pos)
 
     # 4) one value per fact, or the disagreement in one line
@@ -242,7 +270,7 @@ def resolve_aot_io(
     args: list[tuple[str, int]] = []
     user = iter(range(len(user_inputs)))
     for a in in_args:
-        args.append(("param", params.index(a)) if a in params else ("input", next(user)))
+        args.append(("param", param_index[a]) if a in param_index else ("input", next(user)))
     args += [("output", j) for j in range(len(out_args))]
     order = ["aot_header", "aot_source", "graph_json", "metadata", "relay", "c_source", "flat", "override"]
     return AotIo(
@@ -262,11 +290,9 @@ def _c_dtype(inner: Function, functions: dict[str, Function], pos: int) -> str |
     param = inner.params[pos].name
     ctype = inner.element_type(param)
     if ctype is None:
-        local = next((a for a, t in inner.aliases.items() if t == param), param)
-        for kind, callee, _s, args in inner.events:
-            if kind == "call" and local in args and callee in functions:
+        for callee, k in inner.calls_with(inner.alias_of(param)):
+            if callee in functions:
                 f = functions[callee]
-                k = args.index(local)
                 if k < len(f.params):
                     ctype = f.element_type(f.params[k].name)
                 if ctype:
@@ -288,18 +314,22 @@ def name_graph_outputs(
         return given, None
     if relay is not None and relay.output_names and sorted(relay.output_names) == sorted(given):
         return list(relay.output_names), None
-    if all(re.fullmatch(r"output\d+", g) for g in given):
+    if all(re.fullmatch(r"output[0-9]{1,18}", g) for g in given):
         return sorted(given, key=lambda g: int(g[6:])), None
     # Match by size and dtype where that is unambiguous.
-    meta_by = {o.name: (o.size, o.dtype) for o in meta.outputs or []}
+    by_key: dict[tuple[int, str], list[str]] = {}
+    for o in meta.outputs or []:
+        by_key.setdefault((o.size, o.dtype), []).append(o.name)
     picked: list[str] = []
+    taken: set[str] = set()
     for dt, shape in dtypes_shapes:
-        key = (dt.nbytes(shape), dt.name)
-        cands = [g for g in given if meta_by[g] == key and g not in picked]
-        if len([g for g in given if meta_by[g] == key]) != 1:
+        found = by_key.get((dt.nbytes(shape), dt.name), [])
+        # (two outputs matching the one name of their size: a damaged archive, no match either)
+        if len(found) != 1 or found[0] in taken:
             return (
                 names,
                 "metadata.json names the outputs, but not in an order that can be matched; using output<N>",
             )
-        picked.extend(cands[:1])
+        picked.append(found[0])
+        taken.add(found[0])
     return picked, None

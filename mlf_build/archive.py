@@ -7,12 +7,16 @@ FIFOs, absolute paths, ``..``, duplicates, non-UTF-8 names and oversized archive
 
 from __future__ import annotations
 
+import bz2
 import codecs
+import gzip
 import io
+import lzma
 import os
 import re
 import stat
 import tarfile
+import tempfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +39,9 @@ MAX_NAME_BYTES = 4096
 #: extended headers each apply to the next header, which tarfile reads recursively
 MAX_EXTENDED_CHAIN = 16
 _COPY_CHUNK = 1 << 20
+#: bytes of members read whole into memory and parsed (sources, JSON, headers, objects), in all:
+#: the bound on the time a load takes (parameters are streamed and not counted)
+MAX_READ_TOTAL = 512 << 20
 
 try:
     from lzma import LZMAError
@@ -137,6 +144,7 @@ class MlfSource:
         self._tree: dict[str, Any] = {}
         #: (name, reason) of files that are present but not part of an MLF
         self.ignored: list[tuple[str, str]] = []
+        self._read_total = 0
 
     # -- reading ---------------------------------------------------------------------------
     def display(self, name: str | None = None) -> str:
@@ -151,17 +159,33 @@ class MlfSource:
     def names(self, prefix: str = "") -> list[str]:
         return sorted(n for n in self.members if n.startswith(prefix))
 
-    def read_bytes(self, name: str, max_size: int) -> bytes:
+    def read_bytes(self, name: str, max_size: int) -> bytearray:
+        """A member read whole into memory, for a parser: at most ``max_size`` bytes, and
+        MAX_READ_TOTAL for all such reads of the archive together (which bounds the time they
+        take). Read in chunks into one buffer: the member is held once."""
         member = self.members[name]
         if member.size > max_size:
             raise MlfError(
                 self.display(name),
                 f"is {member.size} bytes, more than the {max_size} bytes allowed for this file",
             )
+        self._read_total += member.size
+        if self._read_total > MAX_READ_TOTAL:
+            raise MlfError(
+                self.display(name),
+                f"takes the files read whole (sources, JSON, objects) over {MAX_READ_TOTAL} bytes in all",
+            )
+        data = bytearray(member.size)
         with self.open(name) as f:
-            data = f.read(member.size + 1)
-        if len(data) != member.size:
-            raise MlfError(self.display(name), "is truncated (the archive ends early)")
+            done = 0
+            while done < member.size:
+                chunk = f.read(min(_COPY_CHUNK, member.size - done))
+                if not chunk:
+                    break
+                data[done : done + len(chunk)] = chunk
+                done += len(chunk)
+            if done != member.size or f.read(1):
+                raise MlfError(self.display(name), "is truncated (the archive ends early)")
         return data
 
     def read_text(self, name: str, max_size: int) -> str:
@@ -171,7 +195,7 @@ class MlfSource:
         except UnicodeDecodeError as exc:
             raise self._not_utf8(name, exc) from None
 
-    def read_utf8(self, name: str, max_size: int) -> bytes:
+    def read_utf8(self, name: str, max_size: int) -> bytearray:
         """A text member as bytes, checked to be UTF-8 without ever holding it as a str (up to
         four bytes a character): for the large ones, C sources."""
         data = self.read_bytes(name, max_size)
@@ -336,11 +360,14 @@ class _TarSource(MlfSource):
         super().__init__(path)
         self._infos: dict[str, tarfile.TarInfo] = {}
         self._plain = False  # the members' bytes are stored as they are (no compression)
+        self._spool: _Spool | None = None
         try:
-            self._tar = tarfile.open(path, "r:*", tarinfo=_CheckedTarInfo)  # noqa: SIM115 - closed by close()
+            self._tar = self._open_tar(path)
         except _Refused as exc:
+            self.close()
             raise MlfError(path, str(exc)) from None
         except _DAMAGED:
+            self.close()
             # Say what the file is, never tarfile's attempts ("- method gz: ReadError(...)").
             raise MlfError(
                 path,
@@ -351,8 +378,17 @@ class _TarSource(MlfSource):
         try:
             self._scan(max_total)
         except BaseException:
-            self._tar.close()
+            self.close()
             raise
+
+    def _open_tar(self, path: Path) -> tarfile.TarFile:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+        for prefix, opener in _COMPRESSIONS:
+            if magic.startswith(prefix):
+                self._spool = _Spool(opener(path))
+                return tarfile.open(fileobj=self._spool, mode="r:", tarinfo=_CheckedTarInfo)
+        return tarfile.open(path, "r:", tarinfo=_CheckedTarInfo)
 
     def _scan(self, max_total: int) -> None:
         file_size = self.path.stat().st_size
@@ -391,6 +427,8 @@ class _TarSource(MlfSource):
             kept = self._add(info.name, info.size, info.isdir())
             if kept is not None:
                 self._infos[kept] = info
+            elif self._spool is not None and info.isfile():
+                self._spool.drop(info.offset_data, info.offset_data + info.size)
         if count == 0:
             raise MlfError(self.path, "is an empty tar archive")
 
@@ -410,6 +448,9 @@ class _TarSource(MlfSource):
     @contextmanager
     def _span(self, name: str) -> Iterator[tuple[int, int] | None]:
         info = self._infos[name]
+        if self._spool is not None and info.offset_data + info.size <= self._spool.spooled:
+            yield self._spool.fileno(), info.offset_data  # decompressed already
+            return
         fileobj = self._tar.fileobj
         if not self._plain or not isinstance(fileobj, io.BufferedReader) or info.sparse is not None:
             yield None
@@ -422,7 +463,91 @@ class _TarSource(MlfSource):
         yield fd, info.offset_data
 
     def close(self) -> None:
-        self._tar.close()
+        if hasattr(self, "_tar"):
+            self._tar.close()
+        if self._spool is not None:
+            self._spool.close()
+
+
+class _Spool(io.RawIOBase):
+    """A compressed tarball, decompressed once as tarfile reads it, into an unnamed temporary
+    file. Members are read in the loader's order, not the archive's, and a decompressor seeks
+    back only by starting again from the beginning: reading the members of a .tar.gz cost, for
+    each of them, the decompression of all that comes before it (a few thousand small members,
+    or a few reads past a gzip-bombed member, took minutes). The file holds only what tarfile
+    has read so far (headers and the members it stepped over, which the declared-size limit
+    bounds), and disappears when the archive is closed."""
+
+    def __init__(self, stream: io.BufferedIOBase) -> None:
+        super().__init__()
+        self._stream = stream
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        self.spooled = 0  # bytes decompressed into the file
+        self._pos = 0
+        self._drop = (0, 0)  # bytes never to be read (an ignored member): not stored
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence == io.SEEK_SET:
+            self._pos = offset
+        elif whence == io.SEEK_CUR:
+            self._pos += offset
+        else:
+            raise io.UnsupportedOperation("a compressed stream has no known end")
+        if self._pos < 0:
+            raise ValueError("negative seek position")
+        return self._pos
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        want = self._pos + len(buffer)
+        if want > self.spooled:
+            self._file.seek(self.spooled)
+            while self.spooled < want:
+                start, end = self._drop
+                dropping = start <= self.spooled < end
+                limit = end if dropping else start if self.spooled < start else want
+                chunk = self._stream.read(min(_COPY_CHUNK, want - self.spooled, limit - self.spooled))
+                if not chunk:
+                    break
+                if dropping:
+                    self._file.seek(len(chunk), io.SEEK_CUR)  # a hole: nothing written
+                else:
+                    self._file.write(chunk)
+                self.spooled += len(chunk)
+            self._file.truncate(self.spooled)  # a hole at the end reads as zeros, not as the end
+        self._file.seek(self._pos)
+        n = self._file.readinto(buffer)
+        self._pos += n
+        return n
+
+    def drop(self, start: int, end: int) -> None:
+        """The bytes from ``start`` to ``end`` (not yet read) will not be read: do not keep them."""
+        self._drop = (start, end)
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._file.close()
+            self._stream.close()
+        super().close()
+
+
+#: what tarfile's "r:*" reads, told by the first bytes
+_COMPRESSIONS: tuple[tuple[bytes, Callable[[Path], io.BufferedIOBase]], ...] = (
+    (b"\x1f\x8b", gzip.GzipFile),
+    (b"BZh", bz2.BZ2File),
+    (b"\xfd7zXZ\x00", lzma.LZMAFile),
+)
 
 
 class _GuardedReader(io.RawIOBase):

@@ -13,6 +13,7 @@ from typing import Any
 from . import jsonio
 from .dtypes import DType, parse_dtype
 from .errors import MlfError, printable
+from .limits import Budget
 
 MAX_NODES = 1 << 20
 MAX_ELEMENTS = 1 << 48
@@ -81,8 +82,8 @@ def _typed_attr(attrs: dict[str, Any], key: str, kind: str, where: str) -> list[
     return _list(raw[1], where, f"attrs.{key}[1]")
 
 
-def parse_graph(text: str, where: str) -> Graph:
-    doc = jsonio.loads(text, where)
+def parse_graph(text: str, where: str, budget: Budget | None = None) -> Graph:
+    doc = jsonio.loads(text, where, budget)
     if not isinstance(doc, dict):
         raise MlfError(where, "must be a JSON object")
     raw_nodes = _list(doc.get("nodes"), where, "nodes")

@@ -6,8 +6,13 @@ import json
 from typing import Any
 
 from .errors import MlfError
+from .limits import Budget
 
 MAX_INT = 1 << 62
+#: values (and keys) the JSON documents of one archive may hold in all: each costs Python some
+#: 60 bytes, so a 64 MiB file of `[],` would take 1.4 GB. A graph the runner can take (65535
+#: tensors) holds about a million.
+MAX_VALUES = 1 << 21
 
 
 def _no_constants(name: str) -> Any:
@@ -40,7 +45,15 @@ def _float(text: str) -> float:
     return value
 
 
-def loads(text: str, where: str) -> Any:
+def loads(text: str, where: str, budget: Budget | None = None) -> Any:
+    """Parse untrusted JSON; ``budget`` counts its values with those of the other documents of
+    one archive (MAX_VALUES), before any is made."""
+    # Every value but the first follows a ',', ':', '[' or '{' (counted in strings too: a bound).
+    values = 1 + sum(text.count(c) for c in ",:[{")
+    if not (Budget() if budget is None else budget).take("json", values, MAX_VALUES):
+        raise MlfError(
+            where, f"takes the JSON files over {MAX_VALUES} values in all; no TVM export comes near"
+        )
     try:
         return json.loads(
             text,

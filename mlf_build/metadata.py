@@ -14,6 +14,7 @@ from typing import Any
 
 from . import jsonio
 from .errors import MlfError, printable
+from .limits import Budget
 
 SUPPORTED_VERSIONS = range(1, 8)
 MAX_SIZE = 1 << 48
@@ -96,8 +97,8 @@ def _short(value: Any) -> str:
     return printable(repr(value), 40)
 
 
-def parse_metadata(text: str, where: str) -> Metadata:
-    doc = jsonio.loads(text, where)
+def parse_metadata(text: str, where: str, budget: Budget | None = None) -> Metadata:
+    doc = jsonio.loads(text, where, budget)
     c = _Ctx(where)
     top = c.obj(doc, "")
     version = top.get("version")

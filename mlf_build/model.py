@@ -30,7 +30,7 @@ from .validate import is_c_identifier, relative_path
 
 MAX_JSON = 64 << 20
 MAX_SOURCE = 256 << 20
-MAX_OBJECT = 512 << 20
+MAX_OBJECT = 256 << 20
 _BYOC = {"cmsis-nn": "cmsis-nn", "ethos-u": "ethos-u", "ethosu": "ethos-u", "uma": "uma"}
 #: The header every CMSIS-NN source of TVM includes (relay/backend/contrib/cmsisnn/
 #: tir_to_runtime.cc, all versions): it marks the file even where no ``// tvm target:`` line does.
@@ -285,14 +285,22 @@ class _Loader:
         self.warnings += _ignored_warnings(src, _group_ignored(src.ignored))
         if not src.has("metadata.json"):
             raise MlfError(src.path, _missing_metadata_message(src))
-        meta = parse_metadata(src.read_text("metadata.json", MAX_JSON), src.display("metadata.json"))
+        meta = parse_metadata(
+            src.read_text("metadata.json", MAX_JSON), src.display("metadata.json"), self.budget
+        )
         self.warnings += [f"{src.display('metadata.json')}: {n}" for n in meta.notes]
         names = [m.name for m in meta.modules]
         if len(set(names)) != len(names):
             raise MlfError(src.display("metadata.json"), "names the same module twice")
         codegen = self._codegen(names)
+        # Each module's files, and those no module name claims, in codegen order.
+        own: dict[str | None, list[int]] = {}
+        for i, f in enumerate(codegen):
+            own.setdefault(f.module, []).append(i)
+        shared = own.get(None, [])
         modules = [
-            self._module(mm, meta, [f for f in codegen if f.module in (mm.name, None)]) for mm in meta.modules
+            self._module(mm, meta, [codegen[i] for i in sorted(own.get(mm.name, []) + shared)])
+            for mm in meta.modules
         ]
         runtime_files = src.names("runtime/")
         for name in runtime_files:
@@ -314,7 +322,7 @@ class _Loader:
         src = self.src
         out: list[CodegenFile] = []
         single = module_names[0] if len(module_names) == 1 else None
-        by_len = sorted(module_names, key=len, reverse=True)
+        known = set(module_names)
         for name in src.names("codegen/host/"):
             _check_copied_name(src, name, len("codegen/host/"))
             fname = name.rsplit("/", 1)[-1]
@@ -330,10 +338,10 @@ class _Loader:
                 kind = "c++"
             owner = single
             if owner is None:
+                # The longest module name the file name starts with, followed by '_' or '.'.
                 stem = fname[len("tvmgen_") :] if fname.startswith("tvmgen_") else fname
-                owner = next(
-                    (m for m in by_len if stem.startswith(m + "_") or stem.startswith(m + ".")), None
-                )
+                cuts = [m.start() for m in re.finditer(r"[_.]", stem)]
+                owner = next((stem[:k] for k in reversed(cuts) if stem[:k] in known), None)
             cf = CodegenFile(name, kind, owner)
             if kind == "object":
                 data = src.read_bytes(name, MAX_OBJECT)
@@ -384,7 +392,7 @@ class _Loader:
             executor = mod.executor = "graph" if mod.graph_member else "aot"
             self.warnings.append(f"{src.display('metadata.json')}: no executor recorded; assuming {executor}")
         if mod.params_member is not None:
-            mod.params = read_params(src, mod.params_member)
+            mod.params = read_params(src, mod.params_member, self.budget)
         elif executor == "graph":
             raise MlfError(src.path, f"module {m!r} has no parameters/{m}.params")
         if not codegen or not any(f.kind in ("c", "c++", "object") for f in codegen):
@@ -429,7 +437,7 @@ class _Loader:
         if mod.graph_member is None:
             raise MlfError(src.path, f"module {mod.name!r} uses the graph executor but has no graph JSON")
         where = src.display(mod.graph_member)
-        g = parse_graph(src.read_text(mod.graph_member, MAX_JSON), where)
+        g = parse_graph(src.read_text(mod.graph_member, MAX_JSON), where, self.budget)
         mod.graph = g
         defined = mod.defined_symbols()
         for node in g.op_nodes():

@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from .dtypes import DType, dtype_from_code
 from .errors import MlfError, printable
+from .limits import Budget
 
 if TYPE_CHECKING:
     from .archive import MlfSource
 
 LIST_MAGIC = 0xF7E58D4F05049CB7
 TENSOR_MAGIC = 0xDD5E40F096B4A13F
-MAX_PARAMS = 1 << 20
+#: tensors of all the params files of one archive (one object and a few reads each): TVM models
+#: have hundreds; a graph runner cannot refer to more than 65535 tensors anyway
+MAX_PARAMS = 1 << 16
 MAX_NAME = 4096
 MAX_NDIM = 32
 MAX_ELEMENTS = 1 << 48
@@ -65,15 +68,20 @@ class _Reader:
         self.pos += n
 
 
-def parse_params(f: BinaryIO, size: int, where: str) -> list[ParamTensor]:
-    """Parse the headers of a params file of ``size`` bytes read from ``f``."""
+def parse_params(f: BinaryIO, size: int, where: str, budget: Budget | None = None) -> list[ParamTensor]:
+    """Parse the headers of a params file of ``size`` bytes read from ``f``. ``budget`` counts
+    its tensors with those of the other params files of one archive (MAX_PARAMS)."""
     r = _Reader(f, size, where)
     if r.u64("the magic number") != LIST_MAGIC:
         raise MlfError(where, "is not a TVM params file (wrong magic number)")
     r.u64("the reserved word")
     count = r.u64("the name count")
-    if count > MAX_PARAMS or count * 8 > size:
+    if count * 8 > size:
         raise MlfError(where, f"declares {count} parameters, more than the file can hold")
+    if not (Budget() if budget is None else budget).take("params", count, MAX_PARAMS):
+        raise MlfError(
+            where, f"takes the params files over {MAX_PARAMS} tensors in all; no TVM export comes near"
+        )
     names: list[str] = []
     for i in range(count):
         length = r.u64(f"the length of name {i}")
@@ -87,9 +95,11 @@ def parse_params(f: BinaryIO, size: int, where: str) -> list[ParamTensor]:
         if not name:
             raise MlfError(where, f"name {i} is empty")
         names.append(name)
-    if len(set(names)) != len(names):
-        dup = next(n for n in names if names.count(n) > 1)
-        raise MlfError(where, f"names parameter {printable(dup)!r} twice")
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise MlfError(where, f"names parameter {printable(n)!r} twice")
+        seen.add(n)
     count2 = r.u64("the tensor count")
     if count2 != count:
         raise MlfError(where, f"lists {count} names but {count2} tensors")
@@ -128,6 +138,6 @@ def parse_params(f: BinaryIO, size: int, where: str) -> list[ParamTensor]:
     return tensors
 
 
-def read_params(src: MlfSource, member: str) -> list[ParamTensor]:
+def read_params(src: MlfSource, member: str, budget: Budget | None = None) -> list[ParamTensor]:
     with src.open(member) as f:
-        return parse_params(f, src.size(member), src.display(member))
+        return parse_params(f, src.size(member), src.display(member), budget)

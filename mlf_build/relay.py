@@ -8,6 +8,11 @@ TFLite frontend), then ``) -> RetType {`` when the module was type-checked befor
 Names are printed raw (``%serving_default_input_1:0``, ``%input.1``, ``%dense/BiasAdd``), with a
 'v' in front when they do not start with an ASCII letter (``%v0``, ``%v_param_1``), so a name
 ends at the ``:`` that a type follows, not at the first ``:``.
+
+The text comes from the archive: whitespace and skipped values are scanned by regular
+expressions (at most MAX_ITEMS brackets, commas and quotes, and as many parameters), a name's
+``:`` is looked for only up to the next ``,`` or ``)``, types nest at most MAX_DEPTH deep, and no
+pattern can re-scan what a failed attempt scanned.
 """
 
 from __future__ import annotations
@@ -16,14 +21,25 @@ import re
 from dataclasses import dataclass
 
 _MAIN = re.compile(r"def\s+@main\s*\(")
-_OUTPUT_NAMES = re.compile(r"output_tensor_names\s*=\s*\[([^\]]*)\]")
+_OUTPUT_NAMES = re.compile(r"output_tensor_names\s*=\s*\[")
+# A string ends at its closing quote or, unterminated, at the end: never scanned twice.
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)("?)', re.S)
+_WS = re.compile(r"[ \t\r\n]*")
+_VALUE_PART = re.compile(r'[^()\[\]{},"]*(?:[()\[\]{},"]|\Z)')
+#: brackets, commas and quotes skipped in attribute values, and parameters read: a Relay text's
+#: @main has a few per parameter, and models some hundreds of parameters
+MAX_ITEMS = 1 << 20
+MAX_PARAMS = 1 << 16
+#: tuple types nested deeper than this are not read (the parser recurses)
+MAX_DEPTH = 64
 _DTYPE = re.compile(r"(?:int|uint|float|bfloat)\d+|bool|e4m3_float8|e5m2_float8|handle")
 #: A dimension as IntImmToString prints it (src/support/scalars.cc): 32-bit ints bare, others
 #: with a width suffix; anything else (``?``, a size variable) is a dynamic dimension.
-_DIM = re.compile(r"(\d+)(?:i16|i32|i64)?")
-#: How many ':' a parameter's name may hold before the parser gives up on it (hostile input
-#: must not make finding the name quadratic).
+_DIM = re.compile(r"(\d{1,18})(?:i16|i32|i64)?")
+#: How many ':' a parameter's name may hold before the parser gives up on it, and how long the
+#: name and its annotations may be (hostile input must not make finding the name quadratic).
 _MAX_COLONS = 64
+_MAX_NAME = 4096
 
 
 @dataclass(frozen=True)
@@ -67,10 +83,14 @@ class _Parser:
     def __init__(self, text: str, pos: int) -> None:
         self.text = text
         self.pos = pos
+        self.depth = 0  # of tuple types being read
+        self.items = 0  # brackets, commas and quotes skipped so far
+        self.limit = len(text)  # where the parameter being read ends at the latest
 
     def skip_ws(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos] in " \t\r\n":
-            self.pos += 1
+        m = _WS.match(self.text, self.pos)
+        assert m is not None
+        self.pos = m.end()
 
     def take(self, literal: str) -> bool:
         self.skip_ws()
@@ -85,8 +105,10 @@ class _Parser:
         t: RelayType | None
         if self.take("Tensor["):
             t = self._tensor_rest()
-        elif self.take("("):
+        elif self.depth < MAX_DEPTH and self.take("("):
+            self.depth += 1
             t = self._tuple_rest()
+            self.depth -= 1
         else:
             m = _DTYPE.match(self.text, self.pos)
             t = RelayTensorType((), m.group(0)) if m else None  # a scalar prints as its dtype
@@ -99,7 +121,8 @@ class _Parser:
     def _tensor_rest(self) -> RelayTensorType | None:
         if not self.take("("):
             return None
-        end = self.text.find(")", self.pos)
+        # The dimensions, up to the ')' (not searched for beyond the parameter).
+        end = self.text.find(")", self.pos, min(self.limit, self.pos + _MAX_NAME))
         if end < 0:
             return None
         dims = [d.strip() for d in self.text[self.pos : end].split(",") if d.strip()]
@@ -134,16 +157,23 @@ class _Parser:
         shortest one after which a type follows."""
         start = self.pos
         colon = self.pos
-        for _ in range(_MAX_COLONS):
-            colon = self.text.find(":", colon + 1)
-            if colon < 0:
-                break
-            # A virtual device annotation (``%x {virtual_device=...}: T``) is not the name.
-            name = self.text[start + 1 : colon].split(" {", 1)[0]
-            self.pos = colon + 1
-            t = self.type()
-            if t is not None and name and self._at_separator():
-                return name, t
+        # The ':' and the type's brackets are not looked for beyond the next parameter (a name
+        # holds no '%'), nor further than _MAX_NAME: each parameter is read in its own text.
+        following = self.text.find("%", start + 1, start + _MAX_NAME)
+        self.limit = limit = following if following >= 0 else start + _MAX_NAME
+        try:
+            for _ in range(_MAX_COLONS):
+                colon = self.text.find(":", colon + 1, limit)
+                if colon < 0:
+                    break
+                # A virtual device annotation (``%x {virtual_device=...}: T``) is not the name.
+                name = self.text[start + 1 : colon].split(" {", 1)[0]
+                self.pos = colon + 1
+                t = self.type()
+                if t is not None and name and self._at_separator():
+                    return name, t
+        finally:
+            self.limit = len(self.text)
         self.pos = start
         return None
 
@@ -152,23 +182,34 @@ class _Parser:
         return self.text.startswith((",", ")"), self.pos)
 
     def skip_value(self) -> None:
-        """Skip an attribute value: to the next ',' or ')' outside brackets and strings."""
+        """Skip an attribute value: to the next ',' or ')' outside brackets and strings (or,
+        after MAX_ITEMS brackets, commas and quotes in all, to the end)."""
         depth, i, text = 0, self.pos, self.text
         while i < len(text):
-            ch = text[i]
+            self.items += 1
+            if self.items > MAX_ITEMS:
+                i = len(text)
+                break
+            m = _VALUE_PART.match(text, i)
+            assert m is not None
+            i = m.end()
+            ch = text[i - 1] if i > m.start() and text[i - 1] in '()[]{},"' else ""
+            if not ch:
+                break  # the end
             if ch == '"':
-                i += 1
-                while i < len(text) and text[i] != '"':
-                    i += 2 if text[i] == "\\" else 1
+                s = _STRING.match(text, i - 1)
+                assert s is not None
+                i = s.end()
             elif ch in "([{":
                 depth += 1
             elif ch in ")]}":
                 if depth == 0:
+                    i -= 1
                     break
                 depth -= 1
-            elif ch == "," and depth == 0:
+            elif depth == 0:  # ','
+                i -= 1
                 break
-            i += 1
         self.pos = i
 
 
@@ -179,6 +220,8 @@ def parse_relay_main(text: str) -> RelayMain | None:
     p = _Parser(text, m.end())
     params: list[tuple[str, RelayType | None]] = []
     while not p.take(")"):
+        if len(params) >= MAX_PARAMS:
+            return None
         p.skip_ws()
         start = p.pos
         if start >= len(text):
@@ -200,6 +243,14 @@ def parse_relay_main(text: str) -> RelayMain | None:
     if p.take("->"):
         rt = p.type()
         returns = flatten(rt) if rt is not None else None
-    names = _OUTPUT_NAMES.search(signature)
-    outputs = re.findall(r'"((?:[^"\\]|\\.)*)"', names.group(1)) if names else None
-    return RelayMain(params, returns, outputs)
+    return RelayMain(params, returns, _output_names(signature))
+
+
+def _output_names(signature: str) -> list[str] | None:
+    m = _OUTPUT_NAMES.search(signature)
+    if m is None:
+        return None
+    end = signature.find("]", m.end())
+    if end < 0:  # no later occurrence can have one either
+        return None
+    return [s.group(1) for s in _STRING.finditer(signature, m.end(), end) if s.group(2)]

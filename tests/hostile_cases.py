@@ -1713,6 +1713,230 @@ costly("dos-c-huge-alloc-size")(
 )
 
 
+# -- Relay text (read for the input names and output order)
+def _relay(text: bytes | Callable[[], bytes], compress: bool = False) -> Builder:
+    return _with_file("src/default.relay", text, compress)
+
+
+case("dos-relay-unclosed-shapes", None)(_relay(lambda: b"def @main(" + b"%x: Tensor[(" * 30_000))
+case("dos-relay-output-names", None)(
+    _relay(lambda: b"def @main(%x: Tensor[(1, 4), float32], " + b"output_tensor_names=[" * 30_000 + b")")
+)
+case("dos-relay-unclosed-name-strings", None)(
+    _relay(lambda: b'def @main(%x: Tensor[(1, 4), float32], output_tensor_names=["' + b'\\"' * 60_000 + b"])")
+)
+# found with the above: a digit int() does not read ('²'.isdigit() is true), and 5000 digits
+case("relay-unicode-digit", None)(_relay(b"def @main(%x: Tensor[(1, \xc2\xb2), float32]) {\n}\n"))
+case("relay-huge-dimension", None)(
+    _relay(b"def @main(%x: Tensor[(1, " + b"9" * 5000 + b"), float32]) {\n}\n")
+)
+# each parameter's ':' or ')' searched for to the end of the text; a type nested by recursion;
+# whitespace skipped a character at a time
+case("dos-relay-untyped-params", None)(
+    _relay(lambda: b"def @main(" + b"%a, " * 1_000_000 + b")", compress=True)
+)
+case("dos-relay-bracket-params", None)(_relay(lambda: b"def @main(" + b"%a: Tensor[(]], " * 100_000 + b")"))
+case("dos-relay-nested-tuples", None)(_relay(b"def @main(%x: " + b"(" * 5000 + b")"))
+case("dos-relay-spaces", None)(_relay(lambda: b"def @main(" + b" " * 60_000_000 + b")", compress=True))
+case("dos-relay-main-parens", None)(_relay(lambda: b"def @main(" + b"(" * 60_000_000, compress=True))
+
+
+# -- the AOT header (tvmgen_<m>.h)
+def _aot_header(text: bytes | Callable[[], bytes]) -> Builder:
+    def build(tmp: Path) -> Path:
+        files = minimal_files()
+        doc = metadata_doc()
+        doc["modules"]["default"]["executors"] = ["aot"]
+        files["metadata.json"] = json.dumps(doc).encode()
+        del files["executor-config/graph/default.graph"]
+        files["codegen/host/include/tvmgen_default.h"] = text() if callable(text) else text
+        return write_tar(tmp / "model.tar", files)
+
+    return build
+
+
+case("dos-aot-header-unclosed-struct", "has no struct tvmgen_default_inputs/outputs")(
+    _aot_header(lambda: b"struct tvmgen_default_inputs {" * 30_000)
+)
+case("dos-aot-header-unclosed-comments", "defines no tvmgen_default_run")(
+    _aot_header(
+        lambda: (
+            b"struct tvmgen_default_inputs {" + b"/* " * 100_000 + b"};\nstruct tvmgen_default_outputs {};\n"
+        )
+    )
+)
+case("dos-aot-header-huge-number", "defines no tvmgen_default_run")(
+    _aot_header(
+        b"struct tvmgen_default_inputs { void* x; };\nstruct tvmgen_default_outputs { void* y; };\n"
+        b"#define TVMGEN_DEFAULT_X_SIZE " + b"9" * 5000 + b"\n"
+    )
+)
+
+
+# -- graph JSON and metadata.json
+def _graph_json(n_inputs: int, n_ops: int) -> bytes:
+    """``n_inputs`` inputs and ``n_ops`` operators adding p0 in a chain to the first input, each
+    operator's output of a shape of its own (empty: no arena); compact, as json.dumps without
+    spaces writes it (optional fields left out)."""
+    nodes = ['{"op":"null","name":"x0"}'] + [f'{{"op":"null","name":"x{i}"}}' for i in range(1, n_inputs)]
+    nodes.append('{"op":"null","name":"p0"}')
+    prev = 0
+    for k in range(n_ops):
+        nid = len(nodes)
+        nodes.append(
+            f'{{"op":"tvm_op","name":"op{k}","inputs":[[{prev},0,0],[{n_inputs},0,0]],'
+            '"attrs":{"func_name":"tvmgen_default_fused_add"}}'
+        )
+        prev = nid
+    n = len(nodes)
+    dtypes = ['"float32"'] + ['"int8"'] * (n_inputs - 1) + ['"float32"'] * (n_ops + 1)
+    shapes = (
+        ["[1,4]"]
+        + ["[4]"] * (n_inputs - 1)
+        + ["[4]"]
+        + [f"[0,{k + 1}]" for k in range(n_ops - 1)]
+        + ["[1,4]"]
+    )
+    sids = list(range(n_inputs + 1)) + [n_inputs + 1 + k % 2 for k in range(n_ops)]
+    return (
+        f'{{"nodes":[{",".join(nodes)}],"arg_nodes":[{",".join(map(str, range(n_inputs + 1)))}],'
+        f'"heads":[[{n - 1},0,0]],"attrs":{{"dltype":["list_str",[{",".join(dtypes)}]],'
+        f'"storage_id":["list_int",[{",".join(map(str, sids))}]],'
+        f'"shape":["list_shape",[{",".join(shapes)}]]}}}}'
+    ).encode()
+
+
+case("dos-graph-many-inputs", "values in all")(
+    _with_file("executor-config/graph/default.graph", lambda: _graph_json(1_000_000, 1), compress=True)
+)
+
+
+# just under the limit on JSON values: the largest graph the reader holds
+@case("dos-graph-most-inputs", None, ("inspect",))
+def _(tmp: Path) -> Path:
+    files = minimal_files()
+    files["executor-config/graph/default.graph"] = _graph_json(200_000, 1)
+    doc = metadata_doc()
+    main0(doc)["io_size_bytes"] = 1 << 40  # a bound the 200,000 inputs stay under
+    files["metadata.json"] = json.dumps(doc).encode()
+    return _tgz(tmp, files)
+
+
+case("dos-json-many-values", "values in all")(
+    _with_file(
+        "metadata.json", lambda: b'{"version": 7, "x": [' + b"[], " * 15_000_000 + b"[]]}", compress=True
+    )
+)
+
+
+@case("dos-graph-output-names", None, ("inspect",))
+def _(tmp: Path) -> Path:
+    # 20,000 outputs named by metadata.json, matched to the heads by size: each match was a scan
+    # of all the names.
+    n = 20_000
+    g = json.loads(_graph_json(n, 1))
+    g["heads"] = [[i, 0, 0] for i in range(n)]
+    g["attrs"]["shape"][1][:n] = [[i + 1] for i in range(n)]
+    g["attrs"]["dltype"][1][:n] = ["float32"] * n
+    doc = metadata_doc()
+    main0(doc)["outputs"] = {f"y{i}": {"size": 4 * (i + 1), "dtype": "float32"} for i in range(n)}
+    main0(doc)["io_size_bytes"] = 1 << 40
+    files = minimal_files()
+    files["executor-config/graph/default.graph"] = json.dumps(g).encode()
+    files["metadata.json"] = json.dumps(doc).encode()
+    return _tgz(tmp, files)
+
+
+@case("graph-outputs-matched-twice", None, ("inspect",))
+def _(tmp: Path) -> Path:
+    # Two outputs of the one size metadata.json gives a single name: a ValueError (zip of two
+    # names with three outputs) while the matching was rewritten for the case above.
+    g = json.loads(_graph_json(3, 1))
+    g["heads"] = [[1, 0, 0], [1, 0, 0], [0, 0, 0]]
+    doc = metadata_doc()
+    main0(doc)["outputs"] = {
+        "a": {"size": 4, "dtype": "int8"},
+        "b": {"size": 16, "dtype": "float32"},
+        "c": {"size": 8, "dtype": "float32"},
+    }
+    main0(doc)["io_size_bytes"] = 1 << 40
+    files = minimal_files()
+    files["executor-config/graph/default.graph"] = json.dumps(g).encode()
+    files["metadata.json"] = json.dumps(doc).encode()
+    return write_tar(tmp / "model.tar", files)
+
+
+# -- many members (up to the 100000 an archive may hold)
+@case("dos-many-c-files", None, ("inspect",))
+def _(tmp: Path) -> Path:
+    files = minimal_files()
+    files.update({f"codegen/host/src/default_lib{i}.c": b"int x%d;\n" % i for i in range(2, 50_000)})
+    return _tgz(tmp, files)
+
+
+@case("dos-many-modules", None, ("inspect",))
+def _(tmp: Path) -> Path:
+    # 3000 modules, each with its own files: each file's module was found by trying every name
+    files: dict[str, bytes] = {}
+    modules: dict[str, Any] = {}
+    for k in range(3000):
+        one = minimal_files(f"m{k}")
+        modules.update(json.loads(one.pop("metadata.json"))["modules"])
+        graph = f"executor-config/graph/m{k}.graph"
+        one[graph] = one[graph].replace(b"tvmgen_default_", f"tvmgen_m{k}_".encode())
+        files.update(one)
+    files["metadata.json"] = json.dumps({"version": 7, "modules": modules}).encode()
+    return _tgz(tmp, files)
+
+
+@case("dos-gzip-ignored-member", None)
+def _(tmp: Path) -> Path:
+    # 256 MiB of zeros (an ignored member) before the model in a 256 kB .tar.gz: decompressed
+    # once (a gzip stream seeks back by decompressing again from the start), and not stored.
+    p = tmp / "model.tar.gz"
+    size = 1 << 28
+    with open(p, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as gz:
+        gz.write(raw_header(b"junk.bin", size))
+        zeros = bytes(1 << 20)
+        for _ in range(size >> 20):
+            gz.write(zeros)
+        gz.write(tar_bytes(list(minimal_files().items())))
+    return p
+
+
+# -- the params file
+def _many_params(count: int, duplicate_last: bool = False) -> bytes:
+    """``count`` empty float32 tensors (shape [0]): 64 bytes of headers each."""
+    names = [f"q{i}".encode() for i in range(count)]
+    if duplicate_last:
+        names[-1] = names[-2]
+    head = struct.pack("<QQQ", 0xF7E58D4F05049CB7, 0, count)
+    head += b"".join(struct.pack("<Q", len(n)) + n for n in names) + struct.pack("<Q", count)
+    tensor = struct.pack("<QQiiiBBHqq", 0xDD5E40F096B4A13F, 0, 1, 0, 1, 2, 32, 1, 0, 0)
+    return head + tensor * count
+
+
+# 1M tensors: one Python object each, and the duplicate-name check counted each name in all
+case("dos-params-many-tensors", "tensors in all")(
+    _with_file("parameters/default.params", lambda: _many_params(1_000_000), compress=True)
+)
+
+
+@case("dos-params-most-tensors", None)
+def _(tmp: Path) -> Path:
+    files = minimal_files()
+    files["parameters/default.params"] = _many_params(65_000)
+    doc = metadata_doc()
+    main0(doc)["io_size_bytes"] = 48  # p0, in none of the 65,000 tensors, is an input
+    files["metadata.json"] = json.dumps(doc).encode()
+    return _tgz(tmp, files)
+
+
+case("dos-params-duplicate-name", "twice")(
+    _with_file("parameters/default.params", lambda: _many_params(60_000, duplicate_last=True), compress=True)
+)
+
+
 # -- ELF objects in the MLF
 def _object(data: bytes | Callable[[], bytes], compress: bool = False) -> Builder:
     return _with_file("codegen/host/lib/default_lib0.o", data, compress)
