@@ -136,6 +136,7 @@ class Module:
     #: AOT C interface: constant pools of struct tvmgen_<m>_workspace_pools (name -> bytes),
     #: which the library fills from TVM's _CONSTANT_POOL_DATA macro
     constant_pools: dict[str, int] = field(default_factory=dict)
+    _functions: dict[str, Function] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def targets(self) -> list[str]:
@@ -147,11 +148,14 @@ class Module:
         return self.executor == "aot" and self.entry != f"tvmgen_{self.name}_run" and bool(self.unpacked_api)
 
     def functions(self) -> dict[str, Function]:
-        out: dict[str, Function] = {}
-        for f in self.codegen:
-            if f.source is not None:
-                out.update(f.source.functions)
-        return out
+        """The functions of the module's C sources (the last definition of a name wins). Made
+        once: planning asks for every operator of the graph."""
+        if self._functions is None:
+            self._functions = {}
+            for f in self.codegen:
+                if f.source is not None:
+                    self._functions.update(f.source.functions)
+        return self._functions
 
     def defined_symbols(self) -> set[str]:
         names = set(self.functions())

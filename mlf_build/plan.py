@@ -151,29 +151,42 @@ def _check_arena(model: Model, mod: Module, plan: Plan) -> None:
         )
 
 
-def _op_scratch(model: Model, mod: Module, func: str, align: int) -> tuple[int, bool]:
-    """Peak scratch of one operator call, and whether it is exact."""
-    functions = mod.functions()
-    if func in functions:
-        peak = workspace_peak(functions, func, align)
-        if peak is not None:
-            return peak, True
-    # An object file or non-constant sizes: TVM's per-function figure sums every allocation, so
-    # it bounds the LIFO peak once each allocation's alignment padding is added.
-    meta = mod.meta.operator_workspace.get(func)
-    sites = 0
-    for f in mod.objects():
-        if f.elf is not None:
-            sites += f.elf.alloc_sites.get(func, 0)
-    if meta is not None:
-        return align_up(meta, align) + max(sites, 1) * align, False
-    if mod.meta.workspace_size_bytes is not None:
-        return align_up(mod.meta.workspace_size_bytes, align) + max(sites, 1) * align, False
-    raise MlfError(
-        model.path,
-        f"cannot size the workspace of {printable(func, 80)!r}: no C source and no "
-        "memory.functions entry in metadata.json",
-    )
+class _Scratch:
+    """Peak scratch of operator calls: the call graph is walked once for all operators, and the
+    allocator's call sites counted once for all objects (a graph may call thousands)."""
+
+    def __init__(self, model: Model, mod: Module, align: int) -> None:
+        self.model = model
+        self.mod = mod
+        self.align = align
+        self.functions = mod.functions()
+        self.memo: dict[str, int | None] = {}
+        self.sites: dict[str, int] = {}
+        for f in mod.objects():
+            if f.elf is not None:
+                for func, n in f.elf.alloc_sites.items():
+                    self.sites[func] = self.sites.get(func, 0) + n
+
+    def of(self, func: str) -> tuple[int, bool]:
+        """Peak scratch of one operator call, and whether it is exact."""
+        mod, align = self.mod, self.align
+        if func in self.functions:
+            peak = workspace_peak(self.functions, func, align, self.memo)
+            if peak is not None:
+                return peak, True
+        # An object file or non-constant sizes: TVM's per-function figure sums every allocation, so
+        # it bounds the LIFO peak once each allocation's alignment padding is added.
+        meta = mod.meta.operator_workspace.get(func)
+        sites = self.sites.get(func, 0)
+        if meta is not None:
+            return align_up(meta, align) + max(sites, 1) * align, False
+        if mod.meta.workspace_size_bytes is not None:
+            return align_up(mod.meta.workspace_size_bytes, align) + max(sites, 1) * align, False
+        raise MlfError(
+            self.model.path,
+            f"cannot size the workspace of {printable(func, 80)!r}: no C source and no "
+            "memory.functions entry in metadata.json",
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,6 +258,7 @@ def _graph_steps(model: Model, mod: Module, g: Graph, b: _Binding, plan: Plan) -
         s.args.append(args)
         s.scratch.append(scratch)
 
+    scratch_of = _Scratch(model, mod, plan.align)
     for src, e in b.copies_in:
         add(None, [(src, e), where(e)])
     for node in g.op_nodes():
@@ -257,7 +271,7 @@ def _graph_steps(model: Model, mod: Module, g: Graph, b: _Binding, plan: Plan) -
                     add(None, [where(a), where(o)])
             continue
         assert node.func_name is not None
-        scratch, exact = _op_scratch(model, mod, node.func_name, plan.align)
+        scratch, exact = scratch_of.of(node.func_name)
         plan.exact = plan.exact and exact
         add(node.func_name, [where(e) for e in ins + outs], scratch)
     for e, j in b.copies_out:

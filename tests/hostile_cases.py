@@ -1822,6 +1822,25 @@ def _(tmp: Path) -> Path:
     return _tgz(tmp, files)
 
 
+# the runner's shape table, searched from the start for every shape
+case("dos-graph-many-operators", None)(
+    _with_file("executor-config/graph/default.graph", lambda: _graph_json(1, 30_000), compress=True)
+)
+
+
+@case("dos-graph-typed-operators", None)
+def _(tmp: Path) -> Path:
+    # The same with an operator that reads its arguments' ndim: the table then holds each
+    # distinct type, which was looked for in a list of all the types before.
+    files = minimal_files()
+    files["executor-config/graph/default.graph"] = _graph_json(1, 30_000)
+    add = files["codegen/host/src/default_lib1.c"]
+    files["codegen/host/src/default_lib1.c"] = add.replace(
+        b"  void* p0_1 = ", b"  if ((((DLTensor*)p0)[0].ndim) != 2) { return -1; }\n  void* p0_1 = "
+    )
+    return _tgz(tmp, files)
+
+
 case("dos-json-many-values", "values in all")(
     _with_file(
         "metadata.json", lambda: b'{"version": 7, "x": [' + b"[], " * 15_000_000 + b"[]]}", compress=True

@@ -44,6 +44,78 @@ _C_ELEM = {
 }
 
 
+class _FirstOccurrence:
+    """Where a run of values first occurs in a list that only grows: a suffix automaton (Blumer
+    et al., 1985), so appending and looking up take time linear in what is appended or looked
+    up, however long the list (a graph of thousands of shapes made a plain search quadratic)."""
+
+    def __init__(self) -> None:
+        self.moves: list[dict[int, int]] = [{}]
+        self.link = [-1]
+        self.length = [0]
+        self.end = [-1]  # where the first occurrence of the state's runs ends
+        self.last = 0
+
+    def _state(self, length: int, end: int, moves: dict[int, int]) -> int:
+        self.moves.append(moves)
+        self.link.append(-1)
+        self.length.append(length)
+        self.end.append(end)
+        return len(self.length) - 1
+
+    def append(self, value: int) -> None:
+        pos = self.length[self.last]
+        cur = self._state(pos + 1, pos, {})
+        p = self.last
+        while p != -1 and value not in self.moves[p]:
+            self.moves[p][value] = cur
+            p = self.link[p]
+        if p == -1:
+            self.link[cur] = 0
+        else:
+            q = self.moves[p][value]
+            if self.length[p] + 1 == self.length[q]:
+                self.link[cur] = q
+            else:
+                clone = self._state(self.length[p] + 1, self.end[q], dict(self.moves[q]))
+                self.link[clone] = self.link[q]
+                while p != -1 and self.moves[p].get(value) == q:
+                    self.moves[p][value] = clone
+                    p = self.link[p]
+                self.link[q] = self.link[cur] = clone
+        self.last = cur
+
+    def find(self, values: list[int]) -> int | None:
+        """The index where ``values`` (not empty) first occurs, or None."""
+        state = 0
+        for v in values:
+            moved = self.moves[state].get(v)
+            if moved is None:
+                return None
+            state = moved
+        return self.end[state] - len(values) + 1
+
+
+def _overlap(pool: list[int], dims: list[int]) -> int:
+    """The longest k such that the pool ends with the first k of ``dims`` (k < len(dims)): the
+    Knuth-Morris-Pratt matcher run over the pool's last len(dims) values."""
+    fail = [0] * len(dims)
+    k = 0
+    for i in range(1, len(dims)):
+        while k and dims[i] != dims[k]:
+            k = fail[k - 1]
+        if dims[i] == dims[k]:
+            k += 1
+        fail[i] = k
+    k = 0
+    for v in pool[-len(dims) :]:
+        while k and (k == len(dims) or v != dims[k]):
+            k = fail[k - 1]
+        if v == dims[k]:
+            k += 1
+    return k
+
+
 class _Shapes:
     """The shape pool: one ``static const int64_t`` array holding every shape the runner
     refers to, each stored once (a shape found inside the pool, or overlapping its end, is
@@ -55,6 +127,7 @@ class _Shapes:
         self.prefix = prefix
         self.suffix = suffix
         self.pool: list[int] = []
+        self._index = _FirstOccurrence()
         self.used = False
         #: for an info-table pool: the graph's pool, referred to when it holds the shape already
         self.graph = graph
@@ -64,27 +137,28 @@ class _Shapes:
         return f"{self.prefix}__{self.suffix}"
 
     def _find(self, dims: list[int]) -> int | None:
-        n = len(dims)
-        for i in range(len(self.pool) - n + 1):
-            if self.pool[i : i + n] == dims:
-                return i
-        return None
+        return self._index.find(dims)
+
+    def _extend(self, dims: list[int]) -> None:
+        self.pool.extend(dims)
+        for d in dims:
+            self._index.append(d)
 
     def index(self, shape: tuple[int, ...]) -> int:
         self.used = True
         if not shape:  # scalars: ndim 0, the pointer is never dereferenced
             if not self.pool:
-                self.pool.append(1)
+                self._extend([1])
             return 0
-        dims, n = list(shape), len(shape)
+        dims = list(shape)
         found = self._find(dims)
         if found is not None:
             return found
-        overlap = next((k for k in range(min(n, len(self.pool)), 0, -1) if self.pool[-k:] == dims[:k]), 0)
+        overlap = _overlap(self.pool, dims)
         start = len(self.pool) - overlap
         if start > self.MAX_INDEX:
             raise MlfError(self.prefix, f"the graph's shapes need more than {self.MAX_INDEX} dimensions")
-        self.pool.extend(dims[overlap:])
+        self._extend(dims[overlap:])
         return start
 
     def ref(self, shape: tuple[int, ...]) -> str:
@@ -210,6 +284,9 @@ class _Args:
     shift: int  # arena and blob offsets are stored >> shift
     linked: list[int] = dataclasses.field(default_factory=list)  # parameter numbers, in linked[] order
     types: list[tuple[DType, tuple[int, ...]]] = dataclasses.field(default_factory=list)
+    # where each is in those lists (a graph has thousands of slots)
+    _linked_at: dict[int, int] = dataclasses.field(default_factory=dict)
+    _type_at: dict[tuple[DType, tuple[int, ...]], int] = dataclasses.field(default_factory=dict)
 
     def number(self, sl: Slot) -> tuple[int, str]:
         """The MLF_ARG_* number of a slot, and how a comment names it."""
@@ -218,9 +295,10 @@ class _Args:
         elif sl.loc == CONST and sl.index in self.blob:
             kind, x, name = _ARG_PARAM, self.blob[sl.index] >> self.shift, f"param {sl.index}"
         elif sl.loc == CONST:
-            if sl.index not in self.linked:
+            if sl.index not in self._linked_at:
+                self._linked_at[sl.index] = len(self.linked)
                 self.linked.append(sl.index)
-            kind, x, name = _ARG_LINKED, self.linked.index(sl.index), f"param {sl.index}"
+            kind, x, name = _ARG_LINKED, self._linked_at[sl.index], f"param {sl.index}"
         elif sl.loc == INPUT:
             kind, x, name = _ARG_IO, sl.index, f"input {sl.index}"
         else:
@@ -234,9 +312,10 @@ class _Args:
             return [n], name
         assert sl.entry is not None
         t = (sl.entry.dtype, sl.entry.shape)
-        if t not in self.types:
+        if t not in self._type_at:
+            self._type_at[t] = len(self.types)
             self.types.append(t)
-        return [n, self.types.index(t)], name
+        return [n, self._type_at[t]], name
 
 
 def _shift(offsets: list[int]) -> int:
