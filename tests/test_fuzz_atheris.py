@@ -16,6 +16,7 @@ from tests.fuzz.run_fuzz import run_target
 
 # Executions per target: about 10 s of fuzzing in all on two cores.
 BUDGET = {"tar": 1000, "metadata": 3000, "graph": 3000, "params": 3000, "model": 120}
+BUDGET.update({"csource": 1000, "elf": 3000, "ar": 1000})
 
 
 @pytest.fixture(scope="module")

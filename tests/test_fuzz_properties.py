@@ -255,3 +255,46 @@ def test_load_model_with_json_members_mutated(data: st.DataObject) -> None:
     b, m = data.draw(st.sampled_from(candidates))
     doc = mutate_json(data, json.loads(targets.model_bases()[b][m][1]), rounds=1)
     targets.model_target(targets.model_input(b, m, json.dumps(doc).encode()))
+
+
+# -- C sources, objects and archives ----------------------------------------------------------
+@given(st.data(), st.sampled_from(targets.seeds("csource")))
+def test_csource_on_sources_with_tokens_inserted(data: st.DataObject, seed: bytes) -> None:
+    """TVM's C with comments, literals, directives, calls... inserted, once or many times."""
+    buf = bytearray(seed)
+    for _ in range(data.draw(st.integers(1, 6))):
+        pos = data.draw(st.integers(0, len(buf)))
+        buf[pos:pos] = data.draw(st.sampled_from(targets.C_TOKENS)) * data.draw(
+            st.sampled_from([1, 1, 2, 300])
+        )
+    targets.csource_target(bytes(buf))
+
+
+@given(st.binary(max_size=2048))
+def test_csource_on_random_bytes(blob: bytes) -> None:
+    targets.csource_target(blob)
+
+
+@given(st.data(), st.sampled_from(targets.seeds("elf")))
+def test_elf_on_mutated_objects(data: st.DataObject, seed: bytes) -> None:
+    targets.elf_target(mutate_bytes(data, seed))
+
+
+AR_SIZES = ["-60", "-1", "0", "+5", "9999999999", "abc", "", " 4", "0x10", "1_0", "\u0663", "60"]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([*targets.seeds("elf"), b"!<arch>\n", b"\x7fELF", b""]),
+            st.one_of(st.none(), st.sampled_from(AR_SIZES)),
+        ),
+        max_size=4,
+    )
+)
+def test_ar_archives_with_forged_sizes(members: list[tuple[bytes, str | None]]) -> None:
+    from tests.elf_factory import ar_archive
+
+    names = [f"m{i}.o" for i in range(len(members))]
+    sizes = {n: size for n, (_, size) in zip(names, members, strict=True) if size is not None}
+    targets.ar_target(ar_archive([(n, data) for n, (data, _) in zip(names, members, strict=True)], sizes))

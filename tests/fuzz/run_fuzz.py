@@ -1,6 +1,6 @@
 """Coverage-guided fuzzing of mlf_build's input parsers with atheris (libFuzzer for Python).
 
-    python tests/fuzz/run_fuzz.py [--runs N] [--targets tar,metadata,graph,params,model]
+    python tests/fuzz/run_fuzz.py [--runs N] [--targets tar,metadata,graph,params,model,csource,elf,ar]
                                   [--max-time SECONDS] [--seed S] [--keep DIR]
 
 Runs every chosen target of tests/fuzz/targets.py for N executions (default: CI-sized, 2000)
@@ -26,9 +26,14 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-ALL_TARGETS = ("tar", "metadata", "graph", "params", "model")
+ALL_TARGETS = ("tar", "metadata", "graph", "params", "model", "csource", "elf", "ar")
 CI_RUNS = 2000
 MAX_LEN = {"tar": 1 << 16, "model": 1 << 16, "metadata": 1 << 14, "graph": 1 << 14, "params": 1 << 12}
+MAX_LEN.update({"csource": 1 << 16, "elf": 1 << 16, "ar": 1 << 16})
+#: an input that takes longer, or a process that grows larger, is a crash: the targets for
+#: hostile inputs (tests/fuzz/measure_hostile.py); the fuzzing process itself holds some 60 MB
+TIMEOUT_SECONDS = 10
+RSS_LIMIT_MB = 500
 
 
 def _child(target: str, corpus: Path, artifacts: Path, runs: int, max_time: int, seed: int) -> None:
@@ -53,8 +58,8 @@ def _child(target: str, corpus: Path, artifacts: Path, runs: int, max_time: int,
         f"-max_len={MAX_LEN[target]}",
         f"-artifact_prefix={artifacts}/",
         f"-seed={seed}",
-        "-timeout=30",
-        "-rss_limit_mb=3072",
+        f"-timeout={TIMEOUT_SECONDS}",
+        f"-rss_limit_mb={RSS_LIMIT_MB}",
         "-print_final_stats=1",
     ]
     if max_time:

@@ -6,13 +6,17 @@ and then what it returns satisfies the invariants below, or raises MlfError. Any
 (and any broken invariant, raised as AssertionError) is a bug.
 
 Targets: ``tar`` (the path-safe archive reader), ``metadata`` (the metadata.json normaliser),
-``graph`` (the graph JSON parser), ``params`` (the streaming params parser) and ``model`` (a valid
-MLF with one member replaced by the input, through load_model and the generator's planning).
-Seed inputs are built at run time from tests/mlf_factory.py and the fixture exporter.
+``graph`` (the graph JSON parser), ``params`` (the streaming params parser), ``model`` (a valid
+MLF with one member replaced by the input, through load_model and the generator's planning),
+``csource`` (the reader of TVM's C, and the workspace sizing on what it found), ``elf`` (the ELF
+reader, symbols and relocations included) and ``ar`` (an object or ``ar`` archive given as a
+file, as ``--abi-probe`` and ``check-size`` read it). Seed inputs are built at run time from
+tests/mlf_factory.py, tests/elf_factory.py, the fixture exporter and the corpus when present.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -23,6 +27,9 @@ from functools import cache
 from pathlib import Path
 
 from mlf_build.archive import open_mlf
+from mlf_build.budget import measure
+from mlf_build.csource import parse_c, workspace_peak
+from mlf_build.elf import first_object, parse_elf
 from mlf_build.errors import MlfError
 from mlf_build.graph import parse_graph
 from mlf_build.metadata import SUPPORTED_VERSIONS, parse_metadata
@@ -137,6 +144,57 @@ def params_target(data: bytes) -> None:
     assert not tensors or end == len(data)
 
 
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def csource_target(data: bytes) -> None:
+    try:
+        src = parse_c(data, "x.c")
+    except MlfError:
+        return
+    for name, fn in src.functions.items():
+        assert _IDENT.fullmatch(name) and fn.name == name
+        assert all(p.name == "" or _IDENT.fullmatch(p.name) for p in fn.params)
+        for kind, callee, size, args in fn.events:
+            assert kind in ("alloc", "free", "call")
+            assert size is None or size >= 0
+            assert kind != "call" or _IDENT.fullmatch(callee)
+            assert all(a == "" or _IDENT.fullmatch(a) for a in args)
+        for p in fn.params:
+            fn.element_type(p.name)
+            fn.calls_with(fn.alias_of(p.name))
+    memo: dict[str, int | None] = {}
+    for name in src.functions:
+        peak = workspace_peak(src.functions, name, 16, memo)
+        assert peak is None or (peak >= 0 and peak % 16 == 0)
+    for a in src.arrays.values():
+        assert _IDENT.fullmatch(a.name) and a.count >= 0
+    assert all(_IDENT.fullmatch(n) for n in src.declarations)
+
+
+def elf_target(data: bytes) -> None:
+    try:
+        info = parse_elf(data, "x.o")
+    except MlfError:
+        return
+    assert info.elf_class in (32, 64) and info.machine
+    assert all(n > 0 for n in info.alloc_sites.values())
+    assert all(size >= 0 for _name, _typ, _flags, size in info.sections)
+
+
+def ar_target(data: bytes) -> None:
+    """The input as a file given to check-size and --abi-probe."""
+    path = _scratch_file("input.a")
+    path.write_bytes(data)
+    try:
+        flash, ram = measure(str(path))
+        assert flash >= 0 and ram >= 0
+    except MlfError:
+        pass
+    with contextlib.suppress(MlfError):
+        first_object(str(path))
+
+
 # -- the whole loader: one member of a valid MLF replaced ------------------------------------
 @cache
 def model_bases() -> list[list[tuple[str, bytes]]]:
@@ -204,14 +262,22 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "graph": graph_target,
     "params": params_target,
     "model": model_target,
+    "csource": csource_target,
+    "elf": elf_target,
+    "ar": ar_target,
 }
 
 
 # -- seeds ------------------------------------------------------------------------------------
 def seeds(target: str) -> list[bytes]:
     """Valid (and a few interesting) inputs for one target, generated from the fixtures."""
-    from tests.mlf_factory import tar_bytes
+    from tests.elf_factory import ar_archive
+    from tests.mlf_factory import ADD_C, tar_bytes
 
+    if target in ("elf", "ar"):
+        objects = elf_seeds()
+        pairs = [ar_archive([(f"o{i}.o", o) for i, o in enumerate(objects[k : k + 2])]) for k in range(3)]
+        return objects if target == "elf" else [*objects, *pairs]
     bases = model_bases()
     if target == "model":
         return [
@@ -223,6 +289,9 @@ def seeds(target: str) -> list[bytes]:
             out.append(tar_bytes(base))
             out.append(tar_bytes(base, compress=True))
         return out
+    if target == "csource":
+        found = {content for base in bases for name, content in base if name.endswith(".c")}
+        return [ADD_C.encode(), *sorted(c[: 1 << 16] for c in found)]
     pick = {
         "metadata": lambda n: n == "metadata.json",
         "graph": lambda n: n.startswith(("executor-config/graph/", "runtime-config/graph/")),
@@ -230,6 +299,59 @@ def seeds(target: str) -> list[bytes]:
     }[target]
     found = {content for base in bases for name, content in base if pick(name)}
     return sorted(found)
+
+
+def elf_seeds() -> list[bytes]:
+    """Objects with sections, symbols, relocations against the allocator and ARM attributes
+    (tests/elf_factory.py), and the corpus's LLVM object when the corpus is there."""
+    from tests import elf_factory as ef
+
+    out = [
+        ef.function_object(3, 4),
+        ef.function_object(2, 3, cls=64, machine=ef.EM_X86_64),
+        ef.build_elf(
+            [
+                ef.Section(
+                    ".ARM.attributes", ef.SHT_ARM_ATTRIBUTES, b"A\x13\0\0\0aeabi\0\x01\t\0\0\0\x06\r\x07M"
+                )
+            ]
+        ),
+    ]
+    corpus = Path(os.environ.get("MLF_CORPUS", Path(__file__).resolve().parents[3] / "shared" / "mlf-corpus"))
+    for tar in sorted(corpus.glob("*/*.tar")):
+        out += [content for name, content in _tar_members(tar).items() if name.endswith(".o")]
+    return out + _compiled_objects()
+
+
+def _compiled_objects() -> list[bytes]:
+    """TVM-like C compiled by the host and ARM compilers that are installed."""
+    import shutil
+    import subprocess
+
+    from tests.mlf_factory import ADD_C
+
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "op.c"
+        src.write_text(
+            ADD_C.replace('#include "tvm/runtime/c_runtime_api.h"', "").replace(
+                '#include "tvm/runtime/c_backend_api.h"',
+                "#include <stdint.h>\n#include <stddef.h>\ntypedef union { void* v_handle; } TVMValue;\n"
+                "typedef struct { void* data; struct { int device_type, device_id; } device; } DLTensor;\n"
+                "void* TVMBackendAllocWorkspace(int, int, uint64_t, int, int);\n"
+                "int TVMBackendFreeWorkspace(int, int, void*);\n#define TVM_DLL",
+            )
+        )
+        for cc, flags in (
+            ("gcc", ["-O1"]),
+            ("arm-none-eabi-gcc", ["-O1", "-mcpu=cortex-m4", "-mfloat-abi=hard"]),
+        ):
+            if shutil.which(cc):
+                obj = Path(tmp) / f"{cc}.o"
+                res = subprocess.run([cc, *flags, "-c", str(src), "-o", str(obj)], capture_output=True)
+                if res.returncode == 0:
+                    out.append(obj.read_bytes())
+    return out
 
 
 # -- structure-aware mutation (atheris custom mutators) ---------------------------------------
@@ -367,4 +489,60 @@ def model_mutator(data: bytes, max_size: int, seed: int, fallback):  # type: ign
     return head + json_mutator(content, max_size - 2, seed, fallback)
 
 
-MUTATORS = {"metadata": json_mutator, "graph": json_mutator, "model": model_mutator}
+#: C that TVM writes and C that it does not: inserted by c_mutator
+C_TOKENS = [
+    b"/*",
+    b"*/",
+    b"//",
+    b'"',
+    b"'",
+    b"{",
+    b"}",
+    b"(",
+    b")",
+    b";",
+    b",",
+    b"\n",
+    b"\\",
+    b"#if 0\n",
+    b"#ifdef __cplusplus\n",
+    b"#else\n",
+    b"#endif\n",
+    b'__attribute__((section(".x")))',
+    b"static ",
+    b"const ",
+    b"int32_t ",
+    b"void* ",
+    b" = ",
+    b"TVMBackendAllocWorkspace(1, d, (uint64_t)16, 2, 32)",
+    b"TVMBackendFreeWorkspace(1, d, x)",
+    b"f(",
+    b"int f(void);",
+    b"[4]",
+    b"99999999999999999999",
+]
+
+
+def c_mutator(data: bytes, max_size: int, seed: int, fallback):  # type: ignore[no-untyped-def]
+    """Insert, delete or repeat C tokens and pieces of the input (most of the time), else
+    ``fallback`` (libFuzzer's byte-level mutation)."""
+    import random
+
+    rng = random.Random(seed)
+    if rng.random() < 0.3 or not data:
+        return fallback(data, max_size)
+    buf = bytearray(data)
+    for _ in range(1 + rng.randrange(4)):
+        pos = rng.randrange(len(buf) + 1)
+        op = rng.random()
+        if op < 0.6:
+            buf[pos:pos] = rng.choice(C_TOKENS) * (1 if rng.random() < 0.9 else rng.randrange(2, 200))
+        elif op < 0.8:
+            del buf[pos : pos + rng.randrange(1, 64)]
+        else:
+            end = min(len(buf), pos + rng.randrange(1, 64))
+            buf[pos:pos] = buf[pos:end] * rng.randrange(1, 50)
+    return bytes(buf[:max_size])
+
+
+MUTATORS = {"metadata": json_mutator, "graph": json_mutator, "model": model_mutator, "csource": c_mutator}
