@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -53,6 +54,12 @@ def dtype_from_code(code: int, bits: int, lanes: int, where: str) -> DType:
     )
     if not ok:
         raise MlfError(where, f"has an unknown dtype (code {code}, {bits} bits)")
+    return _dtype(code, bits)
+
+
+@functools.cache
+def _dtype(code: int, bits: int) -> DType:
+    """One object per dtype: a graph has one per tensor (200,000 inputs: 33 MB of copies)."""
     return DType(code, bits)
 
 
