@@ -18,7 +18,9 @@ step above that step's scratch.
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from . import packing
@@ -460,12 +462,15 @@ def _aot_liveness(
     at the offset the runtime's LIFO allocator gives it, each call's internal scratch above the
     allocations held at that call. Returns the liveness bound (allocations live at a call, from
     the first call that passes them to the last, plus that call's scratch) and the picture;
-    None when a size is not a constant."""
+    None when a size is not a constant. Linear in the events: the main comes from the archive,
+    and may hold many thousands of allocations across as many calls."""
     steps: list[str] = []
     scratch_at: list[tuple[int, int]] = []  # (offset, bytes) of each call's scratch
     held: list[tuple[str, int, int, int]] = []  # LIFO: (variable, offset, size, step allocated)
+    held_names: Counter[str] = Counter()  # the variables in ``held``
     reserved: list[tuple[str, int, int, int, int]] = []  # (variable, offset, size, first, last)
-    uses: dict[tuple[str, int], list[int]] = {}  # (variable, offset) -> steps passing it
+    passed: dict[str, list[int]] = {}  # variable -> steps of the calls passing it while held
+    memo: dict[str, int | None] = {}  # one walk of the call graph for all the calls
     top = 0
     for kind, name, size, args in fn.events:
         if kind == "alloc":
@@ -473,35 +478,43 @@ def _aot_liveness(
                 return None
             n = align_up(size, align) if size else 0
             held.append((name, top, n, len(steps)))
+            held_names[name] += 1
             top += n
-        elif kind == "free" and any(h[0] == name for h in held):
+        elif kind == "free" and held_names[name]:
             # The runtime releases the block and everything allocated after it.
             while held:
                 var, off, n, since = held.pop()
+                held_names[var] -= 1
                 reserved.append((var, off, n, since, len(steps) - 1))
                 top = off
                 if var == name:
                     break
         elif name in functions and name != fn.name:
-            peak = workspace_peak(functions, name, align)
+            peak = workspace_peak(functions, name, align, memo)
             if peak is None:
                 return None
-            words = set(re.findall(r"\b\w+\b", " ".join(args)))
-            for var, off, _n, _since in held:
-                if var in words:
-                    uses.setdefault((var, off), []).append(len(steps))
+            for word in set(re.findall(r"\b\w+\b", " ".join(args))):
+                if held_names[word]:
+                    passed.setdefault(word, []).append(len(steps))
             steps.append(name)
             scratch_at.append((top, peak))
     for var, off, n, since in held:  # never freed: held to the end
         reserved.append((var, off, n, since, len(steps) - 1))
+    # (variable, offset) -> first and last step of a call passing it while it was held there
+    uses: dict[tuple[str, int], tuple[int, int]] = {}
+    for var, off, _n, first, last in reserved:
+        at = passed.get(var, [])
+        lo, hi = bisect.bisect_left(at, first), bisect.bisect_right(at, last) - 1
+        if lo <= hi:
+            was = uses.get((var, off), (at[lo], at[hi]))
+            uses[(var, off)] = (min(was[0], at[lo]), max(was[1], at[hi]))
     blocks = []
     live: list[packing.Buffer] = []
     for var, off, n, first, last in sorted(reserved, key=lambda r: (r[1], r[3])):
         if n == 0 or last < first:
             continue  # nothing held, or held across no call
-        used = uses.get((var, off))
         # An allocation no call names (passed some other way) counts as live while held.
-        lo, hi = (min(used), max(used)) if used else (first, last)
+        lo, hi = uses.get((var, off), (first, last))
         live.append(packing.Buffer(n, lo, hi))
         blocks.append(Block(var, "tensor", base + off, n, first, last))
     for t, (off, peak) in enumerate(scratch_at):

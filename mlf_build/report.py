@@ -10,6 +10,7 @@ archive is escaped.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from html import escape
 
@@ -81,11 +82,15 @@ def _shape(t: Tensor | ParamTensor) -> str:
 
 
 def _live_per_step(blocks: list[Block], steps: int) -> list[int]:
-    live = [0] * steps
+    """Bytes held at each step. From the changes at each block's ends (a running sum), not by
+    adding each block into every step it spans: an archive's AOT main may hold thousands of
+    allocations across thousands of calls."""
+    change = [0] * (steps + 1)
     for b in blocks:
-        for t in range(b.first, b.last + 1):
-            live[t] += b.size
-    return live
+        if b.first <= b.last:
+            change[b.first] += b.size
+            change[b.last + 1] -= b.size
+    return list(itertools.accumulate(change[:steps]))
 
 
 def _svg(plan: Plan) -> str:
