@@ -41,8 +41,15 @@ def _child(target: str, corpus: Path, artifacts: Path, runs: int, max_time: int,
     import atheris
 
     sys.path.insert(0, str(REPO))
+    # An editable install imports mlf_build through its own finder (scikit-build-core's
+    # _editable_skbc_*, setuptools' __editable__*), whose modules atheris's import hook does not
+    # instrument: the fuzzer then ran blind (coverage 2). Without that finder mlf_build comes
+    # from REPO through the standard path finder.
+    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in getattr(f, "__module__", "")]
     with atheris.instrument_imports(include=["mlf_build", "tarfile"]):
         from tests.fuzz import targets
+    loader = sys.modules["mlf_build.csource"].__loader__
+    assert "editable" not in type(loader).__module__, f"mlf_build not instrumented: {loader}"
 
     fn = targets.TARGETS[target]
     if target == "model":
