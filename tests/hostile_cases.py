@@ -1747,27 +1747,23 @@ def _relay(text: bytes | Callable[[], bytes], compress: bool = False) -> Builder
     return _with_file("src/default.relay", text, compress)
 
 
-case("dos-relay-unclosed-shapes", None)(_relay(lambda: b"def @main(" + b"%x: Tensor[(" * 30_000))
-case("dos-relay-output-names", None)(
+costly("dos-relay-unclosed-shapes")(_relay(lambda: b"def @main(" + b"%x: Tensor[(" * 30_000))
+costly("dos-relay-output-names")(
     _relay(lambda: b"def @main(%x: Tensor[(1, 4), float32], " + b"output_tensor_names=[" * 30_000 + b")")
 )
-case("dos-relay-unclosed-name-strings", None)(
+costly("dos-relay-unclosed-name-strings")(
     _relay(lambda: b'def @main(%x: Tensor[(1, 4), float32], output_tensor_names=["' + b'\\"' * 60_000 + b"])")
 )
 # found with the above: a digit int() does not read ('²'.isdigit() is true), and 5000 digits
-case("relay-unicode-digit", None)(_relay(b"def @main(%x: Tensor[(1, \xc2\xb2), float32]) {\n}\n"))
-case("relay-huge-dimension", None)(
-    _relay(b"def @main(%x: Tensor[(1, " + b"9" * 5000 + b"), float32]) {\n}\n")
-)
+costly("relay-unicode-digit")(_relay(b"def @main(%x: Tensor[(1, \xc2\xb2), float32]) {\n}\n"))
+costly("relay-huge-dimension")(_relay(b"def @main(%x: Tensor[(1, " + b"9" * 5000 + b"), float32]) {\n}\n"))
 # each parameter's ':' or ')' searched for to the end of the text; a type nested by recursion;
 # whitespace skipped a character at a time
-case("dos-relay-untyped-params", None)(
-    _relay(lambda: b"def @main(" + b"%a, " * 1_000_000 + b")", compress=True)
-)
-case("dos-relay-bracket-params", None)(_relay(lambda: b"def @main(" + b"%a: Tensor[(]], " * 100_000 + b")"))
-case("dos-relay-nested-tuples", None)(_relay(b"def @main(%x: " + b"(" * 5000 + b")"))
-case("dos-relay-spaces", None)(_relay(lambda: b"def @main(" + b" " * 60_000_000 + b")", compress=True))
-case("dos-relay-main-parens", None)(_relay(lambda: b"def @main(" + b"(" * 60_000_000, compress=True))
+costly("dos-relay-untyped-params")(_relay(lambda: b"def @main(" + b"%a, " * 1_000_000 + b")", compress=True))
+costly("dos-relay-bracket-params")(_relay(lambda: b"def @main(" + b"%a: Tensor[(]], " * 100_000 + b")"))
+costly("dos-relay-nested-tuples")(_relay(b"def @main(%x: " + b"(" * 5000 + b")"))
+costly("dos-relay-spaces")(_relay(lambda: b"def @main(" + b" " * 60_000_000 + b")", compress=True))
+costly("dos-relay-main-parens")(_relay(lambda: b"def @main(" + b"(" * 60_000_000, compress=True))
 
 
 # -- the AOT header (tvmgen_<m>.h)
@@ -1841,7 +1837,7 @@ case("dos-graph-many-inputs", "values in all")(
 
 
 # just under the limit on JSON values: the largest graph the reader holds
-@case("dos-graph-most-inputs", None, ("inspect",))
+@costly("dos-graph-most-inputs", ("inspect",))
 def _(tmp: Path) -> Path:
     files = minimal_files()
     files["executor-config/graph/default.graph"] = _graph_json(200_000, 1)
@@ -1852,12 +1848,12 @@ def _(tmp: Path) -> Path:
 
 
 # the runner's shape table, searched from the start for every shape
-case("dos-graph-many-operators", None)(
+costly("dos-graph-many-operators")(
     _with_file("executor-config/graph/default.graph", lambda: _graph_json(1, 30_000), compress=True)
 )
 
 
-@case("dos-graph-typed-operators", None)
+@costly("dos-graph-typed-operators")
 def _(tmp: Path) -> Path:
     # The same with an operator that reads its arguments' ndim: the table then holds each
     # distinct type, which was looked for in a list of all the types before.
@@ -1877,7 +1873,7 @@ case("dos-json-many-values", "values in all")(
 )
 
 
-@case("dos-graph-output-names", None, ("inspect",))
+@costly("dos-graph-output-names", ("inspect",))
 def _(tmp: Path) -> Path:
     # 20,000 outputs named by metadata.json, matched to the heads by size: each match was a scan
     # of all the names.
@@ -1895,7 +1891,7 @@ def _(tmp: Path) -> Path:
     return _tgz(tmp, files)
 
 
-@case("graph-outputs-matched-twice", None, ("inspect",))
+@costly("graph-outputs-matched-twice", ("inspect",))
 def _(tmp: Path) -> Path:
     # Two outputs of the one size metadata.json gives a single name: a ValueError (zip of two
     # names with three outputs) while the matching was rewritten for the case above.
@@ -1915,14 +1911,14 @@ def _(tmp: Path) -> Path:
 
 
 # -- many members (up to the 100000 an archive may hold)
-@case("dos-many-c-files", None, ("inspect",))
+@costly("dos-many-c-files", ("inspect",))
 def _(tmp: Path) -> Path:
     files = minimal_files()
     files.update({f"codegen/host/src/default_lib{i}.c": b"int x%d;\n" % i for i in range(2, 50_000)})
     return _tgz(tmp, files)
 
 
-@case("dos-many-modules", None, ("inspect",))
+@costly("dos-many-modules", ("inspect",))
 def _(tmp: Path) -> Path:
     # 3000 modules, each with its own files: each file's module was found by trying every name
     files: dict[str, bytes] = {}
@@ -1937,7 +1933,7 @@ def _(tmp: Path) -> Path:
     return _tgz(tmp, files)
 
 
-@case("dos-gzip-ignored-member", None)
+@costly("dos-gzip-ignored-member")
 def _(tmp: Path) -> Path:
     # 256 MiB of zeros (an ignored member) before the model in a 256 kB .tar.gz: decompressed
     # once (a gzip stream seeks back by decompressing again from the start), and not stored.
@@ -1970,7 +1966,7 @@ case("dos-params-many-tensors", "tensors in all")(
 )
 
 
-@case("dos-params-most-tensors", None)
+@costly("dos-params-most-tensors")
 def _(tmp: Path) -> Path:
     files = minimal_files()
     files["parameters/default.params"] = _many_params(65_000)
