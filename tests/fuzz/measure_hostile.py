@@ -58,8 +58,11 @@ def measure(case: Case | Accepted, work: Path, cpu: int, space: int) -> list[Mea
     inputs.mkdir(parents=True)
     model = case.build(inputs)
     found = []
+    # the --out a case names (e.g. the model's own folder), else a folder of its own
+    named = case.out if isinstance(case, Case) else None
+    out = work / "out" if named is None else Path(named.replace("{in}", str(inputs)))
     for command in case.commands:
-        args = case_args(case, command, inputs, model, work / "out")
+        args = case_args(case, command, inputs, model, out)
         r = run_rss(limited_command(args, cpu, space), check=False, timeout=cpu * 10)
         err = r.stderr.strip()
         if isinstance(case, Accepted):
