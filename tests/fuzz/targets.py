@@ -144,7 +144,9 @@ def params_target(data: bytes) -> None:
     assert not tensors or end == len(data)
 
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: a name as the C reader reads one: a byte >= 0x80 counts as a letter (UTF-8 names, refused
+#: later where they would become a C identifier; invalid UTF-8 reads as U+FFFD)
+_IDENT = re.compile(r"[A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_\u0080-\U0010ffff]*")
 
 
 def csource_target(data: bytes) -> None:
