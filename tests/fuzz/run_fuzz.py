@@ -120,7 +120,12 @@ def run_target(
     ]
     start = time.monotonic()
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    # Started by a shell that forks it: a process's peak RSS (getrusage's ru_maxrss, which
+    # libFuzzer holds to RSS_LIMIT_MB) starts at its parent's RSS when forked, and is kept across
+    # exec; a pytest process of several GB made every target "out of memory" at once. A child
+    # of the shell starts from the shell's few MB.
+    shell = ["/bin/sh", "-c", '"$@"; exit $?', "sh"]
+    res = subprocess.run(shell + cmd, capture_output=True, text=True, timeout=timeout, env=env)
     seconds = time.monotonic() - start
     out = res.stdout + res.stderr
     done = re.findall(r"Done (\d+) runs", out)
