@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import pytest
 
-from mlf_build.elf import EF_ARM_ABI_FLOAT_HARD, elf_members, first_object_in_archive, parse_elf
+from mlf_build.elf import EF_ARM_ABI_FLOAT_HARD, Span, first_object, object_spans, parse_elf
 from mlf_build.errors import MlfError
 from tests.mlf_factory import elf_object
 
@@ -61,16 +62,29 @@ def test_damaged_or_foreign_files_are_one_error(data: bytes, problem: str) -> No
         parse_elf(data, "lib0.o")
 
 
-def test_ar_archive_members_that_are_elf() -> None:
+def _members(data: bytes, where: str) -> list[bytes]:
+    return [m.read(0, m.length) for m in object_spans(Span(data), where)]
+
+
+def test_ar_archive_members_that_are_elf(tmp_path: Path) -> None:
     obj = elf_object([b"f"])
     data = _ar((b"/", b"\0\0\0\0"), (b"a.o/", obj), (b"notes.txt/", b"odd"))
-    assert elf_members(data, "libx.a") == [obj]
-    assert first_object_in_archive(data, "libx.a") == obj
-    assert elf_members(obj, "x.o") == [obj]  # a plain object is its own member
+    assert _members(data, "libx.a") == [obj]
+    assert _members(obj, "x.o") == [obj]  # a plain object is its own member
+    lib = tmp_path / "libx.a"
+    lib.write_bytes(data)
+    assert first_object(str(lib)).machine == parse_elf(obj, "a.o").machine
 
 
-def test_ar_archive_without_objects_or_damaged() -> None:
+def test_ar_archive_without_objects_or_damaged(tmp_path: Path) -> None:
+    lib = tmp_path / "libx.a"
+    lib.write_bytes(_ar((b"notes.txt/", b"text")))
     with pytest.raises(MlfError, match="is an archive without an ELF object"):
-        first_object_in_archive(_ar((b"notes.txt/", b"text")), "libx.a")
+        first_object(str(lib))
     with pytest.raises(MlfError, match="is a damaged ar archive"):
-        elf_members(b"!<arch>\n" + b"x" * 48 + b"size??????" + b"`\n", "libx.a")
+        _members(b"!<arch>\n" + b"x" * 48 + b"size??????" + b"`\n", "libx.a")
+    # a size that is not plain decimal, or a member past the end: refused, never a loop
+    with pytest.raises(MlfError, match="is a damaged ar archive"):
+        _members(b"!<arch>\n" + b"a.o/".ljust(48) + b"-60".ljust(10) + b"`\n", "libx.a")
+    with pytest.raises(MlfError, match="runs past the end"):
+        _members(b"!<arch>\n" + b"a.o/".ljust(48) + b"9999".ljust(10) + b"`\n", "libx.a")

@@ -49,12 +49,8 @@ def test_virtual_device_annotations_are_not_part_of_the_name() -> None:
     assert main.args == [("x", (2,), "float32"), ("y", (3,), "int8")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in relay._Parser.param: the search for the ':' before a type crosses the ',' that "
-    "ends a parameter without a type it reads, so the next parameter is merged into its name "
-    "('x, %y') and the parameter count and order are wrong",
-)
+# Each parameter is read within its own text, up to the next '%' (the search for the
+# ':' before a type once crossed the ',' that ends an untyped parameter, merging 'x, %y').
 @pytest.mark.parametrize(
     "params",
     [
