@@ -113,34 +113,10 @@ load("@rules_cc//cc:cc_binary.bzl", "cc_binary")
 load("@rules_cc//cc/common:cc_common.bzl", "cc_common")
 load("@rules_cc//cc/common:cc_info.bzl", "CcInfo")
 load(":outputs.bzl", "MLF_MODULE_FILES", "MLF_OUTPUT_DIRS", "MLF_OUTPUT_FILES")
-load(":qemu.bzl", "mlf_binary_test")
+load(":providers.bzl", _MlfInfo = "MlfInfo")
+load(":qemu.bzl", "mlf_binary_test", "mlf_qemu_support")
 
-MlfInfo = provider(
-    doc = "What mlf_library generated and built.",
-    fields = {
-        "name": "str: the C prefix <t> of the API (#include \"<t>.h\", <t>_run())",
-        "header": "File: <t>.h (with all_modules, the umbrella header including every module's)",
-        "manifest": "File: <t>_manifest.json, with workspace_size, params_size, io_size, " +
-                    "public_symbols, sources, ... (mlf-build/manifest/1)",
-        "params": "File: <t>_params.bin (may be empty); None with all_modules (see modules)",
-        "syms": "File: <t>.syms, the symbols kept global",
-        "linker_fragments": "list of File: <t>_weights.ld / <t>_arena.ld, linker script fragments " +
-                            "placing weights_section / arena_section",
-        "generated": "depset of File: everything the generator wrote (files and tree artifacts)",
-        "output_dir": "str: exec path of the folder holding the generated files",
-        "archive": "File: the static library",
-        "runtime": "str: builtin or tvm_crt",
-        "workspace": "str: static or caller",
-        "align": "int: alignment of parameters and arena",
-        "module": "str: the module asked for (\"\" = the only one, or all_modules)",
-        "all_modules": "list of str: the modules built with all_modules, as listed ([] = one module)",
-        "modules": "list of struct(module, prefix, header, params, report), one per module built, in " +
-                   "the order of all_modules: the module's name (\"\" = the only one), the C prefix of " +
-                   "its API (<t>, or <t>_<module> with all_modules), its header, <prefix>_params.bin " +
-                   "and <prefix>_report.html",
-        "hide_symbols": "bool",
-    },
-)
+MlfInfo = _MlfInfo
 
 _CC_TOOLCHAIN_TYPE = "@bazel_tools//tools/cpp:toolchain_type"
 
@@ -556,8 +532,11 @@ mlf_abi_probe = rule(
     incompatible_use_toolchain_transition = True,
 )
 
-def _smoke_test(library, name, t, workspace, kwargs):
-    """<name>_smoke: mlf_smoke.c run on the API <t> of the mlf_library `library`."""
+def _smoke_test(library, name, t, workspace, support, kwargs):
+    """<name>_smoke: mlf_smoke.c run on the API <t> of the mlf_library `library`.
+
+    On Cortex-M it links the QEMU `support` library (one that places the library's sections
+    when it has any)."""
     common = {k: kwargs[k] for k in ("visibility", "tags", "target_compatible_with") if k in kwargs}
     defines = [
         "MLF_SMOKE_HEADER=\\\"%s.h\\\"" % t,
@@ -572,7 +551,7 @@ def _smoke_test(library, name, t, workspace, kwargs):
         copts = ["-std=gnu99"],
         local_defines = defines,
         deps = [":" + library] + select({
-            str(Label("//bazel/platforms:is_bare_metal")): [str(Label("//bazel/qemu:support"))],
+            str(Label("//bazel/platforms:is_bare_metal")): [support],
             "//conditions:default": [],
         }),
         testonly = True,
@@ -594,11 +573,22 @@ def _smoke_tests(name, kwargs):
     if type(all_modules) != "list":
         fail("mlf_library(%s): test = True needs all_modules as a plain list (not a select())" % name)
     t = mlf_c_prefix(name)
+    support = str(Label("//bazel/qemu:support"))
+    if kwargs.get("weights_section") or kwargs.get("arena_section"):
+        # As CMake's smoke test (mlf_qemu_place_sections()): an arena left an orphan section
+        # would lie where the heap starts, and printf's buffers would overwrite it.
+        support = ":%s_smoke_support" % name
+        mlf_qemu_support(
+            name = support[1:],
+            libraries = [":" + name],
+            testonly = True,
+            **{k: kwargs[k] for k in ("visibility", "tags") if k in kwargs}
+        )
     if not all_modules:
-        _smoke_test(name, name, t, workspace, kwargs)
+        _smoke_test(name, name, t, workspace, support, kwargs)
         return
     for module in all_modules:
-        _smoke_test(name, "%s_%s" % (name, module), mlf_c_prefix(t + "_" + module), workspace, kwargs)
+        _smoke_test(name, "%s_%s" % (name, module), mlf_c_prefix(t + "_" + module), workspace, support, kwargs)
     native.test_suite(
         name = name + "_smoke",
         tests = [":%s_%s_smoke" % (name, module) for module in all_modules],

@@ -11,10 +11,28 @@ mlf_binary_test(name, binary, expect = "", machine = <from the platform>, size =
 mlf_linker_script(name, script, includes = [])
     A linker script as a cc dep: -T <script>, -L <its folder> (for INCLUDE), and the files as
     link inputs (Bazel 4's cc_library has no additional_linker_inputs).
+
+mlf_qemu_support(name, libraries, **kwargs)
+    Bazel's mlf_qemu_place_sections() (cmake/qemu/MLFQemu.cmake): a cc_library to link instead
+    of @mlf_build//bazel/qemu:support (never with it: two -T scripts) in firmware whose
+    mlf_library targets set weights_section / arena_section. It is :support (startup code, the
+    mps2-an385/an386 linker script) with this firmware's own linker-script folder: the machine's
+    script, mlf_qemu_sections.ld, and the hook files they INCLUDE (mlf_qemu_regions.ld,
+    mlf_qemu_flash_sections.ld, mlf_qemu_ram_sections.ld; empty in cmake/qemu) written for
+    `libraries` as mlf_qemu_place_sections() writes them: REGION_ALIAS("<T>_WEIGHTS_REGION",
+    FLASH) / ("<T>_ARENA_REGION", RAM) and an INCLUDE of each library's <t>_weights.ld /
+    <t>_arena.ld (MlfInfo.linker_fragments), copied into that folder. The weights become an
+    output section in FLASH, the arena one in RAM after .bss and before the heap
+    (__heap_start__, newlib's `end`). Without it the arena is an orphan section that ld puts at
+    `end`, where malloc (printf's buffers) overwrites it. Everything the scripts INCLUDE is in
+    that one folder, the only -L it adds, so the link does not depend on the order of -L options
+    between deps (which Bazel does not promise).
 """
 
+load("@rules_cc//cc:defs.bzl", "cc_library")
 load("@rules_cc//cc/common:cc_common.bzl", "cc_common")
 load("@rules_cc//cc/common:cc_info.bzl", "CcInfo")
+load(":providers.bzl", "MlfInfo")
 
 def _sh_quote(s):
     return "'" + s.replace("'", "'\\''") + "'"
@@ -114,3 +132,78 @@ mlf_linker_script = rule(
     },
     provides = [CcInfo],
 )
+
+def _copy(ctx, src, path):
+    """A byte copy of `src` at <this rule's folder>/<path>, done by Bazel itself (no spawn)."""
+    out = ctx.actions.declare_file(ctx.label.name + "/" + path)
+    ctx.actions.expand_template(template = src, output = out, substitutions = {})
+    return out
+
+def _write(ctx, path, lines):
+    out = ctx.actions.declare_file(ctx.label.name + "/" + path)
+    ctx.actions.write(out, "".join([line + "\n" for line in lines]))
+    return out
+
+def _placed_sections_impl(ctx):
+    regions = ["/* Written for %s by mlf_qemu_support() (bazel/qemu.bzl). */" % ctx.label]
+    flash, ram, fragments, owner = list(regions), list(regions), [], {}
+    for lib in ctx.attr.libraries:
+        info = lib[MlfInfo]
+        t = info.name
+        if t in owner:
+            fail("mlf_qemu_support(%s): %s and %s have the same C prefix %s, so their sections' " %
+                 (ctx.label.name[:-len("_ld")], owner[t], lib.label, t) + "regions and fragments would clash")
+        owner[t] = lib.label
+        by_name = {f.basename: f for f in info.linker_fragments}
+        for kind, region, hook in (("weights", "FLASH", flash), ("arena", "RAM", ram)):
+            fragment = by_name.get("%s_%s.ld" % (t, kind))
+            if fragment == None:
+                continue  # the section was not set: the library's data stays in .rodata / .bss
+            regions.append('REGION_ALIAS("%s_%s_REGION", %s);' % (t.upper(), kind.upper(), region))
+            hook.append("INCLUDE %s" % fragment.basename)
+            fragments.append(_copy(ctx, fragment, fragment.basename))
+
+    # The machine's script and what it INCLUDEs besides the hooks (mlf_qemu_sections.ld).
+    script = _copy(ctx, ctx.file._script, ctx.file._script.basename)
+    sections = [_copy(ctx, f, f.basename) for f in ctx.files._scripts if f.basename == "mlf_qemu_sections.ld"]
+    files = [script] + sections + fragments + [
+        _write(ctx, "mlf_qemu_regions.ld", regions),
+        _write(ctx, "mlf_qemu_flash_sections.ld", flash),
+        _write(ctx, "mlf_qemu_ram_sections.ld", ram),
+    ]
+    linker_input = cc_common.create_linker_input(
+        owner = ctx.label,
+        user_link_flags = depset(["-T" + script.path, "-L" + script.dirname]),
+        additional_inputs = depset(files),
+    )
+    return [
+        DefaultInfo(files = depset(files)),
+        CcInfo(linking_context = cc_common.create_linking_context(linker_inputs = depset([linker_input]))),
+    ]
+
+_placed_sections = rule(
+    implementation = _placed_sections_impl,
+    attrs = {
+        "libraries": attr.label_list(providers = [MlfInfo]),
+        "_script": attr.label(
+            default = Label("//:cmake/qemu/mlf_qemu_mps2_an385_an386.ld"),
+            allow_single_file = True,
+        ),
+        "_scripts": attr.label(default = Label("//:qemu_linker_scripts")),
+    },
+    provides = [CcInfo],
+)
+
+def mlf_qemu_support(name, libraries, **kwargs):
+    """@mlf_build//bazel/qemu:support with `libraries`' sections placed (see above)."""
+    common = {k: kwargs[k] for k in ("testonly", "visibility", "tags") if k in kwargs}
+    _placed_sections(
+        name = name + "_ld",
+        libraries = libraries,
+        **common
+    )
+    cc_library(
+        name = name,
+        deps = [Label("//bazel/qemu:startup"), ":" + name + "_ld"],
+        **kwargs
+    )

@@ -1085,6 +1085,87 @@ def test_lto_copt(scratch, fixture_models):
     assert _ok(run([b.info("bazel-bin") / "lto" / "app"])).stdout.startswith(runs)
 
 
+PLACED_BUILD = """load("@mlf_build//bazel:defs.bzl", "mlf_binary_test", "mlf_library", "mlf_qemu_support")
+
+mlf_library(
+    name = "waveform",
+    src = "@mlf_build//examples:model/waveform.tar",
+    weights_section = ".mlf_weights",
+    arena_section = ".mlf_arena",
+    test = True,
+)
+
+mlf_qemu_support(
+    name = "support",
+    libraries = [":waveform"],
+)
+
+cc_binary(
+    name = "fw",
+    srcs = ["main.c", "@mlf_build//examples:common/waveform_demo.c"],
+    copts = ["-std=gnu99"],
+    deps = [":waveform", ":support", "@mlf_build//examples:waveform_demo_headers"],
+)
+
+mlf_binary_test(
+    name = "fw_test",
+    binary = ":fw",
+    expect = "^waveform: PASS",
+)
+"""
+CM3 = ("--platforms=@mlf_build//bazel/platforms:cortex_m3", "--platform_suffix=-cm3")
+
+
+def _elf_layout(elf: Path) -> tuple[dict[str, tuple[str, int, int]], dict[str, int]]:
+    """readelf's sections (name -> (type, address, size)) and symbols (name -> value) of an ELF."""
+    sections = {}
+    for line in _ok(run(["arm-none-eabi-readelf", "-SW", elf])).stdout.splitlines():
+        m = re.match(r"\s*\[\s*\d+\]\s+(\S+)\s+(\S+)\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)", line)
+        if m:
+            sections[m[1]] = (m[2], int(m[3], 16), int(m[4], 16))
+    symbols = {}
+    for line in _ok(run(["arm-none-eabi-readelf", "-sW", elf])).stdout.splitlines():
+        fields = line.split()
+        if len(fields) == 8 and fields[0][:-1].isdigit():
+            symbols[fields[7]] = int(fields[1], 16)
+    return sections, symbols
+
+
+@pytest.mark.slow
+@needs_bazel
+@needs_arm
+def test_qemu_support_places_sections(scratch):
+    """mlf_qemu_support(libraries = [...]) (Bazel's mlf_qemu_place_sections()): a Cortex-M3
+    firmware whose model has weights_section and arena_section runs under QEMU and prints the
+    numpy reference's results, and so does the model's smoke test (which places its sections
+    itself); the weights are a section in FLASH, the arena a NOBITS section in RAM after .bss
+    and before the heap (`end`). With @mlf_build//bazel/qemu:support alone the arena was an
+    orphan at `end`, and printf's buffers overwrote it (a HardFault in __sfputc_r)."""
+    ws, b = scratch["ws"], scratch["bazel"]
+    pkg = ws / "placed"
+    pkg.mkdir()
+    shutil.copyfile(EXAMPLE / "main.c", pkg / "main.c")
+    (pkg / "BUILD.bazel").write_text(PLACED_BUILD)
+    out = _ok(b("test", SANDBOXED, *CM3, "//placed:all"))
+    assert "Executed 2 out of 2 tests: 2 tests pass." in out.stdout + out.stderr, out.stdout
+    bin_dir = Path(_ok(b("info", *CM3, "bazel-bin")).stdout.strip())
+    test_logs = Path(_ok(b("info", *CM3, "bazel-testlogs")).stdout.strip())
+    log = (test_logs / "placed" / "fw_test" / "test.log").read_text()
+    assert MNEMONIC_LINES.findall(log)[-1] == "waveform: PASS (4/4 cases match the numpy reference)", log
+    assert "mlf-smoke: PASS" in (test_logs / "placed" / "waveform_smoke" / "test.log").read_text()
+
+    manifest = json.loads((bin_dir / "placed" / "_mlf" / "waveform" / "waveform_manifest.json").read_text())
+    flash, ram = range(0, 4 << 20), range(0x21000000, 0x22000000)  # mlf_qemu_mps2_an385_an386.ld
+    for elf in (bin_dir / "placed" / "fw", bin_dir / "placed" / "waveform_smoke_bin"):
+        sections, symbols = _elf_layout(elf)
+        kind, weights, size = sections[".mlf_weights"]
+        assert kind == "PROGBITS" and weights in flash and weights + size in flash, (elf, sections)
+        assert size >= manifest["params_size"] > 0
+        kind, arena, size = sections[".mlf_arena"]
+        assert kind == "NOBITS" and arena in ram and size >= manifest["workspace_size"] > 0, (elf, sections)
+        assert symbols["__bss_end__"] <= arena and arena + size <= symbols["end"] == symbols["__heap_start__"]
+
+
 @needs_bazel
 def test_stub_repositories_are_opt_in(tmp_path):
     """mlf_build_dependencies() defines no stub rule sets unless asked (stubs = True): without
