@@ -27,7 +27,9 @@ run whichever tests ask for it. Checked:
     executor) and the mixer module of the two-module AOT fixture, one shared runtime; both run,
     the mixer's outputs equal numpy's.
   * The configure-time RAM check: a model whose arena (about 832 KB) cannot fit qemu_cortex_m3's
-    64 KiB fails with the numbers; the same app configures for mps2/an521/cpu0 (4 MiB).
+    64 KiB fails with the numbers; the same app configures for mps2/an521/cpu0 (4 MiB), and with
+    CONFIG_MLF_BUILD_RAM_CHECK=n builds for qemu_cortex_m3: its main() never calls the model, so
+    the linker leaves it out and the post-link report says "not linked" (no failure).
   * CMSIS-NN (with CMSIS-NN v4.1.0 from ../shared/third_party or MLF_CMSIS_NN): CONFIG_CMSIS_NN=y
     builds the int8 CMSIS-NN fixture for mps2/an386 with Zephyr's cmsis-nn module, whose output
     equals the TFLite reference under QEMU; with a kernel group off the configure fails with
@@ -44,7 +46,7 @@ run whichever tests ask for it. Checked:
 Another app or module: ``zephyr.build(app, board, "-DZEPHYR_EXTRA_MODULES=<module>;...",
 "-DCONFIG_...=y")``, e.g. a CMSIS-NN model with a folder holding zephyr/module.yml (name
 cmsis-nn) around ../shared/third_party/cmsis-nn-v4.1.0 and -DCONFIG_CMSIS_NN=y (Zephyr's own
-modules/cmsis-nn glue compiles it), as test_cmsis_nn_module does. About 6 minutes on 2 cores (seven
+modules/cmsis-nn glue compiles it), as test_cmsis_nn_module does. About 7 minutes on 2 cores (eight
 Zephyr builds and four configures, picolibc compiled from source in each; `pytest -s` prints each
 build's time).
 """
@@ -418,6 +420,18 @@ def test_arena_too_big_fails_at_configure(zephyr: Zephyr, tmp_path: Path, corpus
     r = zephyr.configure(app, tmp_path / "an521", "mps2/an521/cpu0", module)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"mlf_build: net: arena {arena} bytes (RAM, .bss)" in r.stdout
+
+    # Without the check the same app builds for qemu_cortex_m3: its main() never calls net_run(),
+    # so the linker leaves the model out, and the post-link report says so instead of failing.
+    fw = zephyr.build(app, "qemu_cortex_m3", module, "-DCONFIG_MLF_BUILD_RAM_CHECK=n")
+    nm = run(["arm-none-eabi-nm", fw.elf], fw.env).stdout
+    assert "net__arena" not in nm and "net_run" not in nm
+    assert re.search(
+        r"^mlf_build: net: not linked \(no net__arena in \S+/zephyr\.elf\): the application calls none "
+        r"of the model's functions, so the linker left the model out$",
+        fw.build_log,
+        re.M,
+    ), fw.build_log[-3000:]
 
 
 def test_docs_show_the_semihosting_exit() -> None:
