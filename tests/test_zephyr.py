@@ -36,7 +36,8 @@ run whichever tests ask for it. Checked:
     one line.
   * After each link, where the linker put each arena (the post-link report, against the ELF).
   * The layer around the generator (tests/zephyr_smoke, qemu_cortex_m3): mlf_smoke.c as the
-    application with CONFIG_LTO=y runs the model; its model replaced by an older, different one
+    application with CONFIG_LTO=y (kept on by CONFIG_ISR_TABLES_LOCAL_DECLARATION=y, checked in
+    .config) runs the model; its model replaced by an older, different one
     (cp -p), one `ninja` runs the new model (arena, outputs against numpy). Three configurations
     only: a Kconfig string holding ';', an arena in .rodata (read-only flash) and weights in
     .noinit are refused, naming them.
@@ -653,6 +654,11 @@ def test_lto_and_rebuild_on_content(zephyr: Zephyr, tmp_path: Path, fixture_mode
         os.utime(f, (PAST, PAST))
     fw = zephyr.build(SMOKE_APP, "qemu_cortex_m3", f"-DZEPHYR_EXTRA_MODULES={REPO}", f"-DMODEL={model}")
     assert not re.findall(r"warning:.*", fw.build_log), fw.build_log
+    # Kconfig keeps LTO only with the interrupt tables declared locally (prj.conf); otherwise it
+    # turns it off with a mere warning and the build goes on without LTO.
+    config = (fw.build / "zephyr" / ".config").read_text()
+    assert "\nCONFIG_LTO=y\n" in config and "\nCONFIG_ISR_TABLES_LOCAL_DECLARATION=y\n" in config
+    assert "was assigned the value 'y' but got the value 'n'" not in fw.configure, fw.configure
     _check_smoke(fw, fixture_models["v7-graph"], 1.0)
 
     shutil.copy2(new, model)  # older than the build, as cp -p, mv, tar x or rsync -a leave it
