@@ -488,9 +488,15 @@ def test_bad_tarball_fails_with_the_cli_error(scratch, tmp_path):
     errors = re.findall(r"^mlf-build: error: .*$", out.stderr, re.M)
     assert _cli_errors(ws, "bad/bad.tar", "--name", "bad", "--out", tmp_path / "o") == errors
     assert len(errors) == 1 and errors[0].startswith("mlf-build: error: bad/bad.tar: "), out.stderr
-    assert re.search(
-        r"^ERROR: .*mlf_build: generating //bad:bad from //bad:bad.tar failed: \(Exit 2\)", out.stderr, re.M
+    line = re.search(
+        r"^ERROR: .*(mlf_build: generating //bad:bad from //bad:bad.tar failed: \(Exit 2\): \S+ failed)",
+        out.stderr,
+        re.M,
     )
+    assert line, out.stderr
+    # docs/bazel.md quotes that line (for a library named partial).
+    documented = line[1].replace("//bad:bad", "//bad:partial")
+    assert documented in (REPO / "docs" / "bazel.md").read_text(), documented
 
 
 # all_modules: a host program calling both modules of the two-module fixture, built by Bazel
