@@ -127,6 +127,17 @@ _MODEL_COPTS = ["-std=gnu99", "-Wall", "-Wextra", "-ffunction-sections", "-fdata
 
 _IDENT_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 
+def _c_char(c):
+    """One char of a name as library_prefix turns it into C: itself, or "_" for each character.
+
+    Bazel's strings hold the UTF-8 bytes of the BUILD file, one char each, where Python's hold
+    characters: a byte 0x80-0xBF continues a character whose first byte already gave its "_".
+    tests/test_options.py runs this against library_prefix on hostile names.
+    """
+    if c in _IDENT_CHARS:
+        return c
+    return "" if c >= "\200" and c < "\300" else "_"
+
 def mlf_c_prefix(name):
     """The C prefix of the API of a library (mlf_build.naming.library_prefix, without its checks).
 
@@ -136,7 +147,7 @@ def mlf_c_prefix(name):
     Returns:
       The name as a lower-case C identifier: other characters become "_", a leading digit gets "_".
     """
-    ident = "".join([c if c in _IDENT_CHARS else "_" for c in name.elems()])
+    ident = "".join([_c_char(c) for c in name.elems()])
     if ident[:1].isdigit():
         ident = "_" + ident
     return ident.lower()
@@ -214,11 +225,15 @@ def _devices(ctx):
     glue = [f for f in ctx.files._device_glue for d in devices if "/devices/%s/" % d in "/" + f.short_path]
     return sorted(devices), glue
 
-def _check_size(ctx, attr):
-    """max_ram / max_flash: a byte count as the generator reads it (any size; "0" is a budget)."""
-    value = getattr(ctx.attr, attr)
+def _is_size(value):
+    """Whether max_ram / max_flash is digits and an optional K, M or G (options.SIZE_SHAPE)."""
     digits = value[:-1] if value[-1:] in "KkMmGg" else value
-    if value and not (digits and digits.isdigit()):
+    return bool(digits) and digits.isdigit()
+
+def _check_size(ctx, attr):
+    """max_ram / max_flash: passed to the generator as written, which reads any size ("0" too)."""
+    value = getattr(ctx.attr, attr)
+    if value and not _is_size(value):
         fail("mlf_library(%s): %s must be a byte count such as 65536, 64K or 2M, not %r" % (ctx.label, attr, value))
 
 def _mlf_library_impl(ctx):

@@ -6,7 +6,7 @@ Collected:
 - the problem argument of each ``MlfError(where, problem)``, and of ``c.fail(path, problem)`` in
   metadata.py (the wrapper ``_Ctx.fail`` itself is covered by its call sites);
 - the message of each ``_Refused(message)`` in archive.py (re-raised as ``MlfError(path,
-  str(exc))``, which is covered here) and of ``argparse.ArgumentTypeError(message)`` in cli.py;
+  str(exc))``, which is covered here) and of ``argparse.ArgumentTypeError(message)`` in options.py;
 - a message that is a concatenation with non-literal parts (``"..." + " and ".join(over)``):
   each non-literal part becomes ``{...}``;
 - a message returned by a helper function of the same file (``MlfError(src.path,
