@@ -525,14 +525,12 @@ _mlf_library = rule(
 
 def _abi_probe_impl(ctx):
     cc_toolchain, feature_configuration = _cc_setup(ctx)
-    src = ctx.actions.declare_file(ctx.label.name + ".c")
-    ctx.actions.write(src, "int mlf_abi_probe(float x) { return (int)(x * 2.0f); }\n")
     _, outputs = cc_common.compile(
         name = ctx.label.name,
         actions = ctx.actions,
         feature_configuration = feature_configuration,
         cc_toolchain = cc_toolchain,
-        srcs = [src],
+        srcs = [ctx.file._src],
     )
     return [DefaultInfo(files = depset(outputs.pic_objects or outputs.objects))]
 
@@ -540,6 +538,8 @@ mlf_abi_probe = rule(
     implementation = _abi_probe_impl,
     doc = "One object compiled for the target platform (the generator's --abi-probe).",
     attrs = {
+        # The probe's source, shared with CMake's try_compile (cmake/MLFLibrary.cmake).
+        "_src": attr.label(default = Label("//:cmake/mlf_abi_probe.c"), allow_single_file = True),
         "_cc_toolchain": attr.label(default = Label("@bazel_tools//tools/cpp:current_cc_toolchain")),
     },
     toolchains = [_CC_TOOLCHAIN_TYPE],

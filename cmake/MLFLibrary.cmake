@@ -407,9 +407,10 @@ function(_mlf_abi_probe out)
     return()
   endif()
   set(dir "${CMAKE_BINARY_DIR}/CMakeFiles/mlf_abi_probe")
-  file(WRITE "${dir}/probe.c" "int mlf_abi_probe(float x) { return (int)(x * 2.0f); }\nint main(void) { return mlf_abi_probe(0.0f); }\n")
   set(probe "${dir}/probe.bin")
-  try_compile(ok "${dir}/build" "${dir}/probe.c" COPY_FILE "${probe}" OUTPUT_VARIABLE log)
+  # The source is shared with Bazel's //bazel:abi_probe.
+  try_compile(ok "${dir}/build" "${MLF_BUILD_CMAKE_DIR}/mlf_abi_probe.c" COPY_FILE "${probe}"
+    OUTPUT_VARIABLE log)
   if(NOT ok)
     message(FATAL_ERROR "add_mlf_library: cannot compile a probe object with ${CMAKE_C_COMPILER}:\n${log}")
   endif()
