@@ -87,25 +87,27 @@ Provides
             mlf_report (<t>_report.html, one per module: the arena's memory map, flash and RAM;
             `bazel build //pkg:net --output_groups=mlf_report`).
 
-How it builds (every step an action with declared inputs and outputs; no genrule, no `local`):
-  1. MlfGenerate: the generator (//mlf_build:generator, a py_binary in the exec configuration)
-     writes the fixed files <t>.h, <t>_runner.c, <t>_data.c, <t>.syms, <t>_manifest.json,
+How it builds (every step an action with declared inputs and outputs; no genrule, no `local`),
+each step one function that _mlf_library_impl calls in this order:
+  1. MlfGenerate (_declare_outputs, _generate): the generator (//mlf_build:generator, a
+     py_binary in the exec configuration) writes the fixed files <t>.h, <t>_runner.c, <t>_data.c, <t>.syms, <t>_manifest.json,
      <t>_params.bin (and <t>_crt_platform.c for tvm_crt), the folders codegen/ (and crt/) as
      tree artifacts, and one unit per wrapped source (see bazel/mlf_build_gen.py). With
      all_modules, the header, runner, data and parameters once per module (<t>_<module>.h, ...)
      and the umbrella <t>.h (bazel/outputs.bzl lists them all). It also gets --abi-probe, an
      object compiled for the target, to check objects an MLF carries.
-  2. CppCompile with the target's C toolchain (C99 with GNU extensions, -Wall -Wextra
+  2. CppCompile (_compile) with the target's C toolchain (C99 with GNU extensions, -Wall -Wextra
      -ffunction-sections -fdata-sections); <t>_params.bin is an input of the compile of
      <t>_data.c, whose .incbin finds it through -I.
-  3. hide_symbols: MlfPartialLink (the toolchain's ld -r of the model's code, with TVM's objects
-     from codegen/lib), MlfLocalizeSymbols (objcopy with the options of <t>.objcopy:
-     --keep-global-symbols=<t>.syms and the section renames for weights_section/arena_section),
-     and Bazel's archiver, which takes that object and the objects of <t>_data.c (parameters and
-     arena, under hidden <t>__* symbols) as compiled, so the parameters skip ld -r and objcopy.
-     Otherwise MlfArchive (the toolchain's ar rcsD) of all objects.
-  4. max_ram/max_flash: MlfCheckSize (mlf-build check-size on the archive), an input of every
-     link of the library.
+  3. hide_symbols (_localize_symbols): MlfPartialLink (the toolchain's ld -r of the model's
+     code, with TVM's objects from codegen/lib), MlfLocalizeSymbols (objcopy with the options of
+     <t>.objcopy: --keep-global-symbols=<t>.syms and the section renames for
+     weights_section/arena_section), and Bazel's archiver, which takes that object and the
+     objects of <t>_data.c (parameters and arena, under hidden <t>__* symbols) as compiled, so
+     the parameters skip ld -r and objcopy.
+     Otherwise MlfArchive (_archive: the toolchain's ar rcsD) of all objects.
+  4. max_ram/max_flash: MlfCheckSize (_check_budgets: mlf-build check-size on the archive), an
+     input of every link of the library; then the providers (_cc_info, _mlf_info).
 """
 
 load("@bazel_tools//tools/cpp:toolchain_utils.bzl", "find_cpp_toolchain")
@@ -236,15 +238,17 @@ def _check_size(ctx, attr):
     if value and not _is_size(value):
         fail("mlf_library(%s): %s must be a byte count such as 65536, 64K or 2M, not %r" % (ctx.label, attr, value))
 
-def _mlf_library_impl(ctx):
-    name = ctx.label.name
-    t = mlf_c_prefix(name)
-    crt = ctx.attr.runtime == "tvm_crt"
-    devices, glue = _devices(ctx)
-    _check_size(ctx, "max_ram")
-    _check_size(ctx, "max_flash")
+def _declare_outputs(ctx, t):
+    """Every file and folder the generator writes for this library, declared (bazel/outputs.bzl).
 
-    # ---- 1. generate ---------------------------------------------------------------------
+    Args:
+      ctx: the rule context.
+      t: the library's C prefix.
+
+    Returns:
+      A struct of the declared outputs, by role.
+    """
+    name = ctx.label.name
     modules = _modules(ctx, t)
     files = [_declare(ctx, f) for f in _selected(MLF_OUTPUT_FILES, ctx.attr, t = t)]
     for _, prefix in modules:
@@ -252,8 +256,6 @@ def _mlf_library_impl(ctx):
     dirs = [ctx.actions.declare_directory("_mlf/%s/%s" % (name, d)) for d in _selected(MLF_OUTPUT_DIRS, ctx.attr, t = t)]
     by_name = {f.basename: f for f in files}
     header = by_name[t + ".h"]
-    syms = by_name[t + ".syms"]
-    manifest = by_name[t + "_manifest.json"]
     per_module = [
         struct(
             module = module,
@@ -264,30 +266,40 @@ def _mlf_library_impl(ctx):
         )
         for module, prefix in modules
     ]
-    headers = [header] + [m.header for m in per_module if m.header != header]
-    params = [m.params for m in per_module]
-    sources = [f for f in files if f.extension == "c"]
-    fragments = [f for f in files if f.extension == "ld"]
-    codegen = dirs[0]
-    units = ctx.actions.declare_directory("_mlf_units/" + name)
-    objcopy_args = ctx.actions.declare_file("_mlf/%s_objcopy.args" % name)
-    out_dir = header.dirname
+    return struct(
+        files = files,
+        dirs = dirs,
+        generated = files + dirs,
+        header = header,
+        headers = [header] + [m.header for m in per_module if m.header != header],
+        syms = by_name[t + ".syms"],
+        manifest = by_name[t + "_manifest.json"],
+        modules = per_module,
+        params = [m.params for m in per_module],
+        sources = [f for f in files if f.extension == "c"],
+        fragments = [f for f in files if f.extension == "ld"],
+        codegen = dirs[0],
+        units = ctx.actions.declare_directory("_mlf_units/" + name),
+        objcopy_args = ctx.actions.declare_file("_mlf/%s_objcopy.args" % name),
+        out_dir = header.dirname,
+    )
 
-    probe = ctx.file._abi_probe
+def _generate_args(ctx, gen, devices):
+    """The command line of MlfGenerate: mlf_build_gen's options, then mlf-build generate's."""
     args = ctx.actions.args()
-    args.add("--units", units.path)
-    args.add("--objcopy-args", objcopy_args.path)
-    for f in files:
+    args.add("--units", gen.units.path)
+    args.add("--objcopy-args", gen.objcopy_args.path)
+    for f in gen.files:
         args.add("--file", f.basename)
-    for d in dirs:
+    for d in gen.dirs:
         args.add("--dir", d.basename)
 
     # Each value glued to its option (--module=<value>), so that no value is read as an option.
     args.add("--")
     args.add("generate")
     args.add(ctx.file.src.path)
-    args.add(out_dir, format = "--out=%s")
-    args.add(name, format = "--name=%s")
+    args.add(gen.out_dir, format = "--out=%s")
+    args.add(ctx.label.name, format = "--name=%s")
     if ctx.attr.module:
         args.add(ctx.attr.module, format = "--module=%s")
     if ctx.attr.all_modules:
@@ -310,18 +322,27 @@ def _mlf_library_impl(ctx):
     if ctx.attr.cmsis_nn:
         args.add("--cmsis-nn")
     args.add_all(devices, format_each = "--device=%s")
-    args.add(probe.path, format = "--abi-probe=%s")
-    generated = files + dirs
+    args.add(ctx.file._abi_probe.path, format = "--abi-probe=%s")
+    return args
+
+def _generate(ctx, gen, devices):
+    """MlfGenerate: the generator writes every declared output (and the units, objcopy args)."""
     ctx.actions.run(
         executable = ctx.executable._generator,
-        arguments = [args],
-        inputs = [ctx.file.src, probe],
-        outputs = generated + [units, objcopy_args],
+        arguments = [_generate_args(ctx, gen, devices)],
+        inputs = [ctx.file.src, ctx.file._abi_probe],
+        outputs = gen.generated + [gen.units, gen.objcopy_args],
         mnemonic = "MlfGenerate",
         progress_message = "mlf_build: generating %s from %s" % (ctx.label, ctx.attr.src.label),
     )
 
-    # ---- 2. compile with the target's C toolchain ----------------------------------------
+def _compile(ctx, gen, glue):
+    """CppCompile of the generated sources, units and device glue with the target's toolchain.
+
+    Returns:
+      A struct: the toolchain and features, the CcInfos compiled against (deps, runtime,
+      cmsis_nn, drivers), the compilation context and the objects (pic or not).
+    """
     cc_toolchain, feature_configuration = _cc_setup(ctx)
     dep_infos = [d[CcInfo] for d in ctx.attr.deps] + [ctx.attr._runtime[CcInfo]]
     if ctx.attr.cmsis_nn:
@@ -329,14 +350,15 @@ def _mlf_library_impl(ctx):
     dep_infos += [driver[CcInfo] for driver in ctx.attr.devices]
     glue_srcs = [f for f in glue if f.extension == "c"]
     glue_hdrs = [f for f in glue if f.extension == "h"]
-    private_includes = (["crt/include", "crt"] if crt else []) + ["codegen/include"]
+    private_includes = (["crt/include", "crt"] if ctx.attr.runtime == "tvm_crt" else []) + ["codegen/include"]
+    out_dir = gen.out_dir
     compilation_context, compilation_outputs = cc_common.compile(
-        name = name,
+        name = ctx.label.name,
         actions = ctx.actions,
         feature_configuration = feature_configuration,
         cc_toolchain = cc_toolchain,
-        srcs = sources + [units] + glue_srcs,
-        public_hdrs = headers,
+        srcs = gen.sources + [gen.units] + glue_srcs,
+        public_hdrs = gen.headers,
         private_hdrs = glue_hdrs,
         includes = [out_dir],
         compilation_contexts = [d.compilation_context for d in dep_infos],
@@ -348,105 +370,139 @@ def _mlf_library_impl(ctx):
             out_dir,
             "-I" + out_dir,
         ] + ["-I%s/%s" % (out_dir, d) for d in private_includes] + ["-I" + d for d in sorted({h.dirname: 0 for h in glue_hdrs})],
-        additional_inputs = params + dirs,
+        additional_inputs = gen.params + gen.dirs,
     )
     pic = bool(compilation_outputs.pic_objects)
-    objects = compilation_outputs.pic_objects if pic else compilation_outputs.objects
-    tool_inputs = cc_toolchain.all_files
+    return struct(
+        toolchain = cc_toolchain,
+        features = feature_configuration,
+        dep_infos = dep_infos,
+        context = compilation_context,
+        pic = pic,
+        objects = compilation_outputs.pic_objects if pic else compilation_outputs.objects,
+    )
 
-    # ---- 3. one object with only the API global, or all objects, in an archive -----------
-    hide = ctx.attr.hide_symbols and cc_toolchain.objcopy_executable and cc_toolchain.ld_executable
+def _localize_symbols(ctx, gen, cc):
+    """One object whose only globals are the API, archived with the parameters' objects.
+
+    MlfPartialLink (ld -r of the code, with TVM's objects from codegen/lib), then
+    MlfLocalizeSymbols (objcopy with the options of <t>.objcopy).
+
+    Returns:
+      (the archive, its LibraryToLink).
+    """
+    name = ctx.label.name
+
+    # The parameters and the arena (<prefix>_data.c, mlf_build/emit/data.py) go into the
+    # archive as compiled: the partial link and objcopy would copy every parameter byte twice
+    # more, and their symbols are already the library's own (hidden, <prefix>__*).
+    data_names = [m.prefix + "_data" for m in gen.modules]
+    data = [o for o in cc.objects if o.basename.split(".")[0] in data_names]
+    code = [o for o in cc.objects if o not in data]
+    partial = ctx.actions.declare_file("_mlf/%s_model.partial.o" % name)
+    merged = ctx.actions.declare_file("_mlf/%s_model.o" % name)
+    largs = ctx.actions.args()
+    largs.add_all(["-r", "-o", partial.path])
+    largs.add_all(code)
+    largs.add_all([gen.codegen], map_each = _llvm_object)
+    ctx.actions.run(
+        executable = cc.toolchain.ld_executable,
+        arguments = [largs],
+        inputs = depset(code + [gen.codegen], transitive = [cc.toolchain.all_files]),
+        outputs = [partial],
+        mnemonic = "MlfPartialLink",
+        progress_message = "mlf_build: linking %s into one object" % ctx.label,
+    )
+    ctx.actions.run(
+        executable = cc.toolchain.objcopy_executable,
+        arguments = ["@" + gen.objcopy_args.path, partial.path, merged.path],
+        inputs = depset([partial, gen.syms, gen.objcopy_args], transitive = [cc.toolchain.all_files]),
+        outputs = [merged],
+        mnemonic = "MlfLocalizeSymbols",
+        progress_message = "mlf_build: keeping only the API of %s global" % ctx.label,
+    )
+    _, linking_outputs = cc_common.create_linking_context_from_compilation_outputs(
+        name = name,
+        actions = ctx.actions,
+        feature_configuration = cc.features,
+        cc_toolchain = cc.toolchain,
+        compilation_outputs = cc_common.create_compilation_outputs(
+            objects = depset([] if cc.pic else [merged] + data),
+            pic_objects = depset([merged] + data if cc.pic else []),
+        ),
+        linking_contexts = [],
+        disallow_dynamic_library = True,
+    )
+    library = linking_outputs.library_to_link
+    return library.pic_static_library or library.static_library, library
+
+def _archive(ctx, gen, cc):
+    """MlfArchive: all objects (TVM's too) in one archive, with the toolchain's ar rcsD.
+
+    Returns:
+      (the archive, its LibraryToLink).
+    """
+    archive = ctx.actions.declare_file("lib%s%s.a" % (ctx.label.name, ".pic" if cc.pic else ""))
+    aargs = ctx.actions.args()
+    aargs.add_all(["rcsD", archive.path])
+    aargs.add_all(cc.objects)
+    aargs.add_all([gen.codegen], map_each = _llvm_object)
+    ctx.actions.run(
+        executable = cc.toolchain.ar_executable,
+        arguments = [aargs],
+        inputs = depset(cc.objects + [gen.codegen], transitive = [cc.toolchain.all_files]),
+        outputs = [archive],
+        mnemonic = "MlfArchive",
+        progress_message = "mlf_build: archiving %s" % ctx.label,
+    )
+    kind = {"pic_static_library": archive} if cc.pic else {"static_library": archive}
+    library = cc_common.create_library_to_link(
+        actions = ctx.actions,
+        feature_configuration = cc.features,
+        cc_toolchain = cc.toolchain,
+        **kind
+    )
+    return archive, library
+
+def _hide_symbols(ctx, cc):
+    """hide_symbols, unless the toolchain has no ld or objcopy (then said once, as CMake does)."""
+    hide = ctx.attr.hide_symbols and cc.toolchain.objcopy_executable and cc.toolchain.ld_executable
     if ctx.attr.hide_symbols and not hide:
         # buildifier: disable=print
         print("mlf_library(%s): no ld/objcopy in this C toolchain; the model's internal symbols stay " % ctx.label +
               "global (two models exported with the same module name will clash)")
-    if hide:
-        # The parameters and the arena (<prefix>_data.c, mlf_build/emit/data.py) go into the
-        # archive as compiled: the partial link and objcopy would copy every parameter byte twice
-        # more, and their symbols are already the library's own (hidden, <prefix>__*).
-        data_names = [m.prefix + "_data" for m in per_module]
-        data = [o for o in objects if o.basename.split(".")[0] in data_names]
-        code = [o for o in objects if o not in data]
-        partial = ctx.actions.declare_file("_mlf/%s_model.partial.o" % name)
-        merged = ctx.actions.declare_file("_mlf/%s_model.o" % name)
-        largs = ctx.actions.args()
-        largs.add_all(["-r", "-o", partial.path])
-        largs.add_all(code)
-        largs.add_all([codegen], map_each = _llvm_object)
-        ctx.actions.run(
-            executable = cc_toolchain.ld_executable,
-            arguments = [largs],
-            inputs = depset(code + [codegen], transitive = [tool_inputs]),
-            outputs = [partial],
-            mnemonic = "MlfPartialLink",
-            progress_message = "mlf_build: linking %s into one object" % ctx.label,
-        )
-        ctx.actions.run(
-            executable = cc_toolchain.objcopy_executable,
-            arguments = ["@" + objcopy_args.path, partial.path, merged.path],
-            inputs = depset([partial, syms, objcopy_args], transitive = [tool_inputs]),
-            outputs = [merged],
-            mnemonic = "MlfLocalizeSymbols",
-            progress_message = "mlf_build: keeping only the API of %s global" % ctx.label,
-        )
-        _, linking_outputs = cc_common.create_linking_context_from_compilation_outputs(
-            name = name,
-            actions = ctx.actions,
-            feature_configuration = feature_configuration,
-            cc_toolchain = cc_toolchain,
-            compilation_outputs = cc_common.create_compilation_outputs(
-                objects = depset([] if pic else [merged] + data),
-                pic_objects = depset([merged] + data if pic else []),
-            ),
-            linking_contexts = [],
-            disallow_dynamic_library = True,
-        )
-        library = linking_outputs.library_to_link
-        archive = library.pic_static_library or library.static_library
-    else:
-        archive = ctx.actions.declare_file("lib%s%s.a" % (name, ".pic" if pic else ""))
-        aargs = ctx.actions.args()
-        aargs.add_all(["rcsD", archive.path])
-        aargs.add_all(objects)
-        aargs.add_all([codegen], map_each = _llvm_object)
-        ctx.actions.run(
-            executable = cc_toolchain.ar_executable,
-            arguments = [aargs],
-            inputs = depset(objects + [codegen], transitive = [tool_inputs]),
-            outputs = [archive],
-            mnemonic = "MlfArchive",
-            progress_message = "mlf_build: archiving %s" % ctx.label,
-        )
-        kind = {"pic_static_library": archive} if pic else {"static_library": archive}
-        library = cc_common.create_library_to_link(
-            actions = ctx.actions,
-            feature_configuration = feature_configuration,
-            cc_toolchain = cc_toolchain,
-            **kind
-        )
+    return bool(hide)
 
-    # MAX_RAM / MAX_FLASH after compiling, as CMake's POST_BUILD check-size: every link of the
-    # library needs the report, so no program links a library over budget.
-    checks = []
-    if ctx.attr.max_ram or ctx.attr.max_flash:
-        report = ctx.actions.declare_file("_mlf/%s_size.txt" % name)
-        cargs = ctx.actions.args()
-        cargs.add_all(["--stdout", report.path, "--", "check-size", archive.path])
-        cargs.add(name, format = "--name=%s")
-        if ctx.attr.max_flash:
-            cargs.add(ctx.attr.max_flash, format = "--max-flash=%s")
-        if ctx.attr.max_ram:
-            cargs.add(ctx.attr.max_ram, format = "--max-ram=%s")
-        ctx.actions.run(
-            executable = ctx.executable._generator,
-            arguments = [cargs],
-            inputs = [archive],
-            outputs = [report],
-            mnemonic = "MlfCheckSize",
-            progress_message = "mlf_build: checking the size of %s" % ctx.label,
-        )
-        checks.append(report)
+def _check_budgets(ctx, archive):
+    """MlfCheckSize: max_ram / max_flash after compiling, as CMake's POST_BUILD check-size.
 
+    Every link of the library needs the report, so no program links a library over budget.
+
+    Returns:
+      The report ([] without budgets).
+    """
+    if not (ctx.attr.max_ram or ctx.attr.max_flash):
+        return []
+    report = ctx.actions.declare_file("_mlf/%s_size.txt" % ctx.label.name)
+    cargs = ctx.actions.args()
+    cargs.add_all(["--stdout", report.path, "--", "check-size", archive.path])
+    cargs.add(ctx.label.name, format = "--name=%s")
+    if ctx.attr.max_flash:
+        cargs.add(ctx.attr.max_flash, format = "--max-flash=%s")
+    if ctx.attr.max_ram:
+        cargs.add(ctx.attr.max_ram, format = "--max-ram=%s")
+    ctx.actions.run(
+        executable = ctx.executable._generator,
+        arguments = [cargs],
+        inputs = [archive],
+        outputs = [report],
+        mnemonic = "MlfCheckSize",
+        progress_message = "mlf_build: checking the size of %s" % ctx.label,
+    )
+    return [report]
+
+def _cc_info(ctx, cc, library, checks):
+    """CcInfo: the library (needing the budget reports to link) over its dependencies'."""
     linking_context = cc_common.create_linking_context(linker_inputs = depset([
         cc_common.create_linker_input(
             owner = ctx.label,
@@ -454,37 +510,61 @@ def _mlf_library_impl(ctx):
             additional_inputs = depset(checks),
         ),
     ]))
-    cc_info = cc_common.merge_cc_infos(
-        direct_cc_infos = [CcInfo(compilation_context = compilation_context, linking_context = linking_context)],
-        cc_infos = dep_infos,
+    return cc_common.merge_cc_infos(
+        direct_cc_infos = [CcInfo(compilation_context = cc.context, linking_context = linking_context)],
+        cc_infos = cc.dep_infos,
     )
+
+def _mlf_info(ctx, t, gen, archive, hide):
+    return MlfInfo(
+        name = t,
+        header = gen.header,
+        manifest = gen.manifest,
+        params = None if ctx.attr.all_modules else gen.params[0],
+        syms = gen.syms,
+        linker_fragments = gen.fragments,
+        generated = depset(gen.generated),
+        output_dir = gen.out_dir,
+        archive = archive,
+        runtime = ctx.attr.runtime,
+        workspace = ctx.attr.workspace,
+        align = ctx.attr.align,
+        module = ctx.attr.module,
+        all_modules = ctx.attr.all_modules,
+        modules = gen.modules,
+        hide_symbols = hide,
+    )
+
+def _mlf_library_impl(ctx):
+    # ---- options: checked before any action -----------------------------------------------
+    t = mlf_c_prefix(ctx.label.name)
+    devices, glue = _devices(ctx)
+    _check_size(ctx, "max_ram")
+    _check_size(ctx, "max_flash")
+
+    # ---- generate (with the ABI probe, //bazel:abi_probe) ---------------------------------
+    gen = _declare_outputs(ctx, t)
+    _generate(ctx, gen, devices)
+
+    # ---- compile with the target's C toolchain --------------------------------------------
+    cc = _compile(ctx, gen, glue)
+
+    # ---- one object with only the API global, or all objects, in an archive ---------------
+    hide = _hide_symbols(ctx, cc)
+    archive, library = _localize_symbols(ctx, gen, cc) if hide else _archive(ctx, gen, cc)
+
+    # ---- budgets and providers ------------------------------------------------------------
+    checks = _check_budgets(ctx, archive)
     return [
-        DefaultInfo(files = depset([archive] + headers + [manifest] + checks)),
+        DefaultInfo(files = depset([archive] + gen.headers + [gen.manifest] + checks)),
         OutputGroupInfo(
-            mlf_generated = depset(generated),
-            mlf_units = depset([units]),
-            mlf_objects = depset(objects),
-            mlf_report = depset([m.report for m in per_module]),
+            mlf_generated = depset(gen.generated),
+            mlf_units = depset([gen.units]),
+            mlf_objects = depset(cc.objects),
+            mlf_report = depset([m.report for m in gen.modules]),
         ),
-        cc_info,
-        MlfInfo(
-            name = t,
-            header = header,
-            manifest = manifest,
-            params = None if ctx.attr.all_modules else params[0],
-            syms = syms,
-            linker_fragments = fragments,
-            generated = depset(generated),
-            output_dir = out_dir,
-            archive = archive,
-            runtime = ctx.attr.runtime,
-            workspace = ctx.attr.workspace,
-            align = ctx.attr.align,
-            module = ctx.attr.module,
-            all_modules = ctx.attr.all_modules,
-            modules = per_module,
-            hide_symbols = bool(hide),
-        ),
+        _cc_info(ctx, cc, library, checks),
+        _mlf_info(ctx, t, gen, archive, hide),
     ]
 
 _mlf_library = rule(
