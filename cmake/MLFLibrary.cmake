@@ -469,41 +469,25 @@ function(_mlf_add_check_models)
     VERBATIM)
 endfunction()
 
-function(add_mlf_library target model)
-  set(flags TEST ALL_MODULES)
-  set(one_value MODULE RUNTIME WORKSPACE ALIGN WEIGHTS_SECTION ARENA_SECTION MAX_RAM MAX_FLASH
-    HIDE_SYMBOLS OUTPUT_DIR AOT_API CMSIS_NN)
-  set(multi_value LINK_LIBRARIES IO_SHAPES DEVICES)
-  cmake_parse_arguments(PARSE_ARGV 2 ARG "${flags}" "${one_value}" "${multi_value}")
-  _mlf_check_target_name("${target}")
-  set(shape "")  # the call's arguments: each a keyword, or "-" for a value
-  if(ARGC GREATER 2)
-    math(EXPR last "${ARGC} - 1")
-    foreach(i RANGE 2 ${last})
-      set(arg "${ARGV${i}}")
-      if(arg IN_LIST flags OR arg IN_LIST one_value OR arg IN_LIST multi_value)
-        list(APPEND shape "${arg}")
-      else()
-        list(APPEND shape "-")
-      endif()
-    endforeach()
-  endif()
-  _mlf_check_call_shape("${target}" "${one_value}" ${shape})
-  if(ARG_UNPARSED_ARGUMENTS)
-    message(FATAL_ERROR "add_mlf_library(${target}): unknown arguments: ${ARG_UNPARSED_ARGUMENTS}")
-  endif()
+# add_mlf_library()'s steps, in the order it calls them. Each is a function: it reads the
+# caller's variables it names (ARG_* are the parsed arguments, MLF_INFO_* the query's facts)
+# and returns its results through PARENT_SCOPE.
+
+# Options: the platform's defaults (MLF_BUILD_DEFAULT_<KEY>) for what the call left empty, then
+# each one-value argument checked; an empty value means the default (ARG_<KEY> unset).
+function(_mlf_finish_options target one_value)
   # Defaults a platform integration may set (the Zephyr module sets them from Kconfig).
   foreach(key RUNTIME ARENA_SECTION WEIGHTS_SECTION CMSIS_NN)
     if((NOT DEFINED ARG_${key} OR ARG_${key} STREQUAL "") AND NOT "${MLF_BUILD_DEFAULT_${key}}" STREQUAL "")
       set(ARG_${key} "${MLF_BUILD_DEFAULT_${key}}")
     endif()
   endforeach()
-  # An empty value (an unset variable) means the default.
   foreach(key IN LISTS one_value)
     if(DEFINED ARG_${key} AND NOT ARG_${key} STREQUAL "")
       _mlf_check_value("${target}" ${key} "${ARG_${key}}")
+      set(ARG_${key} "${ARG_${key}}" PARENT_SCOPE)
     else()
-      unset(ARG_${key})
+      unset(ARG_${key} PARENT_SCOPE)
     endif()
   endforeach()
   if(NOT CMAKE_C_COMPILER_LOADED)
@@ -512,27 +496,34 @@ function(add_mlf_library target model)
   if(NOT TARGET mlf::runtime)
     add_mlf_runtime()
   endif()
+endfunction()
 
+# The model as an absolute path (<model_var>), and the output folder (<out_var>: OUTPUT_DIR or
+# the default), checked and claimed for <target>.
+function(_mlf_locate target model_var out_var)
+  set(model "${${model_var}}")
   # Only what would change before the generator sees it (which checks the rest): '\' and controls.
   _mlf_check_path("${target}" "the model" "${model}")
   get_filename_component(model "${model}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
   if(NOT EXISTS "${model}")
     message(FATAL_ERROR "add_mlf_library(${target}): model ${model} does not exist")
   endif()
-  if(NOT DEFINED ARG_OUTPUT_DIR)
-    set(ARG_OUTPUT_DIR "${CMAKE_CURRENT_BINARY_DIR}/mlf/${target}")
+  set(dir "${CMAKE_CURRENT_BINARY_DIR}/mlf/${target}")
+  if(DEFINED ARG_OUTPUT_DIR)
+    set(dir "${ARG_OUTPUT_DIR}")
   endif()
-  _mlf_check_path("${target}" OUTPUT_DIR "${ARG_OUTPUT_DIR}")
-  get_filename_component(out "${ARG_OUTPUT_DIR}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
+  _mlf_check_path("${target}" OUTPUT_DIR "${dir}")
+  get_filename_component(out "${dir}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
   _mlf_check_path("${target}" OUTPUT_DIR "${out}")
   _mlf_claim_output_dir("${target}" "${out}")
+  set(${model_var} "${model}" PARENT_SCOPE)
+  set(${out_var} "${out}" PARENT_SCOPE)
+endfunction()
 
-  # Options passed to the generator, identical at configure and build time; each value is one
-  # argument, glued to its option, so no value is ever read as an option.
-  set(opts "--name=${target}")
-  foreach(kv MODULE:--module RUNTIME:--runtime WORKSPACE:--workspace ALIGN:--align
-             WEIGHTS_SECTION:--weights-section ARENA_SECTION:--arena-section AOT_API:--aot-api
-             MAX_RAM:--max-ram MAX_FLASH:--max-flash)
+# "<flag>=<value>" (<out>) for each <KEY>:<flag> that follows whose argument ARG_<KEY> is set.
+function(_mlf_glued_options out)
+  set(opts "")
+  foreach(kv IN LISTS ARGN)
     string(REPLACE ":" ";" kv "${kv}")
     list(GET kv 0 key)
     list(GET kv 1 flag)
@@ -540,6 +531,17 @@ function(add_mlf_library target model)
       list(APPEND opts "${flag}=${ARG_${key}}")
     endif()
   endforeach()
+  set(${out} "${opts}" PARENT_SCOPE)
+endfunction()
+
+# The generator's options (<opts_var>), identical at configure and build time; each value is one
+# argument, glued to its option, so no value is ever read as an option. CMSIS_NN and the DEVICES'
+# drivers are added to ARG_LINK_LIBRARIES: compiled against and linked like LINK_LIBRARIES.
+function(_mlf_generator_options target opts_var)
+  _mlf_glued_options(opts MODULE:--module RUNTIME:--runtime WORKSPACE:--workspace ALIGN:--align
+    WEIGHTS_SECTION:--weights-section ARENA_SECTION:--arena-section AOT_API:--aot-api
+    MAX_RAM:--max-ram MAX_FLASH:--max-flash)
+  list(PREPEND opts "--name=${target}")
   if(ARG_ALL_MODULES)
     list(APPEND opts --all-modules)
   endif()
@@ -547,15 +549,14 @@ function(add_mlf_library target model)
     _mlf_refuse_control("${target}" IO_SHAPES "${spec}")
     list(APPEND opts "--io-shape=${spec}")
   endforeach()
-  # CMSIS-NN: compiled against and linked like LINK_LIBRARIES; the generator refuses a model
-  # calling arm_*_s8 unless told the build provides them.
+  # CMSIS-NN: the generator refuses a model calling arm_*_s8 unless told the build provides them.
   if(DEFINED ARG_CMSIS_NN)
     _mlf_cmsis_nn_target(cmsis_nn "${target}" "${ARG_CMSIS_NN}")
     list(APPEND opts --cmsis-nn)
     list(APPEND ARG_LINK_LIBRARIES ${cmsis_nn})
   endif()
   # DEVICES: each device named to the generator (which checks them against the model's devices
-  # struct), each driver target linked like LINK_LIBRARIES.
+  # struct), each driver target linked.
   foreach(item IN LISTS ARG_DEVICES)
     if(NOT item MATCHES "^([A-Za-z_][A-Za-z0-9_]*)=(.+)$")
       message(FATAL_ERROR "add_mlf_library(${target}): DEVICES ${item} is not <device>=<driver target>, "
@@ -569,37 +570,51 @@ function(add_mlf_library target model)
     endif()
     list(APPEND ARG_LINK_LIBRARIES ${driver})
   endforeach()
+  set(${opts_var} "${opts}" PARENT_SCOPE)
+  set(ARG_LINK_LIBRARIES "${ARG_LINK_LIBRARIES}" PARENT_SCOPE)
+endfunction()
 
-  # Configure-time query: outputs and sizes, cached by the model's content and the options.
-  set(info "${CMAKE_CURRENT_BINARY_DIR}/mlf/${target}.info.cmake")
-  set(digest_file "${CMAKE_CURRENT_BINARY_DIR}/mlf/${target}.model-digest")
+# Configure-time query: <info> (the outputs and sizes, as CMake) written by the generator,
+# cached by the model's content (<digest_file>, rewritten when the model changed) and the
+# options. A model carrying objects is queried again with the ABI probe (checked against it),
+# which then joins <opts_var> for the build.
+function(_mlf_query_cached target model out info digest_file opts_var)
+  set(opts "${${opts_var}}")
   _mlf_model_digest(digest "${model}")
   # A manual re-run of CMake after the model changed regenerates it too.
   _mlf_update_digest(changed "${digest_file}" "${digest}")
   set(key "${model};${digest};${opts};${MLF_BUILD_VERSION};${CMAKE_C_COMPILER};${CMAKE_C_FLAGS}")
   # A changed generator (a checkout pulled between builds) may name its outputs differently.
-  set(generator_changed FALSE)
+  set(stale FALSE)
   foreach(f IN LISTS _MLF_GENERATOR_FILES)
     if("${f}" IS_NEWER_THAN "${info}")
-      set(generator_changed TRUE)
+      set(stale TRUE)
       break()
     endif()
   endforeach()
-  if(generator_changed OR NOT "${_MLF_INFO_KEY_${target}}" STREQUAL "${key}")
+  if(NOT "${_MLF_INFO_KEY_${target}}" STREQUAL "${key}")
+    set(stale TRUE)
+  endif()
+  if(stale)
     _mlf_query("${target}" "${model}" "${out}" "${info}" "${opts}")
-    include("${info}")
-    if(MLF_INFO_HAS_OBJECTS)
-      _mlf_abi_probe(probe)
-      list(APPEND opts "--abi-probe=${probe}")
-      _mlf_query("${target}" "${model}" "${out}" "${info}" "${opts}")
-    endif()
-    set(_MLF_INFO_KEY_${target} "${key}" CACHE INTERNAL "")
   endif()
   include("${info}")
   if(MLF_INFO_HAS_OBJECTS)
     _mlf_abi_probe(probe)
     list(APPEND opts "--abi-probe=${probe}")
+    if(stale)
+      _mlf_query("${target}" "${model}" "${out}" "${info}" "${opts}")
+    endif()
   endif()
+  if(stale)
+    set(_MLF_INFO_KEY_${target} "${key}" CACHE INTERNAL "")
+  endif()
+  set(${opts_var} "${opts}" PARENT_SCOPE)
+endfunction()
+
+# What the query learnt, made the project's: the generator's warnings, the library's C names and
+# output folder claimed, and the model's content a configure and build input.
+function(_mlf_register target model out info digest_file)
   _mlf_show_warnings()
   _mlf_claim_names("${target}" "${MLF_INFO_NAME};${MLF_INFO_UNIT_PREFIXES}" "${MLF_INFO_PUBLIC_SYMBOLS}")
   _mlf_mark_output_dir("${target}" "${out}")
@@ -607,38 +622,39 @@ function(add_mlf_library target model)
   # the build) and the generator (whose new version may name other outputs) re-run the query.
   set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${digest_file}" ${_MLF_GENERATOR_FILES})
   _mlf_check_model("${target}" "${model}" "${digest_file}" "${out}" "${info}")
+endfunction()
 
-  # File names use the library's C prefix (MLF_INFO_NAME), which differs from ${target} when the
-  # target name is not a C identifier (my-net -> my_net).
-  set(prefix "${MLF_INFO_NAME}")
-
-  # Build-time generation. Only <t>.stamp, which the generator always touches, is the command's
-  # output; the generated files are byproducts, which it leaves untouched when their bytes did
-  # not change: Ninja (restat) and Make then recompile only what changed.
+# Build-time generation. Only <t>.stamp, which the generator always touches, is the command's
+# output; the generated files are byproducts, which it leaves untouched when their bytes did
+# not change: Ninja (restat) and Make then recompile only what changed.
+function(_mlf_add_generation target model out opts digest_file)
   set(outputs "")
   foreach(f IN LISTS MLF_INFO_OUTPUTS)
     list(APPEND outputs "${out}/${f}")
   endforeach()
   get_filename_component(model_name "${model}" NAME)
   add_custom_command(
-    OUTPUT "${out}/${prefix}.stamp"
+    OUTPUT "${out}/${MLF_INFO_NAME}.stamp"
     BYPRODUCTS ${outputs}
     COMMAND ${_MLF_GENERATOR} generate "${model}" "--out=${out}" ${opts} --no-warnings
     DEPENDS "${digest_file}.build" ${_MLF_GENERATOR_FILES}
     COMMENT "mlf_build: generating ${target} from ${model_name}"
     VERBATIM)
+endfunction()
 
+# The files to compile (<sources_var>), TVM's objects (<objects_var>) and the private include
+# folders (<includes_var>) of the generated library in <out>, with each source's properties.
+function(_mlf_model_sources out sources_var objects_var includes_var)
   set(sources "")
-  foreach(f IN LISTS MLF_INFO_SOURCES)
-    list(APPEND sources "${out}/${f}")
-  endforeach()
   set(objects "")
-  foreach(f IN LISTS MLF_INFO_OBJECTS)
-    list(APPEND objects "${out}/${f}")
-  endforeach()
   set(includes "")
-  foreach(f IN LISTS MLF_INFO_INCLUDE_DIRS)
-    list(APPEND includes "${out}/${f}")
+  foreach(kind sources:SOURCES objects:OBJECTS includes:INCLUDE_DIRS)
+    string(REPLACE ":" ";" kind "${kind}")
+    list(GET kind 0 var)
+    list(GET kind 1 key)
+    foreach(f IN LISTS MLF_INFO_${key})
+      list(APPEND ${var} "${out}/${f}")
+    endforeach()
   endforeach()
   # mlf_build's glue for the devices (TVMEthosULaunch, ...): runtime sources built into the model.
   foreach(f IN LISTS MLF_INFO_DEVICE_SOURCES)
@@ -647,31 +663,42 @@ function(add_mlf_library target model)
   foreach(f IN LISTS MLF_INFO_DEVICE_INCLUDE_DIRS)
     list(APPEND includes "${MLF_BUILD_RUNTIME_DIR}/${f}")
   endforeach()
-  # .incbin data is invisible to the compiler's dependency scan.
   foreach(f IN LISTS MLF_INFO_SOURCES)
-    # Two ifs: ${CMAKE_MATCH_1} in the same condition would expand before MATCHES sets it.
-    if(f MATCHES "^(.*)_data\\.c$")
-      set(bin "${CMAKE_MATCH_1}_params.bin")
-      if(bin IN_LIST MLF_INFO_OUTPUTS)
-        set_source_files_properties("${out}/${f}" PROPERTIES OBJECT_DEPENDS "${out}/${bin}")
-      endif()
-    endif()
-    # TVM's quantized code left-shifts negative values on purpose (GCC and Clang define it), which
-    # -fsanitize=shift reports; spare only TVM's translation units, so sanitized builds of an
-    # application stay usable. A no-op without -fsanitize.
-    if(f MATCHES "^(codegen|crt)/${prefix}__[^/]+\\.c$" AND CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
-      set_property(SOURCE "${out}/${f}" APPEND PROPERTY COMPILE_OPTIONS -fno-sanitize=shift-base)
-    endif()
-    # Not LTO, also when the project asks for it (add_compile_options, CMAKE_C_FLAGS, Zephyr's
-    # CONFIG_LTO): the .incbin of the parameters resolves only when this object is assembled, and
-    # the partial link and objcopy need real code, not compiler IR. The rest of the program still
-    # gets LTO. A source's options come last on the command line, after every target's (Zephyr
-    # opts its offsets.c out the same way).
-    if(CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
-      set_property(SOURCE "${out}/${f}" APPEND PROPERTY COMPILE_OPTIONS -fno-lto)
-    endif()
+    _mlf_source_properties("${out}" "${f}")
   endforeach()
+  set(${sources_var} "${sources}" PARENT_SCOPE)
+  set(${objects_var} "${objects}" PARENT_SCOPE)
+  set(${includes_var} "${includes}" PARENT_SCOPE)
+endfunction()
 
+# The compile options and dependencies of one generated source <f> (relative to <out>).
+function(_mlf_source_properties out f)
+  # .incbin data is invisible to the compiler's dependency scan.
+  # Two ifs: ${CMAKE_MATCH_1} in the same condition would expand before MATCHES sets it.
+  if(f MATCHES "^(.*)_data\\.c$")
+    set(bin "${CMAKE_MATCH_1}_params.bin")
+    if(bin IN_LIST MLF_INFO_OUTPUTS)
+      set_source_files_properties("${out}/${f}" PROPERTIES OBJECT_DEPENDS "${out}/${bin}")
+    endif()
+  endif()
+  # TVM's quantized code left-shifts negative values on purpose (GCC and Clang define it), which
+  # -fsanitize=shift reports; spare only TVM's translation units, so sanitized builds of an
+  # application stay usable. A no-op without -fsanitize.
+  if(f MATCHES "^(codegen|crt)/${MLF_INFO_NAME}__[^/]+\\.c$" AND CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
+    set_property(SOURCE "${out}/${f}" APPEND PROPERTY COMPILE_OPTIONS -fno-sanitize=shift-base)
+  endif()
+  # Not LTO, also when the project asks for it (add_compile_options, CMAKE_C_FLAGS, Zephyr's
+  # CONFIG_LTO): the .incbin of the parameters resolves only when this object is assembled, and
+  # the partial link and objcopy need real code, not compiler IR. The rest of the program still
+  # gets LTO. A source's options come last on the command line, after every target's (Zephyr
+  # opts its offsets.c out the same way).
+  if(CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
+    set_property(SOURCE "${out}/${f}" APPEND PROPERTY COMPILE_OPTIONS -fno-lto)
+  endif()
+endfunction()
+
+# HIDE_SYMBOLS in effect (<out_var>): ON unless turned off, or without objcopy (then said).
+function(_mlf_hide_symbols target out_var)
   set(hide ON)
   if(DEFINED ARG_HIDE_SYMBOLS)
     set(hide "${ARG_HIDE_SYMBOLS}")
@@ -681,8 +708,13 @@ function(add_mlf_library target model)
       "symbols stay global (two models exported with the same module name will clash)")
     set(hide OFF)
   endif()
+  set(${out_var} ${hide} PARENT_SCOPE)
+endfunction()
 
-  # <t>.stamp among the sources attaches the generation to the target that compiles its files.
+# The target compiling the model's sources (<compiled>: <target>_mlf_objects, an OBJECT library
+# merged later, with HIDE_SYMBOLS; else <target> itself, a STATIC library with TVM's objects).
+# <t>.stamp among the sources attaches the generation to the target that compiles its files.
+function(_mlf_compile target hide out sources objects includes)
   if(hide)
     # <unit>_data.c first: Ninja starts the compiles that are ready in the order of build.ninja,
     # and with large parameters this one takes longest.
@@ -691,11 +723,10 @@ function(add_mlf_library target model)
       list(APPEND data_sources "${out}/${unit}_data.c")
     endforeach()
     list(REMOVE_ITEM sources ${data_sources})
-    set(objlib "${target}_mlf_objects")
-    add_library(${objlib} OBJECT ${data_sources} ${sources} "${out}/${prefix}.stamp")
-    set(compiled "${objlib}")
+    add_library(${target}_mlf_objects OBJECT ${data_sources} ${sources} "${out}/${MLF_INFO_NAME}.stamp")
+    set(compiled "${target}_mlf_objects")
   else()
-    add_library(${target} STATIC ${sources} ${objects} "${out}/${prefix}.stamp")
+    add_library(${target} STATIC ${sources} ${objects} "${out}/${MLF_INFO_NAME}.stamp")
     set(compiled "${target}")
   endif()
   target_include_directories(${compiled} PRIVATE ${includes})
@@ -713,7 +744,124 @@ function(add_mlf_library target model)
   if(MLF_BUILD_COMPILE_INTERFACE)
     target_link_libraries(${compiled} PRIVATE ${MLF_BUILD_COMPILE_INTERFACE})
   endif()
+endfunction()
 
+# What a program linking <target> gets: the header's folder, the runtime, LINK_LIBRARIES (linked
+# by the merged object's library itself with HIDE_SYMBOLS), and the alias mlf::<target>.
+function(_mlf_public_interface target hide out)
+  add_library(mlf::${target} ALIAS ${target})
+  target_include_directories(${target} PUBLIC "$<BUILD_INTERFACE:${out}>")
+  target_link_libraries(${target} PUBLIC mlf::runtime)
+  if(NOT hide)
+    target_link_libraries(${target} PUBLIC ${ARG_LINK_LIBRARIES})
+  endif()
+endfunction()
+
+# The target properties of add_mlf_library (docs/cmake.md#target-properties), from the query.
+function(_mlf_set_properties target model out)
+  set(workspace static)
+  if(ARG_WORKSPACE STREQUAL "caller")
+    set(workspace caller)
+  endif()
+  set_target_properties(${target} PROPERTIES
+    MLF_WORKSPACE_SIZE "${MLF_INFO_WORKSPACE_SIZE}"
+    MLF_PARAMS_SIZE "${MLF_INFO_PARAMS_SIZE}"
+    MLF_FORMAT_VERSION "${MLF_INFO_FORMAT_VERSION}"
+    MLF_EXECUTOR "${MLF_INFO_EXECUTOR}"
+    MLF_HEADER "${out}/${MLF_INFO_NAME}.h"
+    MLF_PREFIXES "${MLF_INFO_UNIT_PREFIXES}"
+    MLF_OUTPUT_DIR "${out}"
+    MLF_MODEL "${model}"
+    MLF_WORKSPACE "${workspace}"
+    MLF_RUNTIME "${ARG_RUNTIME}"
+    MLF_ARENA_SECTION "${ARG_ARENA_SECTION}"
+    MLF_WEIGHTS_SECTION "${ARG_WEIGHTS_SECTION}"
+    MLF_CMSIS_NN_FUNCTIONS "${MLF_INFO_CMSIS_NN_FUNCTIONS}"
+    MLF_DEVICES "${MLF_INFO_DEVICES}")
+  # mlf-build report's page per module (one per module with ALL_MODULES), next to its header.
+  set(reports "")
+  foreach(unit IN LISTS MLF_INFO_UNIT_PREFIXES)
+    list(APPEND reports "${out}/${unit}_report.html")
+  endforeach()
+  set_target_properties(${target} PROPERTIES MLF_REPORT "${reports}")
+  # Linker-script fragments placing WEIGHTS_SECTION / ARENA_SECTION (mlf_build/emit/sections.py).
+  foreach(kind WEIGHTS ARENA)
+    if(MLF_INFO_${kind}_FRAGMENT)
+      set_target_properties(${target} PROPERTIES MLF_${kind}_FRAGMENT "${out}/${MLF_INFO_${kind}_FRAGMENT}")
+    endif()
+  endforeach()
+endfunction()
+
+# MAX_RAM / MAX_FLASH after compiling: mlf-build check-size on the library. A budget of 0 is a
+# budget (as for the generator and Bazel), not "no budget".
+function(_mlf_check_budgets target)
+  if(NOT DEFINED ARG_MAX_RAM AND NOT DEFINED ARG_MAX_FLASH)
+    return()
+  endif()
+  _mlf_glued_options(budget MAX_RAM:--max-ram MAX_FLASH:--max-flash)
+  add_custom_command(TARGET ${target} POST_BUILD
+    COMMAND ${_MLF_GENERATOR} check-size "$<TARGET_FILE:${target}>" "--name=${target}" ${budget}
+    VERBATIM)
+endfunction()
+
+# TEST: <target>_smoke, or with ALL_MODULES one smoke test per module API (as Bazel's
+# <name>_<module>_smoke).
+function(_mlf_add_smoke_tests target)
+  list(LENGTH MLF_INFO_UNIT_PREFIXES units)
+  if(units EQUAL 1)
+    _mlf_add_smoke_test("${target}" "${target}_smoke" "${MLF_INFO_NAME}" "${ARG_WORKSPACE}")
+    return()
+  endif()
+  foreach(module unit IN ZIP_LISTS MLF_INFO_UNIT_MODULES MLF_INFO_UNIT_PREFIXES)
+    string(MAKE_C_IDENTIFIER "${module}" module)
+    _mlf_add_smoke_test("${target}" "${target}_${module}_smoke" "${unit}" "${ARG_WORKSPACE}")
+  endforeach()
+endfunction()
+
+function(add_mlf_library target model)
+  # ---- options ----------------------------------------------------------------------------
+  set(flags TEST ALL_MODULES)
+  set(one_value MODULE RUNTIME WORKSPACE ALIGN WEIGHTS_SECTION ARENA_SECTION MAX_RAM MAX_FLASH
+    HIDE_SYMBOLS OUTPUT_DIR AOT_API CMSIS_NN)
+  set(multi_value LINK_LIBRARIES IO_SHAPES DEVICES)
+  cmake_parse_arguments(PARSE_ARGV 2 ARG "${flags}" "${one_value}" "${multi_value}")
+  _mlf_check_target_name("${target}")
+  set(shape "")  # the call's arguments (empty ones too): each a keyword, or "-" for a value
+  if(ARGC GREATER 2)
+    math(EXPR last "${ARGC} - 1")
+    foreach(i RANGE 2 ${last})
+      set(arg "${ARGV${i}}")
+      if(arg IN_LIST flags OR arg IN_LIST one_value OR arg IN_LIST multi_value)
+        list(APPEND shape "${arg}")
+      else()
+        list(APPEND shape "-")
+      endif()
+    endforeach()
+  endif()
+  _mlf_check_call_shape("${target}" "${one_value}" ${shape})
+  if(ARG_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "add_mlf_library(${target}): unknown arguments: ${ARG_UNPARSED_ARGUMENTS}")
+  endif()
+  _mlf_finish_options("${target}" "${one_value}")
+  _mlf_locate("${target}" model out)
+  _mlf_generator_options("${target}" opts)
+
+  # ---- query (with the ABI probe when the model carries objects) --------------------------
+  set(info "${CMAKE_CURRENT_BINARY_DIR}/mlf/${target}.info.cmake")
+  set(digest_file "${CMAKE_CURRENT_BINARY_DIR}/mlf/${target}.model-digest")
+  _mlf_query_cached("${target}" "${model}" "${out}" "${info}" "${digest_file}" opts)
+  include("${info}")  # MLF_INFO_*: the outputs, sizes, C names, warnings
+  _mlf_register("${target}" "${model}" "${out}" "${info}" "${digest_file}")
+
+  # ---- generate and compile ----------------------------------------------------------------
+  _mlf_add_generation("${target}" "${model}" "${out}" "${opts}" "${digest_file}")
+  _mlf_model_sources("${out}" sources objects includes)
+  _mlf_hide_symbols("${target}" hide)
+  _mlf_compile("${target}" ${hide} "${out}" "${sources}" "${objects}" "${includes}")
+
+  # ---- localize symbols -------------------------------------------------------------------
+  set(objlib "${target}_mlf_objects")
+  set(prefix "${MLF_INFO_NAME}")
   if(hide)
     # The objects of <unit>_data.c (the parameters and the arena, mlf_build/emit/data.py) stay out
     # of the partial link and objcopy, which would copy every parameter byte twice more: they go
@@ -756,73 +904,14 @@ function(add_mlf_library target model)
     # In one call: target_link_libraries()'s own keywords (debug A optimized B) stay together.
     target_link_libraries(${target} PUBLIC ${ARG_LINK_LIBRARIES})
   endif()
-  add_library(mlf::${target} ALIAS ${target})
-  target_include_directories(${target} PUBLIC "$<BUILD_INTERFACE:${out}>")
-  target_link_libraries(${target} PUBLIC mlf::runtime)
-  if(NOT hide)
-    target_link_libraries(${target} PUBLIC ${ARG_LINK_LIBRARIES})
-  endif()
-  set(workspace static)
-  if(ARG_WORKSPACE STREQUAL "caller")
-    set(workspace caller)
-  endif()
-  set_target_properties(${target} PROPERTIES
-    MLF_WORKSPACE_SIZE "${MLF_INFO_WORKSPACE_SIZE}"
-    MLF_PARAMS_SIZE "${MLF_INFO_PARAMS_SIZE}"
-    MLF_FORMAT_VERSION "${MLF_INFO_FORMAT_VERSION}"
-    MLF_EXECUTOR "${MLF_INFO_EXECUTOR}"
-    MLF_HEADER "${out}/${prefix}.h"
-    MLF_PREFIXES "${MLF_INFO_UNIT_PREFIXES}"
-    MLF_OUTPUT_DIR "${out}"
-    MLF_MODEL "${model}"
-    MLF_WORKSPACE "${workspace}"
-    MLF_RUNTIME "${ARG_RUNTIME}"
-    MLF_ARENA_SECTION "${ARG_ARENA_SECTION}"
-    MLF_WEIGHTS_SECTION "${ARG_WEIGHTS_SECTION}"
-    MLF_CMSIS_NN_FUNCTIONS "${MLF_INFO_CMSIS_NN_FUNCTIONS}"
-    MLF_DEVICES "${MLF_INFO_DEVICES}")
-  # mlf-build report's page per module (one per module with ALL_MODULES), next to its header.
-  set(reports "")
-  foreach(unit IN LISTS MLF_INFO_UNIT_PREFIXES)
-    list(APPEND reports "${out}/${unit}_report.html")
-  endforeach()
-  set_target_properties(${target} PROPERTIES MLF_REPORT "${reports}")
-  # Linker-script fragments placing WEIGHTS_SECTION / ARENA_SECTION (mlf_build/emit/sections.py).
-  foreach(kind WEIGHTS ARENA)
-    if(MLF_INFO_${kind}_FRAGMENT)
-      set_target_properties(${target} PROPERTIES MLF_${kind}_FRAGMENT "${out}/${MLF_INFO_${kind}_FRAGMENT}")
-    endif()
-  endforeach()
 
-  # A budget of 0 is a budget (as for the generator and Bazel), not "no budget".
-  if(DEFINED ARG_MAX_RAM OR DEFINED ARG_MAX_FLASH)
-    set(budget "")
-    foreach(key MAX_RAM:--max-ram MAX_FLASH:--max-flash)
-      string(REPLACE ":" ";" key "${key}")
-      list(GET key 1 flag)
-      list(GET key 0 key)
-      if(DEFINED ARG_${key})
-        list(APPEND budget "${flag}=${ARG_${key}}")
-      endif()
-    endforeach()
-    add_custom_command(TARGET ${target} POST_BUILD
-      COMMAND ${_MLF_GENERATOR} check-size "$<TARGET_FILE:${target}>" "--name=${target}" ${budget}
-      VERBATIM)
-  endif()
-
+  # ---- properties, budgets, tests, hooks ----------------------------------------------------
+  _mlf_public_interface("${target}" ${hide} "${out}")
+  _mlf_set_properties("${target}" "${model}" "${out}")
+  _mlf_check_budgets("${target}")
   if(ARG_TEST)
-    list(LENGTH MLF_INFO_UNIT_PREFIXES units)
-    if(units EQUAL 1)
-      _mlf_add_smoke_test("${target}" "${target}_smoke" "${prefix}" "${ARG_WORKSPACE}")
-    else()
-      # ALL_MODULES: one smoke test per module API (as Bazel's <name>_<module>_smoke).
-      foreach(module unit IN ZIP_LISTS MLF_INFO_UNIT_MODULES MLF_INFO_UNIT_PREFIXES)
-        string(MAKE_C_IDENTIFIER "${module}" module)
-        _mlf_add_smoke_test("${target}" "${target}_${module}_smoke" "${unit}" "${ARG_WORKSPACE}")
-      endforeach()
-    endif()
+    _mlf_add_smoke_tests("${target}")
   endif()
-
   # Platform integrations check and place each library (the Zephyr module: RAM check, linker
   # fragments); each hook is a function called with the target's name.
   foreach(hook IN LISTS MLF_BUILD_LIBRARY_HOOKS)

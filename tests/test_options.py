@@ -131,7 +131,7 @@ def test_cmake_keywords():
         assert sorted(_cmake_set(var)) == sorted(o.cmake_keyword for o in keyed if o.cmake_arity == arity), (
             var
         )
-    pairs = re.search(r"foreach\(kv ((?:[A-Z_]+:--[a-z-]+\s+)+)", CMAKE).group(1).split()
+    pairs = re.search(r"_mlf_glued_options\(opts ((?:[A-Z_]+:--[a-z-]+\s+)+)", CMAKE).group(1).split()
     for pair in pairs:
         key, flag = pair.split(":")
         assert next(o for o in keyed if o.cmake_keyword == key).cli == flag, pair
