@@ -746,6 +746,53 @@ function(_mlf_compile target hide out sources objects includes)
   endif()
 endfunction()
 
+# HIDE_SYMBOLS: <target>, a STATIC library of one relocatable object (the code of
+# <target>_mlf_objects and TVM's <objects>, partially linked, with objcopy's options of
+# <t>.objcopy in <out>) and the objects of the parameters and arena.
+function(_mlf_localize_symbols target objects out)
+  set(objlib "${target}_mlf_objects")
+  set(prefix "${MLF_INFO_NAME}")
+  # The objects of <unit>_data.c (the parameters and the arena, mlf_build/emit/data.py) stay out
+  # of the partial link and objcopy, which would copy every parameter byte twice more: they go
+  # into the archive as compiled, and their symbols are already the library's own (hidden,
+  # <unit>__*). Told apart by name, as CMake names objects: <source>.o, .obj or <stem>.o.
+  set(data_re "")
+  foreach(unit IN LISTS MLF_INFO_UNIT_PREFIXES)
+    list(APPEND data_re "/${unit}_data(\\.c)?\\.[^/]*$")
+  endforeach()
+  list(JOIN data_re "|" data_re)
+  set(code_objects "$<FILTER:$<TARGET_OBJECTS:${objlib}>,EXCLUDE,${data_re}>")
+  set(data_objects "$<FILTER:$<TARGET_OBJECTS:${objlib}>,INCLUDE,${data_re}>")
+  # One relocatable object of the code whose only globals are the API: the model's own
+  # symbols (TVM names them tvmgen_default_* in every model) become local and cannot clash. One
+  # per configuration (multi-config generators build each from that configuration's objects).
+  # Each step writes a new file and the last renames it into place, so an interrupted build
+  # never leaves a half-made object that looks up to date.
+  set(merged "${CMAKE_CURRENT_BINARY_DIR}/mlf/${target}_model${CMAKE_C_OUTPUT_EXTENSION}")
+  get_property(multi_config GLOBAL PROPERTY GENERATOR_IS_MULTI_CONFIG)
+  if(multi_config)
+    set(merged "${CMAKE_CURRENT_BINARY_DIR}/mlf/${target}_model-$<CONFIG>${CMAKE_C_OUTPUT_EXTENSION}")
+  endif()
+  separate_arguments(cflags NATIVE_COMMAND "${CMAKE_C_FLAGS}")
+  add_custom_command(
+    OUTPUT "${merged}"
+    COMMAND "${CMAKE_C_COMPILER}" ${cflags} -fno-lto -r -nostdlib -o "${merged}.partial"
+      "${code_objects}" ${objects}
+    COMMAND "${CMAKE_OBJCOPY}" "@${prefix}.objcopy" "${merged}.partial" "${merged}.tmp"
+    COMMAND "${CMAKE_COMMAND}" -E rename "${merged}.tmp" "${merged}"
+    BYPRODUCTS "${merged}.partial"
+    WORKING_DIRECTORY "${out}"
+    DEPENDS "${code_objects}" ${objects} "${out}/${prefix}.syms" "${out}/${prefix}.objcopy"
+    COMMENT "mlf_build: linking ${target} into one object with only its API global"
+    COMMAND_EXPAND_LISTS VERBATIM)
+  add_library(${target} STATIC "${merged}" "${data_objects}")
+  # The merge reads the objects of ${objlib}: Make must build them first.
+  add_dependencies(${target} ${objlib})
+  set_target_properties(${target} PROPERTIES LINKER_LANGUAGE C)
+  # In one call: target_link_libraries()'s own keywords (debug A optimized B) stay together.
+  target_link_libraries(${target} PUBLIC ${ARG_LINK_LIBRARIES})
+endfunction()
+
 # What a program linking <target> gets: the header's folder, the runtime, LINK_LIBRARIES (linked
 # by the merged object's library itself with HIDE_SYMBOLS), and the alias mlf::<target>.
 function(_mlf_public_interface target hide out)
@@ -859,50 +906,9 @@ function(add_mlf_library target model)
   _mlf_hide_symbols("${target}" hide)
   _mlf_compile("${target}" ${hide} "${out}" "${sources}" "${objects}" "${includes}")
 
-  # ---- localize symbols -------------------------------------------------------------------
-  set(objlib "${target}_mlf_objects")
-  set(prefix "${MLF_INFO_NAME}")
+  # ---- localize symbols: one object whose only globals are the API -------------------------
   if(hide)
-    # The objects of <unit>_data.c (the parameters and the arena, mlf_build/emit/data.py) stay out
-    # of the partial link and objcopy, which would copy every parameter byte twice more: they go
-    # into the archive as compiled, and their symbols are already the library's own (hidden,
-    # <unit>__*). Told apart by name, as CMake names objects: <source>.o, .obj or <stem>.o.
-    set(data_re "")
-    foreach(unit IN LISTS MLF_INFO_UNIT_PREFIXES)
-      list(APPEND data_re "/${unit}_data(\\.c)?\\.[^/]*$")
-    endforeach()
-    list(JOIN data_re "|" data_re)
-    set(code_objects "$<FILTER:$<TARGET_OBJECTS:${objlib}>,EXCLUDE,${data_re}>")
-    set(data_objects "$<FILTER:$<TARGET_OBJECTS:${objlib}>,INCLUDE,${data_re}>")
-    # One relocatable object of the code whose only globals are the API: the model's own
-    # symbols (TVM names them tvmgen_default_* in every model) become local and cannot clash. One
-    # per configuration (multi-config generators build each from that configuration's objects).
-    # Each step writes
-    # a new file and the last renames it into place, so an interrupted build never leaves a
-    # half-made object that looks up to date.
-    set(merged "${CMAKE_CURRENT_BINARY_DIR}/mlf/${target}_model${CMAKE_C_OUTPUT_EXTENSION}")
-    get_property(multi_config GLOBAL PROPERTY GENERATOR_IS_MULTI_CONFIG)
-    if(multi_config)
-      set(merged "${CMAKE_CURRENT_BINARY_DIR}/mlf/${target}_model-$<CONFIG>${CMAKE_C_OUTPUT_EXTENSION}")
-    endif()
-    separate_arguments(cflags NATIVE_COMMAND "${CMAKE_C_FLAGS}")
-    add_custom_command(
-      OUTPUT "${merged}"
-      COMMAND "${CMAKE_C_COMPILER}" ${cflags} -fno-lto -r -nostdlib -o "${merged}.partial"
-        "${code_objects}" ${objects}
-      COMMAND "${CMAKE_OBJCOPY}" "@${prefix}.objcopy" "${merged}.partial" "${merged}.tmp"
-      COMMAND "${CMAKE_COMMAND}" -E rename "${merged}.tmp" "${merged}"
-      BYPRODUCTS "${merged}.partial"
-      WORKING_DIRECTORY "${out}"
-      DEPENDS "${code_objects}" ${objects} "${out}/${prefix}.syms" "${out}/${prefix}.objcopy"
-      COMMENT "mlf_build: linking ${target} into one object with only its API global"
-      COMMAND_EXPAND_LISTS VERBATIM)
-    add_library(${target} STATIC "${merged}" "${data_objects}")
-    # The merge reads the objects of ${objlib}: Make must build them first.
-    add_dependencies(${target} ${objlib})
-    set_target_properties(${target} PROPERTIES LINKER_LANGUAGE C)
-    # In one call: target_link_libraries()'s own keywords (debug A optimized B) stay together.
-    target_link_libraries(${target} PUBLIC ${ARG_LINK_LIBRARIES})
+    _mlf_localize_symbols("${target}" "${objects}" "${out}")
   endif()
 
   # ---- properties, budgets, tests, hooks ----------------------------------------------------
