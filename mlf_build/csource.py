@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import MlfError
-from .limits import Budget
+from .limits import Budget, literal_body
 
 #: comments, literals, preprocessor lines, braces, calls, parameters and declarations of one
 #: file: TVM writes about one per 7 bytes of code (its largest sources hold some ten thousand);
@@ -34,8 +34,9 @@ MAX_ITEMS = 1 << 20
 
 # Comments and literals, each matched whole or up to the end of its line (literals) or of the
 # file (comments): an unterminated one is consumed, never re-scanned from the next position.
+_DQ_BODY, _SQ_BODY = literal_body('"'), literal_body("'")
 _LITERAL = re.compile(
-    rb"//[^\n]*|/\*.*?(?:\*/|\Z)|\"(?:\\.|[^\"\\\n])*(?P<dq>\")?|'(?:\\.|[^'\\\n])*(?P<sq>')?", re.S
+    rf"//[^\n]*|/\*.*?(?:\*/|\Z)|\"{_DQ_BODY}(?P<dq>\")?|'{_SQ_BODY}(?P<sq>')?".encode(), re.S
 )
 # Identifiers: a byte >= 0x80 counts as a letter (C23 and GCC >= 10 take UTF-8 in names, and the
 # file is UTF-8), so that such a name is read whole and then refused where it would become a C

@@ -20,10 +20,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .limits import literal_body
+
 _MAIN = re.compile(r"def\s+@main\s*\(")
 _OUTPUT_NAMES = re.compile(r"output_tensor_names\s*=\s*\[")
 # A string ends at its closing quote or, unterminated, at the end: never scanned twice.
-_STRING = re.compile(r'"((?:[^"\\]|\\.)*)("?)', re.S)
+_STRING_BODY = literal_body('"', stop="")
+_STRING = re.compile(f'"({_STRING_BODY})("?)', re.S)
 _WS = re.compile(r"[ \t\r\n]*")
 _VALUE_PART = re.compile(r'[^()\[\]{},"]*(?:[()\[\]{},"]|\Z)')
 #: brackets, commas and quotes skipped in attribute values, and parameters read: a Relay text's

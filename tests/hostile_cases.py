@@ -1651,6 +1651,10 @@ for _id, _src, _gz in [
     # too many things to look at one by one: refused after MAX_ITEMS of them
     ("many-braces", lambda: b"{}" * 3_000_000, True),
     ("many-strings", lambda: b'"";' * 3_000_000, True),
+    # a backtracking frame per character of one literal: 100 M characters in 150 kB took 2.8 GB
+    ("long-string-literal", lambda: b'const char* s = "' + b"a" * 100_000_000 + b'";\n', True),
+    ("long-char-literal", lambda: b"int c = '" + b"a" * 100_000_000 + b"';\n", True),
+    ("escaped-string-literal", lambda: b'const char* s = "' + b'\\"' * 24_000_000 + b'";\n', True),
 ]:
     if _id.startswith("many-"):
         case(f"dos-c-{_id}", "preprocessor lines, braces")(_c_file(_src, _gz))
@@ -1755,6 +1759,13 @@ costly("dos-relay-unclosed-name-strings")(
     _relay(lambda: b'def @main(%x: Tensor[(1, 4), float32], output_tensor_names=["' + b'\\"' * 60_000 + b"])")
 )
 # found with the above: a digit int() does not read ('²'.isdigit() is true), and 5000 digits
+# one long string in @main's signature: a backtracking frame per character (20 M: 2.7 GB)
+costly("dos-relay-long-string")(
+    _relay(
+        lambda: b'def @main(%q: "' + b"a" * 20_000_000 + b'", %x: Tensor[(1, 4), float32]) {\n}\n',
+        compress=True,
+    )
+)
 costly("relay-unicode-digit")(_relay(b"def @main(%x: Tensor[(1, \xc2\xb2), float32]) {\n}\n"))
 costly("relay-huge-dimension")(_relay(b"def @main(%x: Tensor[(1, " + b"9" * 5000 + b"), float32]) {\n}\n"))
 # each parameter's ':' or ')' searched for to the end of the text; a type nested by recursion;
