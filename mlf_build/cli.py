@@ -163,7 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
+        sys.stdout.flush()  # a full disk or a closed reader is reported here, not at exit
+        return status
     except MlfError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
@@ -171,6 +173,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # The reader went away (`mlf-build inspect ... | head`): not an error of ours.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _drop_stdout()
         return 141
+    except OSError as exc:
+        if exc.filename is not None:
+            raise  # a file's error that the command did not turn into an MlfError: a bug
+        # Writing the standard output failed (`inspect --json > /dev/full`).
+        _drop_stdout()
+        print(f"{PROG}: error: <stdout>: cannot be written ({exc.strerror})", file=sys.stderr)
+        return 2
+
+
+def _drop_stdout() -> None:
+    """Send what is still buffered for stdout to /dev/null, so that the interpreter's last flush
+    does not fail again at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from html import escape
 
 from . import __version__
+from .errors import one_line
 from .model import Model, Module, Tensor
 from .params import ParamTensor
 from .plan import LIFETIMES, STORAGE_IDS, Block, Plan
@@ -304,6 +305,9 @@ def _io_section(mod: Module) -> str:
 def render_report(model: Model, mod: Module, plan: Plan, label: str, prefix: str | None = None) -> str:
     """The report of one module: ``label`` names the model (a file name, never a path) and
     ``prefix`` the library's C prefix (for the files it names), when there is a library."""
+    # A file name may hold control characters and bytes that are not UTF-8 (surrogate escapes),
+    # which neither HTML nor the page's UTF-8 encoding can carry: shown as '?'.
+    label = one_line(label)
     title = f"{label}, module {mod.name}"
     params = sum(p.nbytes for p in mod.params)
     summary = _table(

@@ -214,12 +214,16 @@ STANDARD_HEADERS = frozenset(
         "stdalign stdarg stdatomic stdbit stdbool stdckdint stddef stdint stdio stdlib "
         "stdnoreturn string tgmath threads time uchar wchar wctype "
         "alloca fcntl malloc memory sched strings unistd endian byteswap pthread "
+        # what the standard headers include themselves: glibc's (features.h starts every one of
+        # them; stdc-predef.h is pre-included by GCC), newlib's and GCC's ARM intrinsics
+        "features features-time64 stdc-predef _ansi newlib _newlib_version ieeefp reent "
+        "envlock xlocale arm_acle arm_mve arm_neon arm_fp16 arm_bf16 arm_cmse "
         "arm_math arm_math_types arm_nnfunctions arm_nn_types arm_nn_math_types "
         "arm_nnsupportfunctions cmsis_compiler cmsis_gcc"
     )
 )
 #: Folders of system headers: anything below them is the platform's.
-_SYSTEM_DIRS = ("sys/", "bits/", "machine/", "arpa/", "netinet/", "linux/", "asm/")
+_SYSTEM_DIRS = ("sys/", "bits/", "gnu/", "machine/", "arpa/", "netinet/", "linux/", "asm/")
 
 
 @lru_cache(maxsize=1)

@@ -1354,7 +1354,16 @@ case("namespace-module-macros", "would both define NET_M_OUTPUT_IO_SIZE", ("gene
         "m", "m_output", lambda main: main.__setitem__("outputs", {"io": {"size": 16, "dtype": "float32"}})
     )
 )
-for _name in ("math", "stdint", "String", "Time", "arm_nnfunctions"):
+for _name in (
+    "math",
+    "stdint",
+    "String",
+    "Time",
+    "arm_nnfunctions",
+    "features",
+    "newlib",
+    "reent",
+):
     case(f"namespace-name-{_name.lower()}", "which hides", ("generate",), ("--name", _name), "library name")(
         lambda tmp: tar_with(tmp, lambda f: None)
     )

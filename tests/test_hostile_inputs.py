@@ -585,6 +585,43 @@ def test_non_utf8_model_path(locale: str, tmp_path: Path) -> None:
     assert line.startswith(f"mlf-build: error: {tmp_path}/m?odels?/bad.tar(metadata.json): "), line
 
 
+@pytest.mark.parametrize("locale", list(LOCALES))
+def test_non_utf8_model_file_name(locale: str, tmp_path: Path) -> None:
+    """The model's own file name (not only its folder) with a byte that is not UTF-8 and an ESC:
+    generate and report work, and the report's page is UTF-8 with '?' for both (it names the
+    model by its file name: a traceback and a raw ESC before)."""
+    env = LOCALES[locale]
+    model = write_tar(tmp_path / os.fsdecode(b"m\xff\x1b.tar"), minimal_files())
+    out = tmp_path / "out"
+    r = _mlf_build(["generate", os.fsencode(model), "--name", "net", "--out", out], env)
+    assert r.returncode == 0, r.stderr
+    page = (out / "net_report.html").read_bytes()
+    assert b"\x1b" not in page and b"m??.tar" in page
+    page.decode("utf-8")
+    r = _mlf_build(["report", os.fsencode(model), "-o", tmp_path / "r.html"], env)
+    assert r.returncode == 0, r.stderr
+    assert b"\x1b" not in (tmp_path / "r.html").read_bytes()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("json_out", [True, False])
+def test_stdout_that_cannot_be_written(json_out: bool, tmp_path: Path) -> None:
+    """inspect into a full disk: one line and exit 2 (a traceback before), whether the text is
+    written at once (--json) or only flushed at the end."""
+    model = write_tar(tmp_path / "model.tar", minimal_files())
+    with open("/dev/full", "wb") as full:
+        r = subprocess.run(
+            [sys.executable, "-m", "mlf_build", "inspect", model, *(["--json"] if json_out else [])],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+    assert (
+        r.returncode == 2
+        and r.stderr == b"mlf-build: error: <stdout>: cannot be written (No space left on device)\n"
+    )
+
+
 @needs_cmake
 def test_cmake_reads_a_non_utf8_path_exactly(tmp_path: Path) -> None:
     folder = tmp_path / os.fsdecode(b"m\xff[x]=")
