@@ -430,6 +430,7 @@ def _check_output_names(model: Model, files: list[OutputFile]) -> None:
     written (a name the file system refuses, or one file written twice, would otherwise fail
     half-way through writing)."""
     seen: set[str] = set()
+    folded: dict[str, str] = {}
     for f in files:
         where = model.source.display(f.member) if f.member is not None else "library name"
         relative_path(f.rel, where)
@@ -439,7 +440,17 @@ def _check_output_names(model: Model, files: list[OutputFile]) -> None:
                 f"would be written twice as {f.rel}: it belongs to no single module of the "
                 "archive; build one module at a time with MODULE",
             )
+        # macOS's and Windows' file systems ignore case: Default_lib1.c would overwrite
+        # default_lib1.c there (the same rule as shadowing_header's).
+        other = folded.get(f.rel.casefold())
+        if other is not None:
+            raise MlfError(
+                where,
+                f"would be written as {f.rel} beside {other}, the same file where names ignore "
+                "case (macOS, Windows); rename one",
+            )
         seen.add(f.rel)
+        folded[f.rel.casefold()] = f.rel
         if f.rel.startswith(("codegen/include/", "crt/include/")):
             inner = f.rel.split("/", 2)[2]
             hidden = shadowing_header(inner, allow_tvm=f.rel.startswith("crt/"))

@@ -1576,6 +1576,13 @@ case(
     "{in}/model.tar(codegen/host/src/shared_lib.c)",
 )(_two_modules("mixer", "waveform", extra={"codegen/host/src/shared_lib.c": b"int shared;\n"}))
 
+# Two members whose names differ only in case: one file on macOS's and Windows' file systems.
+case(
+    "refused-names-differing-in-case",
+    "the same file where names ignore case",
+    ("generate",),
+)(lambda tmp: tar_with(tmp, lambda f: f.update({"codegen/host/src/Default_lib1.c": b"int other_copy;\n"})))
+
 
 def _one_warning_for_many(out: Path, err: str) -> None:
     warnings = [line for line in err.splitlines() if line.startswith("mlf-build: warning: ")]
