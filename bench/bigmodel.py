@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from mlf_build.params import LIST_MAGIC, TENSOR_MAGIC  # noqa: E402
+from mlf_build.read.params import LIST_MAGIC, TENSOR_MAGIC  # noqa: E402
 
 K = 256  # inputs of the dense layer
 CHUNK = 1 << 20

@@ -352,8 +352,8 @@ def library_symbols(build: Path, t: str) -> list[mapfile.Symbol]:
 def params_twice(spec: Spec, elf: Path) -> tuple[int, int, int, int]:
     """(tensors checked, found once, not found, found twice or more) for the params file's
     tensors of >= 64 bytes, searched in the firmware's flash bytes."""
-    from mlf_build.archive import open_mlf
-    from mlf_build.params import parse_params
+    from mlf_build.read.archive import open_mlf
+    from mlf_build.read.params import parse_params
 
     image = mapfile.flash_image(elf)
     checked = once = missing = twice = 0

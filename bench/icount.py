@@ -301,7 +301,7 @@ def counting_firmware(t: str, main: str, lib: str, open_lib: str, open_main: str
 def runner_calls(model: Path, module: str | None = None) -> list[str]:
     """The TVM functions mlf_build's runner of a model calls: the operators of a graph, the
     entry point of an AOT module."""
-    from mlf_build.model import load_model
+    from mlf_build.read.model import load_model
 
     with load_model(model) as m:
         mod = m.module(module)

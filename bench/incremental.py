@@ -109,7 +109,7 @@ def make_models(dest: Path, layouts: list[str]) -> list[str]:
 
 def change_params(tar: Path) -> None:
     """Rewrite ``tar`` with every parameter value changed (same names, shapes and dtypes)."""
-    from mlf_build.params import parse_params
+    from mlf_build.read.params import parse_params
 
     with tarfile.open(tar) as tf:
         members = [(m, tf.extractfile(m).read() if m.isfile() else None) for m in tf.getmembers()]  # type: ignore[union-attr]

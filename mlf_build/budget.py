@@ -9,7 +9,7 @@ from __future__ import annotations
 from .elf import object_file, object_spans, parse_elf
 from .errors import MlfError
 from .limits import Budget
-from .model import Module
+from .read.model import Module
 
 SHF_WRITE, SHF_ALLOC = 0x1, 0x2
 SHT_NOBITS = 8

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from . import __version__, get_cmake_dir
 from .errors import MlfError, one_line
-from .facts import IoOverride, parse_io_override
 from .options import add_arguments, generate_fields
+from .read.facts import IoOverride, parse_io_override
 
 PROG = "mlf-build"
 
@@ -28,7 +28,7 @@ def _overrides(specs: Sequence[str]) -> dict[str, IoOverride]:
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from .describe import model_json, model_text
-    from .model import load_model
+    from .read.model import load_model
 
     with load_model(args.path, args.max_size, _overrides(args.io_shapes), args.aot_api) as model:
         _warn(model.warnings)
@@ -52,9 +52,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .model import load_model
     from .naming import library_prefix
     from .plan import plan_module
+    from .read.model import load_model
     from .report import render_report
 
     model_path = Path(os.path.realpath(args.model))

@@ -9,9 +9,9 @@ from typing import Any
 
 from .errors import MlfError, one_line
 from .generate import build_problems
-from .model import Model, Module, Tensor
-from .params import ParamTensor
 from .plan import TVM_ORDER, plan_module
+from .read.model import Model, Module, Tensor
+from .read.params import ParamTensor
 
 SCHEMA = "mlf-build/inspect/1"
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import MlfError, printable
-from .model import Model, Module
+from .read.model import Model, Module
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, get_runtime_dir
-from .archive import DEFAULT_MAX_TOTAL_SIZE
 from .budget import constant_data
 from .devices import check_devices, glue_include_dirs, glue_sources
 from .elf import ElfInfo, first_object
@@ -39,11 +38,12 @@ from .emit.runner import emit_runner
 from .emit.sections import arena_fragment, weights_fragment
 from .emit.wrappers import CRT_PRELUDE, emit_wrapper, source_rel, wrap_source, wrapper_name
 from .errors import MlfError, printable
-from .facts import IoOverride
-from .model import Model, Module, load_model
 from .naming import c_member_problem, library_prefix
 from .options import MAKE_CFLAGS, RUNTIME_SOURCES
 from .plan import Plan, plan_module
+from .read.archive import DEFAULT_MAX_TOTAL_SIZE
+from .read.facts import IoOverride
+from .read.model import Model, Module, load_model
 from .report import render_report
 from .validate import (
     DEFAULT_POINTER_BITS,

@@ -18,7 +18,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-from .archive import DEFAULT_MAX_TOTAL_SIZE
+from .read.archive import DEFAULT_MAX_TOTAL_SIZE
 
 # What CMake (_mlf_check_value) and Bazel (_check_size) let through as MAX_RAM / MAX_FLASH: a
 # subset of what parse_size reads, written there as a regex and as Starlark. No layer but

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from . import packing
 from .csource import Function, align_up, workspace_peak
 from .errors import MlfError, printable
-from .graph import Entry, Graph
-from .model import Model, Module
-from .params import ParamTensor
+from .read.graph import Entry, Graph
+from .read.model import Model, Module
+from .read.params import ParamTensor
 
 ARENA_MIN_ALIGN = 16  # TVM_RUNTIME_ALLOC_ALIGNMENT_BYTES default; generated code assumes it
 

@@ -16,9 +16,9 @@ from html import escape
 
 from . import __version__
 from .errors import one_line
-from .model import Model, Module, Tensor
-from .params import ParamTensor
 from .plan import LIFETIMES, STORAGE_IDS, Block, Plan
+from .read.model import Model, Module, Tensor
+from .read.params import ParamTensor
 
 #: Per argument of an operator call, on the runner's stack: DLTensor (40 bytes with 32-bit
 #: pointers: data, device, ndim, dtype, shape, strides, then byte_offset aligned to 8, see

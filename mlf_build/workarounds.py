@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import MlfError
-from .model import CodegenFile, Model, Module
+from .read.model import CodegenFile, Model, Module
 
 _REGISTRY_START = "#include <tvm/runtime/crt/module.h>"
 _REGISTRY_END = "return &_tvm_system_lib;\n}\n"

@@ -212,8 +212,8 @@ def raw_header(name: bytes, size: int, typeflag: bytes = b"0") -> bytes:
 def reweighted(model: Path, dest: Path, factor: float = 2.0) -> Path:
     """``model`` (a tarball) with every parameter multiplied by ``factor`` and nothing else
     changed: what a retrained model looks like to a build system."""
-    from mlf_build.archive import open_mlf
-    from mlf_build.params import read_params
+    from mlf_build.read.archive import open_mlf
+    from mlf_build.read.params import read_params
 
     with tarfile.open(model) as src_tar, tarfile.open(dest, "w") as out_tar, open_mlf(model) as src:
         for info in src_tar.getmembers():

@@ -13,10 +13,10 @@ import struct
 
 import numpy as np
 
-from mlf_build.archive import MlfSource
 from mlf_build.dtypes import FLOAT, INT, UINT, DType
 from mlf_build.errors import MlfError
-from mlf_build.params import LIST_MAGIC, TENSOR_MAGIC, ParamTensor
+from mlf_build.read.archive import MlfSource
+from mlf_build.read.params import LIST_MAGIC, TENSOR_MAGIC, ParamTensor
 
 
 def numpy_dtype(dtype: DType) -> str:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from mlf_build import archive
-from mlf_build.archive import open_mlf
 from mlf_build.errors import MlfError
+from mlf_build.read import archive
+from mlf_build.read.archive import open_mlf
 from tests.mlf_factory import minimal_files, write_tar
 
 BIG = "parameters/big.params"

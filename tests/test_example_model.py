@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mlf_build.archive import open_mlf
-from mlf_build.params import read_params
+from mlf_build.read.archive import open_mlf
+from mlf_build.read.params import read_params
 from tests.fixtures.make_example import CASES, EXAMPLE, cases_header, example_cases
 from tests.fixtures.mlf_export import export
 from tests.fixtures.model import WAVEFORM_CLASSES, load_weights, waveform_forward_f32

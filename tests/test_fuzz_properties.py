@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from mlf_build.archive import normalise_name
 from mlf_build.errors import MlfError
-from mlf_build.params import parse_params
+from mlf_build.read.archive import normalise_name
+from mlf_build.read.params import parse_params
 from tests.fuzz import targets
 from tests.mlf_factory import Special, graph_doc, metadata_doc, minimal_files, tar_bytes
 from tests.params_numpy import numpy_dtype, write_params

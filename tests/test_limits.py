@@ -19,15 +19,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlf_build import archive, csource, elf, jsonio, packing, plan, report
-from mlf_build.archive import open_mlf
+from mlf_build import csource, elf, packing, plan, report
 from mlf_build.budget import measure
 from mlf_build.csource import Function, parse_c, workspace_peak
 from mlf_build.emit.runner import _Shapes
 from mlf_build.errors import MlfError
 from mlf_build.limits import Budget
-from mlf_build.model import load_model
 from mlf_build.plan import ArenaMap, Block
+from mlf_build.read import archive, jsonio
+from mlf_build.read.archive import open_mlf
+from mlf_build.read.model import load_model
 from tests import elf_factory
 from tests.conftest import needs_host_cc
 from tests.mlf_factory import minimal_files, tar_bytes, write_tar

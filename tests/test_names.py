@@ -20,7 +20,7 @@ from mlf_build.naming import (
     relay_text_name,
     tvm_sanitize,
 )
-from mlf_build.relay import RelayTensorType, parse_relay_main
+from mlf_build.read.relay import RelayTensorType, parse_relay_main
 from tests import fixtures
 from tests.conftest import needs_host_cc, run_cli
 from tests.firmware import Smoke, assert_outputs_close, run, smoke_inputs

@@ -203,7 +203,7 @@ def test_params_parse_with_numpy_and_match_the_linked_copies(corpus: Path) -> No
 
     import numpy as np
 
-    from mlf_build.model import load_model
+    from mlf_build.read.model import load_model
     from tests.params_numpy import load_array, numpy_dtype
 
     with load_model(corpus_item(corpus, "arduino-yesno-v4-graph")) as model:

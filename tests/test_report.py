@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from mlf_build.model import load_model
 from mlf_build.plan import plan_module
+from mlf_build.read.model import load_model
 from mlf_build.report import render_report
 from tests import fixtures
 from tests.conftest import corpus_dir, corpus_item, run_cli, unavailable

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import __version__
-from ..model import Model, Module
 from ..naming import c_comment
+from ..read.model import Model, Module
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ MLF_ERR_WORKSPACE_TOO_SMALL like the builtin runtime.
 
 from __future__ import annotations
 
-from ..model import Model, Module
 from ..plan import Plan
+from ..read.model import Model, Module
 from .common import Settings, banner
 
 CRT_SOURCES = (

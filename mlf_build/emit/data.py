@@ -21,8 +21,8 @@ the same in every model, are only in the objects that objcopy localizes).
 from __future__ import annotations
 
 from ..csource import align_up
-from ..model import Model, Module
 from ..plan import Plan
+from ..read.model import Model, Module
 from .common import Settings, arena_symbol, banner, param_symbol
 
 

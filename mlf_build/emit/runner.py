@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 from ..dtypes import DType
 from ..errors import MlfError
-from ..model import Model, Module, Tensor
 from ..naming import c_comment, c_string
-from ..params import ParamTensor
 from ..plan import ARENA, CONST, INPUT, OUTPUT, GraphStep, Plan, Slot
+from ..read.model import Model, Module, Tensor
+from ..read.params import ParamTensor
 from ..validate import c_identifier, c_param_type
 from .common import Settings, arena_symbol, banner, devices_symbol, linked_symbol, param_symbol
 from .crt import abort_symbol, begin_symbol
@@ -567,7 +567,7 @@ def _aot_direct_body(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
 
 
 def _aot_packed_slots(mod: Module) -> list[Slot]:
-    from ..graph import Entry
+    from ..read.graph import Entry
 
     slots = []
     for role, idx in mod.aot_args:

@@ -9,7 +9,7 @@ adds aliases, so the parameter table points at those arrays instead of a second 
 
 from __future__ import annotations
 
-from ..model import CodegenFile, Model, Module
+from ..read.model import CodegenFile, Model, Module
 from ..validate import c_identifier, c_param_type
 from .common import Settings, linked_symbol
 

@@ -26,14 +26,14 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from mlf_build.archive import open_mlf
 from mlf_build.budget import measure
 from mlf_build.csource import parse_c, workspace_peak
 from mlf_build.elf import first_object, parse_elf
 from mlf_build.errors import MlfError
-from mlf_build.graph import parse_graph
-from mlf_build.metadata import SUPPORTED_VERSIONS, parse_metadata
-from mlf_build.params import parse_params
+from mlf_build.read.archive import open_mlf
+from mlf_build.read.graph import parse_graph
+from mlf_build.read.metadata import SUPPORTED_VERSIONS, parse_metadata
+from mlf_build.read.params import parse_params
 
 #: archives larger than this are refused by the reader in the fuzz targets (keeps runs fast)
 FUZZ_MAX_TOTAL = 1 << 20

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from mlf_build.emit.common import Settings
-from mlf_build.model import Model, load_model
 from mlf_build.plan import Plan, plan_module
+from mlf_build.read.model import Model, load_model
 from tests.mlf_factory import minimal_files, write_tar
 
 Files = dict[str, bytes]

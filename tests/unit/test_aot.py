@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from mlf_build.aot import name_graph_outputs, parse_aot_header, resolve_aot_io
 from mlf_build.csource import parse_c
 from mlf_build.dtypes import parse_dtype
 from mlf_build.errors import MlfError
-from mlf_build.facts import IoOverride
-from mlf_build.metadata import IoMeta, ModuleMeta
-from mlf_build.relay import parse_relay_main
+from mlf_build.read.aot import name_graph_outputs, parse_aot_header, resolve_aot_io
+from mlf_build.read.facts import IoOverride
+from mlf_build.read.metadata import IoMeta, ModuleMeta
+from mlf_build.read.relay import parse_relay_main
 
 # What interface_c.cc (TVM 0.11+) writes: one void* per SanitizeName'd tensor, a _SIZE macro per
 # tensor (ToCConstantStyle), and for an external pool its _WORKSPACE_POOL_SIZE.

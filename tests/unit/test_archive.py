@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mlf_build.archive import copy_member, normalise_name, open_mlf
 from mlf_build.errors import MlfError
+from mlf_build.read.archive import copy_member, normalise_name, open_mlf
 from tests.mlf_factory import Special, minimal_files, tar_bytes, write_tar
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from mlf_build.dtypes import parse_dtype
 from mlf_build.errors import MlfError
-from mlf_build.facts import Facts, IoOverride, check_io_total, parse_io_override, settle
+from mlf_build.read.facts import Facts, IoOverride, check_io_total, parse_io_override, settle
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mlf_build.errors import MlfError
-from mlf_build.graph import parse_graph
+from mlf_build.read.graph import parse_graph
 from tests.mlf_factory import graph_doc
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from mlf_build.errors import MlfError
-from mlf_build.jsonio import loads
-from mlf_build.metadata import parse_metadata
+from mlf_build.read.jsonio import loads
+from mlf_build.read.metadata import parse_metadata
 from tests.mlf_factory import metadata_doc
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mlf_build.errors import MlfError
-from mlf_build.params import LIST_MAGIC, TENSOR_MAGIC, parse_params
+from mlf_build.read.params import LIST_MAGIC, TENSOR_MAGIC, parse_params
 from tests.params_numpy import write_params
 
 

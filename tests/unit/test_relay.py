@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlf_build.relay import RelayTensorType, parse_relay_main
+from mlf_build.read.relay import RelayTensorType, parse_relay_main
 
 
 def test_names_with_colons_end_where_a_type_follows() -> None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, ClassVar
 
-from .errors import MlfError, has_control, member_display, printable
+from ..errors import MlfError, has_control, member_display, printable
 from .sniff import describe
 
 DEFAULT_MAX_TOTAL_SIZE = 2 * 1024**3

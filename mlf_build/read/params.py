@@ -11,9 +11,9 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
-from .dtypes import DType, dtype_from_code
-from .errors import MlfError, printable
-from .limits import Budget
+from ..dtypes import DType, dtype_from_code
+from ..errors import MlfError, printable
+from ..limits import Budget
 
 if TYPE_CHECKING:
     from .archive import MlfSource

@@ -29,8 +29,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .dtypes import DType, parse_dtype
-from .errors import MlfError, printable
+from ..dtypes import DType, parse_dtype
+from ..errors import MlfError, printable
 from .graph import MAX_ELEMENTS
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import MlfError, printable
+from ..limits import Budget
 from . import jsonio
-from .errors import MlfError, printable
-from .limits import Budget
 
 SUPPORTED_VERSIONS = range(1, 8)
 MAX_SIZE = 1 << 48

@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .csource import Function
-from .dtypes import DType
-from .errors import MlfError, printable
+from ..csource import Function
+from ..dtypes import DType
+from ..errors import MlfError, printable
+from ..naming import check_tvm_members, relay_name_candidates, tvm_sanitize
 from .facts import Facts, IoOverride, IoTensor, settle
 from .metadata import ModuleMeta
-from .naming import check_tvm_members, relay_name_candidates, tvm_sanitize
 from .relay import RelayMain, RelayTensorType, RelayType
 
 _C_TYPES = {
