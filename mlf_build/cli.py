@@ -53,7 +53,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .naming import library_prefix
-    from .plan import plan_module
+    from .plan.plan import plan_module
     from .read.model import load_model
     from .report import render_report
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import MlfError, one_line
 from .generate import build_problems
-from .plan import TVM_ORDER, plan_module
+from .plan.plan import TVM_ORDER, plan_module
 from .read.model import Model, Module, Tensor
 from .read.params import ParamTensor
 

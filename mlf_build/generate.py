@@ -40,7 +40,7 @@ from .emit.wrappers import CRT_PRELUDE, emit_wrapper, source_rel, wrap_source, w
 from .errors import MlfError, printable
 from .naming import c_member_problem, library_prefix
 from .options import MAKE_CFLAGS, RUNTIME_SOURCES
-from .plan import Plan, plan_module
+from .plan.plan import Plan, plan_module
 from .read.archive import DEFAULT_MAX_TOTAL_SIZE
 from .read.facts import IoOverride
 from .read.model import Model, Module, load_model

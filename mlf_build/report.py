@@ -16,7 +16,7 @@ from html import escape
 
 from . import __version__
 from .errors import one_line
-from .plan import LIFETIMES, STORAGE_IDS, Block, Plan
+from .plan.plan import LIFETIMES, STORAGE_IDS, Block, Plan
 from .read.model import Model, Module, Tensor
 from .read.params import ParamTensor
 

@@ -19,13 +19,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlf_build import csource, elf, packing, plan, report
+from mlf_build import csource, elf, report
 from mlf_build.budget import measure
 from mlf_build.csource import Function, parse_c, workspace_peak
 from mlf_build.emit.runner import _Shapes
 from mlf_build.errors import MlfError
 from mlf_build.limits import Budget
-from mlf_build.plan import ArenaMap, Block
+from mlf_build.plan import packing, plan
+from mlf_build.plan.plan import ArenaMap, Block
 from mlf_build.read import archive, jsonio
 from mlf_build.read.archive import open_mlf
 from mlf_build.read.model import load_model

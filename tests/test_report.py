@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from mlf_build.plan import plan_module
+from mlf_build.plan.plan import plan_module
 from mlf_build.read.model import load_model
 from mlf_build.report import render_report
 from tests import fixtures

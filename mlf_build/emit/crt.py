@@ -10,7 +10,7 @@ MLF_ERR_WORKSPACE_TOO_SMALL like the builtin runtime.
 
 from __future__ import annotations
 
-from ..plan import Plan
+from ..plan.plan import Plan
 from ..read.model import Model, Module
 from .common import Settings, banner
 

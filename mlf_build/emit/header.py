@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..csource import align_up
 from ..naming import c_comment, macro_fragment
-from ..plan import Plan
+from ..plan.plan import Plan
 from ..read.model import Model, Module, Tensor
 from .common import Settings, banner, devices_symbol, fmt_shape
 

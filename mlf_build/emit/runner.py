@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ..dtypes import DType
 from ..errors import MlfError
 from ..naming import c_comment, c_string
-from ..plan import ARENA, CONST, INPUT, OUTPUT, GraphStep, Plan, Slot
+from ..plan.plan import ARENA, CONST, INPUT, OUTPUT, GraphStep, Plan, Slot
 from ..read.model import Model, Module, Tensor
 from ..read.params import ParamTensor
 from ..validate import c_identifier, c_param_type

@@ -13,7 +13,7 @@ for the QEMU machines (mlf_qemu_place_sections()).
 from __future__ import annotations
 
 from .. import __version__
-from ..plan import Plan
+from ..plan.plan import Plan
 
 
 def weights_fragment(prefix: str, section: str, plan: Plan) -> str:

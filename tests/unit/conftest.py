@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mlf_build.emit.common import Settings
-from mlf_build.plan import Plan, plan_module
+from mlf_build.plan.plan import Plan, plan_module
 from mlf_build.read.model import Model, load_model
 from tests.mlf_factory import minimal_files, write_tar
 

@@ -8,7 +8,7 @@ import dataclasses
 from mlf_build.dtypes import parse_dtype
 from mlf_build.emit.data import blob_offsets, emit_data
 from mlf_build.emit.sections import arena_fragment, weights_fragment
-from mlf_build.plan import Plan
+from mlf_build.plan.plan import Plan
 from mlf_build.read.model import Model
 from mlf_build.read.params import ParamTensor
 from tests.unit.conftest import settings

@@ -7,7 +7,7 @@ import dataclasses
 from mlf_build import __version__
 from mlf_build.emit.common import banner, public_symbols
 from mlf_build.emit.header import emit_header, emit_umbrella, header_macros
-from mlf_build.plan import Plan
+from mlf_build.plan.plan import Plan
 from mlf_build.read.model import Model
 from tests.unit.conftest import settings
 

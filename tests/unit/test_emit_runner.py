@@ -10,7 +10,7 @@ import pytest
 
 from mlf_build import get_runtime_dir
 from mlf_build.emit.runner import _leb128, _Shapes, emit_runner
-from mlf_build.plan import Plan, plan_module
+from mlf_build.plan.plan import Plan, plan_module
 from mlf_build.read.model import Model
 from tests.unit.conftest import Files, settings
 

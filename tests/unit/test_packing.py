@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from mlf_build.packing import Buffer, conflicts, extent, first_fit, liveness_bound, overlaps, pack, range_max
+from mlf_build.plan.packing import (
+    Buffer,
+    conflicts,
+    extent,
+    first_fit,
+    liveness_bound,
+    overlaps,
+    pack,
+    range_max,
+)
 
 
 def test_liveness_bound_counts_the_bytes_live_at_the_busiest_step() -> None:

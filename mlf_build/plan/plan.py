@@ -23,12 +23,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ..csource import Function, align_up, workspace_peak
+from ..errors import MlfError, printable
+from ..read.graph import Entry, Graph
+from ..read.model import Model, Module
+from ..read.params import ParamTensor
 from . import packing
-from .csource import Function, align_up, workspace_peak
-from .errors import MlfError, printable
-from .read.graph import Entry, Graph
-from .read.model import Model, Module
-from .read.params import ParamTensor
 
 ARENA_MIN_ALIGN = 16  # TVM_RUNTIME_ALLOC_ALIGNMENT_BYTES default; generated code assumes it
 
