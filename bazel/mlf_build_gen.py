@@ -38,8 +38,8 @@ from pathlib import Path  # noqa: E402
 
 from mlf_build.cli import PROG  # noqa: E402
 from mlf_build.cli import main as cli_main  # noqa: E402
-from mlf_build.generate import owned_record  # noqa: E402
 from mlf_build.validate import objcopy_arg  # noqa: E402
+from mlf_build.write import owned_record  # noqa: E402
 
 
 def _fail(message: str) -> int:

@@ -184,7 +184,8 @@ def test_failure_while_writing_keeps_previous_output(
     """A run that fails after planning (a member found damaged while copying, a full disk)
     removes its staging folder, under the lock, and leaves every file in place as it was."""
     from mlf_build.errors import MlfError
-    from mlf_build.generate import Options, prepare, write_outputs
+    from mlf_build.generate import Options, prepare
+    from mlf_build.write import write_outputs
 
     out = tmp_path / "out"
     assert run_generate(models["old"], out).returncode == 0
@@ -197,7 +198,7 @@ def test_failure_while_writing_keeps_previous_output(
 
         monkeypatch.setattr(gen.model.source, "copy_to", damaged)
         with pytest.raises(MlfError, match="is truncated"):
-            write_outputs(gen, out)
+            write_outputs(gen.files, gen.model.source, gen.prefix, out)
     finally:
         gen.model.close()
     assert tree(out) == clean["old"]

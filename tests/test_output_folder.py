@@ -9,7 +9,7 @@ import json
 import os
 from pathlib import Path
 
-from mlf_build.generate import owned_record
+from mlf_build.write import owned_record
 from tests.conftest import run_cli
 from tests.mlf_factory import ADD_C, minimal_files, write_tar
 
