@@ -17,7 +17,7 @@ from . import __version__, get_runtime_dir
 from .budget import constant_data
 from .devices import check_devices, glue_include_dirs, glue_sources
 from .elf import ElfInfo, first_object
-from .emit.common import Settings, arena_symbol, linked_symbol, param_symbol, public_symbols
+from .emit.common import ModuleApi, Settings, arena_symbol, linked_symbol, param_symbol, public_symbols
 from .emit.crt import (
     CRT_SOURCES,
     abort_symbol,
@@ -35,7 +35,7 @@ from .emit.wrappers import CRT_PRELUDE, emit_wrapper, source_rel, wrap_source, w
 from .errors import MlfError, printable
 from .naming import c_member_problem, library_prefix
 from .options import MAKE_CFLAGS, RUNTIME_SOURCES
-from .plan.plan import Plan, plan_module
+from .plan.plan import plan_module
 from .read.archive import DEFAULT_MAX_TOTAL_SIZE
 from .read.facts import IoOverride
 from .read.model import Model, Module, load_model
@@ -51,7 +51,7 @@ from .validate import (
     shadowing_header,
     target_size,
 )
-from .workarounds import SourceFix, source_fixes
+from .workarounds import source_fixes
 from .write import OutputFile, check_no_links, check_output_folder, same_bytes, write_outputs
 
 MANIFEST_SCHEMA = "mlf-build/manifest/1"
@@ -85,20 +85,10 @@ class Options:
 
 
 @dataclass
-class Unit:
-    """One module built into the library, with its own API prefix."""
-
-    module: Module
-    plan: Plan
-    settings: Settings
-    fixes: dict[str, SourceFix]
-
-
-@dataclass
 class Generation:
     model: Model
-    prefix: str  # the library's prefix (<t>); units have <t> or <t>_<module>
-    units: list[Unit]
+    prefix: str  # the library's prefix (<t>); each module's API has <t> or <t>_<module>
+    apis: list[ModuleApi]
     files: list[OutputFile]
     manifest: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
@@ -155,7 +145,7 @@ def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
                 "AOT exports made with Runtime('crt') carry; use RUNTIME builtin",
             )
         check_devices(model, modules, opts.devices)
-        units = []
+        apis = []
         taken: dict[str, str] = {}
         for mod in modules:
             sub = prefix if not opts.all_modules else library_prefix(f"{prefix}_{mod.name}", "library name")
@@ -180,51 +170,53 @@ def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
                 model_label=Path(model_path).name,
                 devices=tuple(mod.devices),
             )
-            units.append(Unit(mod, plan, settings, {fx.member: fx for fx in source_fixes(model, mod)}))
-        _check_budgets(model, prefix, units, opts)
-        _check_target_sizes(model, units, opts, pointer_bits)
-        _check_namespaces(model, prefix, units)
+            apis.append(ModuleApi(mod, plan, settings, {fx.member: fx for fx in source_fixes(model, mod)}))
+        _check_budgets(model, prefix, apis, opts)
+        _check_target_sizes(model, apis, opts, pointer_bits)
+        _check_namespaces(model, prefix, apis)
         files: list[OutputFile] = []
-        for u in units:
-            files += _outputs(model, u)
-        symbols = [sym for u in units for sym in public_symbols(u.settings)]
+        for api in apis:
+            files += _outputs(model, api)
+        symbols = [sym for api in apis for sym in public_symbols(api.settings)]
         files.append(OutputFile(f"{prefix}.syms", ("\n".join(symbols) + "\n").encode()))
         objcopy = [f"--keep-global-symbols={prefix}.syms"]
-        objcopy += [f"--rename-section={old}={new}" for old, new in _codegen_sections(model, units, opts)]
+        objcopy += [f"--rename-section={old}={new}" for old, new in _codegen_sections(model, apis, opts)]
         text = "".join(objcopy_arg(arg) + "\n" for arg in objcopy)
         files.append(OutputFile(f"{prefix}.objcopy", text.encode()))
         if opts.all_modules:
             files.append(
-                OutputFile(f"{prefix}.h", emit_umbrella(model, prefix, [u.settings for u in units]).encode())
+                OutputFile(
+                    f"{prefix}.h", emit_umbrella(model, prefix, [api.settings for api in apis]).encode()
+                )
             )
         if opts.weights_section:
-            text = weights_fragment(prefix, opts.weights_section, units[0].plan)
+            text = weights_fragment(prefix, opts.weights_section, apis[0].plan)
             files.append(OutputFile(f"{prefix}_weights.ld", text.encode()))
         # Written whenever the option is given (as documented, and as Bazel declares it): with a
         # caller's arena and no USMP pools the section stays empty and ld drops it.
         if opts.arena_section:
-            text = arena_fragment(prefix, opts.arena_section, units[0].plan)
+            text = arena_fragment(prefix, opts.arena_section, apis[0].plan)
             files.append(OutputFile(f"{prefix}_arena.ld", text.encode()))
-        manifest = _manifest(model, prefix, units, [*files, OutputFile(f"{prefix}.mk")], symbols)
+        manifest = _manifest(model, prefix, apis, [*files, OutputFile(f"{prefix}.mk")], symbols)
         files.append(OutputFile(f"{prefix}.mk", make_fragment(manifest).encode()))
         files.append(OutputFile(f"{prefix}_manifest.json", (json.dumps(manifest, indent=2) + "\n").encode()))
         _check_output_names(model, files)
-        warnings = list(model.warnings) + [fx.note for u in units for fx in u.fixes.values()]
-        return Generation(model, prefix, units, files, manifest, warnings)
+        warnings = list(model.warnings) + [fx.note for api in apis for fx in api.fixes.values()]
+        return Generation(model, prefix, apis, files, manifest, warnings)
     except BaseException:
         model.close()
         raise
 
 
-def _codegen_sections(model: Model, units: list[Unit], opts: Options) -> list[tuple[str, str]]:
+def _codegen_sections(model: Model, apis: list[ModuleApi], opts: Options) -> list[tuple[str, str]]:
     """Sections of TVM's C holding weights (linked params, AOT constants) or static pools
     (USMP), renamed after the partial link so WEIGHTS_SECTION / ARENA_SECTION cover them too.
     GCC and Clang put a static array in .rodata.<name> / .bss.<name> under -fdata-sections
     unless TVM gave it a section of its own (.rodata.tvm, .bss.noinit.tvm). The names come from
     the archive's C and become objcopy arguments: each is checked as a section name."""
     renames: dict[str, str] = {}
-    for u in units:
-        for f in u.module.c_sources():
+    for api in apis:
+        for f in api.module.c_sources():
             assert f.source is not None
             for arr in f.source.arrays.values():
                 is_weight = arr.const and (
@@ -331,8 +323,8 @@ def _check_expected_modules(model: Model, opts: Options) -> None:
         )
 
 
-def _check_budgets(model: Model, prefix: str, units: list[Unit], opts: Options) -> None:
-    ram = sum(u.plan.workspace_size for u in units if u.settings.static_arena)
+def _check_budgets(model: Model, prefix: str, apis: list[ModuleApi], opts: Options) -> None:
+    ram = sum(api.plan.workspace_size for api in apis if api.settings.static_arena)
     if opts.max_ram is not None and ram > opts.max_ram:
         raise MlfError(
             model.path,
@@ -340,9 +332,9 @@ def _check_budgets(model: Model, prefix: str, units: list[Unit], opts: Options) 
             f"({ram - opts.max_ram} bytes over)",
         )
     parts: dict[str, int] = {}
-    for u in units:
-        blob = sum(u.module.params[i].nbytes for i in blob_params(u.module))
-        for where, n in constant_data(u.module, blob):
+    for api in apis:
+        blob = sum(api.module.params[i].nbytes for i in blob_params(api.module))
+        for where, n in constant_data(api.module, blob):
             parts[where] = parts.get(where, 0) + n
     flash = sum(parts.values())
     if opts.max_flash is not None and flash > opts.max_flash:
@@ -354,42 +346,42 @@ def _check_budgets(model: Model, prefix: str, units: list[Unit], opts: Options) 
         )
 
 
-def _check_target_sizes(model: Model, units: list[Unit], opts: Options, bits: int) -> None:
+def _check_target_sizes(model: Model, apis: list[ModuleApi], opts: Options, bits: int) -> None:
     """Every byte count and alignment the generated C and assembler give the target compiler
     fits one object of the target (``size_t`` literals, ``.space``, ``.balign``): a size a 32-bit
     target cannot hold would otherwise wrap in the generated code."""
     where = str(model.path)
-    for u in units:
-        mod, plan = u.module, u.plan
+    for api in apis:
+        mod, plan = api.module, api.plan
         for kind, tensors in (("input", mod.inputs), ("output", mod.outputs), ("parameter", mod.params)):
             for t in tensors:
                 target_size(t.nbytes, bits, where, f"{kind} {printable(t.name)!r} of module {mod.name!r}")
         target_size(io_size(mod, plan.align), bits, where, f"the inputs and outputs of module {mod.name!r}")
         target_size(plan.params_size, bits, where, f"the parameters of module {mod.name!r}")
         target_size(plan.workspace_size, bits, where, f"the arena of module {mod.name!r}")
-    static = sum(u.plan.workspace_size for u in units if u.settings.static_arena)
+    static = sum(api.plan.workspace_size for api in apis if api.settings.static_arena)
     target_size(static, bits, where, "the library's arenas")
-    target_size(sum(u.plan.params_size for u in units), bits, where, "the library's parameters")
+    target_size(sum(api.plan.params_size for api in apis), bits, where, "the library's parameters")
 
 
-def _unit_names(model: Model, u: Unit) -> set[str]:
-    """The C names one unit defines where another unit of the same library could too: its
+def _api_names(model: Model, api: ModuleApi) -> set[str]:
+    """The C names one module's API defines where another API of the same library could too: its
     header's macros and guard, and its global symbols."""
-    s, mod = u.settings, u.module
-    names = {name for name, _ in header_macros(model, mod, u.plan, s)}
+    s, mod = api.settings, api.module
+    names = {name for name, _ in header_macros(model, mod, api.plan, s)}
     names |= {header_guard(s), arena_symbol(s), blob_symbol(s), abort_symbol(s), begin_symbol(s)}
     names |= set(public_symbols(s))
     names |= {f(s, i) for i in range(len(mod.params)) for f in (param_symbol, linked_symbol)}
     return names
 
 
-def _check_namespaces(model: Model, prefix: str, units: list[Unit]) -> None:
+def _check_namespaces(model: Model, prefix: str, apis: list[ModuleApi]) -> None:
     """Generated names must not collide with each other (two modules of one library, e.g.
     ``m`` and ``m_output`` whose macros NET_M_OUTPUT_IO_SIZE would both define), nor shadow a
     standard or runtime header: the output folder is on the include path of everything that
     links the library, and of TVM's C."""
-    headers = [(f"{u.settings.prefix}.h", "library name") for u in units]
-    if len(units) > 1:
+    headers = [(f"{api.settings.prefix}.h", "library name") for api in apis]
+    if len(apis) > 1:
         headers.append((f"{prefix}.h", "library name"))
     for rel, where in headers:
         hidden = shadowing_header(rel)
@@ -399,14 +391,14 @@ def _check_namespaces(model: Model, prefix: str, units: list[Unit]) -> None:
                 f"the library would write {rel}, which hides {hidden} for every file compiled with "
                 "the library's include folder; choose another library name",
             )
-    owner: dict[str, str] = {f"{prefix.upper()}_H_": "the library's header"} if len(units) > 1 else {}
-    for u in units:
-        for name in sorted(_unit_names(model, u)):
-            other = owner.setdefault(name, f"module {u.module.name!r}")
-            if other != f"module {u.module.name!r}":
+    owner: dict[str, str] = {f"{prefix.upper()}_H_": "the library's header"} if len(apis) > 1 else {}
+    for api in apis:
+        for name in sorted(_api_names(model, api)):
+            other = owner.setdefault(name, f"module {api.module.name!r}")
+            if other != f"module {api.module.name!r}":
                 raise MlfError(
                     model.path,
-                    f"{other} and module {u.module.name!r} would both define {name} in C; "
+                    f"{other} and module {api.module.name!r} would both define {name} in C; "
                     "build them as separate libraries with MODULE",
                 )
 
@@ -448,8 +440,8 @@ def _check_output_names(model: Model, files: list[OutputFile]) -> None:
                 )
 
 
-def _outputs(model: Model, u: Unit) -> list[OutputFile]:
-    mod, plan, s = u.module, u.plan, u.settings
+def _outputs(model: Model, api: ModuleApi) -> list[OutputFile]:
+    mod, plan, s = api.module, api.plan, api.settings
     t = s.prefix
     files = [
         OutputFile(f"{t}.h", emit_header(model, mod, plan, s).encode()),
@@ -469,7 +461,7 @@ def _outputs(model: Model, u: Unit) -> list[OutputFile]:
         if f.path in unused:
             continue  # left out of the library (Module.unused_sources)
         if f.kind in ("c", "c++"):
-            fix = u.fixes.get(f.path)
+            fix = api.fixes.get(f.path)
             if fix is not None:
                 files.append(OutputFile(source_rel(f), fix.text.encode()))
             else:
@@ -496,73 +488,73 @@ def _outputs(model: Model, u: Unit) -> list[OutputFile]:
     return files
 
 
-def _unit_sources(u: Unit) -> list[str]:
-    t = u.settings.prefix
+def _api_sources(api: ModuleApi) -> list[str]:
+    t = api.settings.prefix
     sources = [f"{t}_runner.c", f"{t}_data.c"]
-    unused = {f.path for f in u.module.unused_sources()}
+    unused = {f.path for f in api.module.unused_sources()}
     sources += [
-        wrapper_name(u.settings, f)
-        for f in u.module.codegen
+        wrapper_name(api.settings, f)
+        for f in api.module.codegen
         if f.kind in ("c", "c++") and f.path not in unused
     ]
-    if u.settings.runtime == "tvm_crt":
+    if api.settings.runtime == "tvm_crt":
         sources += [f"{t}_crt_platform.c"] + [f"crt/{t}__{m.rsplit('/', 1)[-1]}" for m in CRT_SOURCES]
     return sources
 
 
 def _manifest(
-    model: Model, prefix: str, units: list[Unit], files: list[OutputFile], symbols: list[str]
+    model: Model, prefix: str, apis: list[ModuleApi], files: list[OutputFile], symbols: list[str]
 ) -> dict[str, Any]:
     includes = ["."]
-    if any(f.path.startswith("codegen/host/include/") for u in units for f in u.module.codegen):
+    if any(f.path.startswith("codegen/host/include/") for api in apis for f in api.module.codegen):
         includes.append("codegen/include")
-    if units[0].settings.runtime == "tvm_crt":
+    if apis[0].settings.runtime == "tvm_crt":
         # The bundled headers come first: the model is compiled against its own runtime.
         includes = ["crt/include", "crt", *includes]
-    first = units[0]
-    static = [u.plan.workspace_size for u in units if u.settings.static_arena]
-    devices = sorted({d for u in units for d in u.module.devices})
+    first = apis[0]
+    static = [api.plan.workspace_size for api in apis if api.settings.static_arena]
+    devices = sorted({d for api in apis for d in api.module.devices})
     return {
         "schema": MANIFEST_SCHEMA,
         "generator": f"mlf_build {__version__}",
         "name": prefix,
         "model": first.settings.model_label,
-        "module": first.module.name if len(units) == 1 else None,
+        "module": first.module.name if len(apis) == 1 else None,
         "modules": [
             {
-                "module": u.module.name,
-                "prefix": u.settings.prefix,
-                "executor": u.module.executor,
-                "interface": u.module.interface,
-                "workspace_size": u.plan.workspace_size,
-                "workspace_exact": u.plan.exact,
-                "scratch_size": u.plan.scratch_size,
-                "params_size": u.plan.params_size,
-                "io_size": sum(x.nbytes for x in u.module.inputs + u.module.outputs),
-                "header": f"{u.settings.prefix}.h",
+                "module": api.module.name,
+                "prefix": api.settings.prefix,
+                "executor": api.module.executor,
+                "interface": api.module.interface,
+                "workspace_size": api.plan.workspace_size,
+                "workspace_exact": api.plan.exact,
+                "scratch_size": api.plan.scratch_size,
+                "params_size": api.plan.params_size,
+                "io_size": sum(x.nbytes for x in api.module.inputs + api.module.outputs),
+                "header": f"{api.settings.prefix}.h",
             }
-            for u in units
+            for api in apis
         ],
         "format_version": model.format_version,
         "executor": first.module.executor,
         "interface": first.module.interface,
         "runtime": first.settings.runtime,
         "workspace": "static" if first.settings.static_arena else "caller",
-        "workspace_size": sum(static) if static else max(u.plan.workspace_size for u in units),
+        "workspace_size": sum(static) if static else max(api.plan.workspace_size for api in apis),
         "workspace_align": first.plan.align,
-        "params_size": sum(u.plan.params_size for u in units),
+        "params_size": sum(api.plan.params_size for api in apis),
         "public_header": f"{prefix}.h",
         "public_symbols": symbols,
-        "sources": [src for u in units for src in _unit_sources(u)],
-        "objects": [f"codegen/lib/{f.filename}" for u in units for f in u.module.objects()],
+        "sources": [src for api in apis for src in _api_sources(api)],
+        "objects": [f"codegen/lib/{f.filename}" for api in apis for f in api.module.objects()],
         "include_dirs": includes,
         "linker_fragments": {
             kind: f"{prefix}_{kind}.ld"
             for kind in ("weights", "arena")
             if any(f.rel == f"{prefix}_{kind}.ld" for f in files)
         },
-        "byoc": sorted({f.byoc for u in units for f in u.module.codegen if f.byoc}),
-        "cmsis_nn_functions": sorted({fn for u in units for fn in u.module.cmsis_nn_functions()}),
+        "byoc": sorted({f.byoc for api in apis for f in api.module.codegen if f.byoc}),
+        "cmsis_nn_functions": sorted({fn for api in apis for fn in api.module.cmsis_nn_functions()}),
         "devices": devices,
         # mlf_build's glue for those devices (devices.py), relative to the runtime folder
         "device_sources": glue_sources(devices),
@@ -634,8 +626,8 @@ def cmake_info(gen: Generation, model_path: str) -> bytes:
     put("MODULE", m["module"] or "")
     where = str(gen.model.path)
     # One entry per generated API (several with ALL_MODULES): module name and C prefix.
-    put_list("UNIT_MODULES", [u["module"] for u in m["modules"]], where)
-    put_list("UNIT_PREFIXES", [u["prefix"] for u in m["modules"]], where)
+    put_list("UNIT_MODULES", [api["module"] for api in m["modules"]], where)
+    put_list("UNIT_PREFIXES", [api["prefix"] for api in m["modules"]], where)
     put_list("OUTPUTS", m["files"], where)
     put_list("SOURCES", m["sources"], where)
     put_list("OBJECTS", m["objects"], where)

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from .. import __version__
 from ..naming import c_comment
+from ..plan.plan import Plan
 from ..read.model import Model, Module
+from ..workarounds import SourceFix
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,17 @@ class Settings:
     @property
     def upper(self) -> str:
         return self.prefix.upper()
+
+
+@dataclass
+class ModuleApi:
+    """One module built into the library, with its own API (C prefix): what the emitters are
+    given. (Not a translation unit: those are the C files the manifest lists as sources.)"""
+
+    module: Module
+    plan: Plan
+    settings: Settings
+    fixes: dict[str, SourceFix]
 
 
 def banner(model: Model, mod: Module, s: Settings, what: str) -> str:
