@@ -18,8 +18,9 @@ import pytest
 
 from mlf_build import get_runtime_dir
 from mlf_build.cli import build_parser
+from mlf_build.emit.buildfiles import RUNTIME_MK, make_fragment
 from mlf_build.errors import MlfError
-from mlf_build.generate import RUNTIME_MK, Options, make_fragment
+from mlf_build.generate import Options
 from mlf_build.naming import library_prefix
 from mlf_build.options import (
     MODEL_CFLAGS,
