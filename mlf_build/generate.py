@@ -7,8 +7,8 @@ input writes nothing.
 
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,32 +17,23 @@ from . import get_runtime_dir
 from .budget import constant_data
 from .devices import check_devices
 from .elf import ElfInfo, first_object
-from .emit.buildfiles import RUNTIME_MK, cmake_info, library_manifest, make_fragment
+from .emit.buildfiles import RUNTIME_MK, cmake_info
 from .emit.common import ModuleApi, Settings, arena_symbol, linked_symbol, param_symbol, public_symbols
 from .emit.crt import (
-    CRT_SOURCES,
     abort_symbol,
     begin_symbol,
-    crt_members,
-    crt_rel,
-    emit_crt_config,
-    emit_crt_platform,
 )
-from .emit.data import blob_params, blob_symbol, emit_data, params_bin_name
-from .emit.header import emit_header, emit_umbrella, header_guard, header_macros, io_size
-from .emit.runner import emit_runner
-from .emit.sections import arena_fragment, weights_fragment
-from .emit.wrappers import CRT_PRELUDE, emit_wrapper, source_rel, wrap_source, wrapper_name
+from .emit.data import blob_params, blob_symbol
+from .emit.header import header_guard, header_macros, io_size
+from .emit.library import library_files
 from .errors import MlfError, printable
 from .naming import c_member_problem, library_prefix
 from .plan.plan import plan_module
 from .read.archive import DEFAULT_MAX_TOTAL_SIZE
 from .read.facts import IoOverride
 from .read.model import Model, Module, load_model
-from .report import render_report
 from .validate import (
     DEFAULT_POINTER_BITS,
-    objcopy_arg,
     relative_path,
     section_name,
     shadowing_header,
@@ -113,12 +104,9 @@ def _check_abi(model: Model, mod: Module, probe: ElfInfo) -> None:
 
 
 def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
+    """Everything a generation writes, read, planned, emitted and checked: nothing is written."""
     prefix = library_prefix(opts.name)
-    for section, what in ((opts.weights_section, "WEIGHTS_SECTION"), (opts.arena_section, "ARENA_SECTION")):
-        if section is not None:
-            section_name(section, what)
-    if opts.runtime not in ("builtin", "tvm_crt"):
-        raise MlfError("RUNTIME", f"{opts.runtime!r} is not a runtime (builtin or tvm_crt)")
+    _check_options(opts)
     probe = _read_probe(opts.abi_probe) if opts.abi_probe else None
     # Sizes in the generated C must fit the target: the probe's ELF class says its pointer
     # width; without a probe, the narrowest target mlf_build supports (32-bit Cortex-M).
@@ -126,75 +114,15 @@ def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
     target_size(opts.align, pointer_bits, "--align", "the alignment")
     model = load_model(Path(model_path), opts.max_size, opts.io_shapes, opts.aot_api)
     try:
-        if opts.all_modules and opts.module is not None:
-            raise MlfError("MODULE", "give either MODULE or ALL_MODULES, not both")
-        if opts.expect_modules is not None:
-            _check_expected_modules(model, opts)
-        modules = model.modules if opts.all_modules else [model.module(opts.module)]
-        if opts.all_modules and opts.runtime == "tvm_crt" and len(modules) > 1:
-            raise MlfError(model.path, "RUNTIME tvm_crt builds one module per library; use MODULE")
-        if opts.runtime == "tvm_crt" and not model.runtime_bundled:
-            raise MlfError(
-                model.path,
-                "RUNTIME tvm_crt needs the TVM runtime bundled in the MLF (runtime/), which only "
-                "AOT exports made with Runtime('crt') carry; use RUNTIME builtin",
-            )
-        check_devices(model, modules, opts.devices)
-        apis = []
-        taken: dict[str, str] = {}
-        for mod in modules:
-            sub = prefix if not opts.all_modules else library_prefix(f"{prefix}_{mod.name}", "library name")
-            if sub in taken:
-                raise MlfError(
-                    model.path,
-                    f"modules {taken[sub]!r} and {mod.name!r} both give the C prefix {sub}; "
-                    "build them as separate libraries with MODULE",
-                )
-            taken[sub] = mod.name
-            _check_buildable(model, mod)
-            _check_cmsis_nn(model, mod, opts)
-            plan = plan_module(model, mod, opts.align, opts.align)
-            if probe is not None:
-                _check_abi(model, mod, probe)
-            settings = Settings(
-                prefix=sub,
-                runtime=opts.runtime,
-                static_arena=opts.workspace == "static",
-                weights_section=opts.weights_section,
-                arena_section=opts.arena_section,
-                model_label=Path(model_path).name,
-                devices=tuple(mod.devices),
-            )
-            apis.append(ModuleApi(mod, plan, settings, {fx.member: fx for fx in source_fixes(model, mod)}))
+        modules = _select_modules(model, opts)
+        apis = [
+            _plan_api(model, mod, api_prefix, probe, opts, Path(model_path).name)
+            for mod, api_prefix in _api_prefixes(model, prefix, modules, opts.all_modules)
+        ]
         _check_budgets(model, prefix, apis, opts)
         _check_target_sizes(model, apis, opts, pointer_bits)
         _check_namespaces(model, prefix, apis)
-        files: list[OutputFile] = []
-        for api in apis:
-            files += _outputs(model, api)
-        symbols = [sym for api in apis for sym in public_symbols(api.settings)]
-        files.append(OutputFile(f"{prefix}.syms", ("\n".join(symbols) + "\n").encode()))
-        objcopy = [f"--keep-global-symbols={prefix}.syms"]
-        objcopy += [f"--rename-section={old}={new}" for old, new in _codegen_sections(model, apis, opts)]
-        text = "".join(objcopy_arg(arg) + "\n" for arg in objcopy)
-        files.append(OutputFile(f"{prefix}.objcopy", text.encode()))
-        if opts.all_modules:
-            files.append(
-                OutputFile(
-                    f"{prefix}.h", emit_umbrella(model, prefix, [api.settings for api in apis]).encode()
-                )
-            )
-        if opts.weights_section:
-            text = weights_fragment(prefix, opts.weights_section, apis[0].plan)
-            files.append(OutputFile(f"{prefix}_weights.ld", text.encode()))
-        # Written whenever the option is given (as documented, and as Bazel declares it): with a
-        # caller's arena and no USMP pools the section stays empty and ld drops it.
-        if opts.arena_section:
-            text = arena_fragment(prefix, opts.arena_section, apis[0].plan)
-            files.append(OutputFile(f"{prefix}_arena.ld", text.encode()))
-        manifest = library_manifest(model, prefix, apis, [*files, OutputFile(f"{prefix}.mk")], symbols)
-        files.append(OutputFile(f"{prefix}.mk", make_fragment(manifest).encode()))
-        files.append(OutputFile(f"{prefix}_manifest.json", (json.dumps(manifest, indent=2) + "\n").encode()))
+        files, manifest = library_files(model, prefix, apis, umbrella=opts.all_modules)
         _check_output_names(model, files)
         warnings = list(model.warnings) + [fx.note for api in apis for fx in api.fixes.values()]
         return Generation(model, prefix, apis, files, manifest, warnings)
@@ -203,29 +131,72 @@ def prepare(model_path: str | os.PathLike[str], opts: Options) -> Generation:
         raise
 
 
-def _codegen_sections(model: Model, apis: list[ModuleApi], opts: Options) -> list[tuple[str, str]]:
-    """Sections of TVM's C holding weights (linked params, AOT constants) or static pools
-    (USMP), renamed after the partial link so WEIGHTS_SECTION / ARENA_SECTION cover them too.
-    GCC and Clang put a static array in .rodata.<name> / .bss.<name> under -fdata-sections
-    unless TVM gave it a section of its own (.rodata.tvm, .bss.noinit.tvm). The names come from
-    the archive's C and become objcopy arguments: each is checked as a section name."""
-    renames: dict[str, str] = {}
-    for api in apis:
-        for f in api.module.c_sources():
-            assert f.source is not None
-            for arr in f.source.arrays.values():
-                is_weight = arr.const and (
-                    arr.name.startswith(("__tvm_param__", "constant_", "fused_constant"))
-                    or arr.section == ".rodata.tvm"
-                )
-                is_pool = not arr.const and arr.section is not None and arr.section.startswith(".bss")
-                target = opts.weights_section if is_weight else opts.arena_section if is_pool else None
-                if target:
-                    default = (".rodata." if arr.const else ".bss.") + arr.name
-                    where = model.source.display(f.path)
-                    old = section_name(arr.section or default, where, f"the section of array {arr.name}")
-                    renames[old] = target
-    return sorted(renames.items())
+def _check_options(opts: Options) -> None:
+    """What can be refused before the archive is read."""
+    for section, what in ((opts.weights_section, "WEIGHTS_SECTION"), (opts.arena_section, "ARENA_SECTION")):
+        if section is not None:
+            section_name(section, what)
+    if opts.runtime not in ("builtin", "tvm_crt"):
+        raise MlfError("RUNTIME", f"{opts.runtime!r} is not a runtime (builtin or tvm_crt)")
+
+
+def _select_modules(model: Model, opts: Options) -> list[Module]:
+    """The modules to build (MODULE, or ALL_MODULES), checked against the runtime and devices."""
+    if opts.all_modules and opts.module is not None:
+        raise MlfError("MODULE", "give either MODULE or ALL_MODULES, not both")
+    if opts.expect_modules is not None:
+        _check_expected_modules(model, opts)
+    modules = model.modules if opts.all_modules else [model.module(opts.module)]
+    if opts.all_modules and opts.runtime == "tvm_crt" and len(modules) > 1:
+        raise MlfError(model.path, "RUNTIME tvm_crt builds one module per library; use MODULE")
+    if opts.runtime == "tvm_crt" and not model.runtime_bundled:
+        raise MlfError(
+            model.path,
+            "RUNTIME tvm_crt needs the TVM runtime bundled in the MLF (runtime/), which only "
+            "AOT exports made with Runtime('crt') carry; use RUNTIME builtin",
+        )
+    check_devices(model, modules, opts.devices)
+    return modules
+
+
+def _api_prefixes(
+    model: Model, prefix: str, modules: list[Module], all_modules: bool
+) -> Iterator[tuple[Module, str]]:
+    """Each module with the C prefix of its API: the library's, or ``<t>_<module>`` with
+    ALL_MODULES; two modules may not end up with one prefix. (A generator: each module is
+    checked just before it is planned, so the first problem met is reported.)"""
+    taken: dict[str, str] = {}
+    for mod in modules:
+        sub = prefix if not all_modules else library_prefix(f"{prefix}_{mod.name}", "library name")
+        if sub in taken:
+            raise MlfError(
+                model.path,
+                f"modules {taken[sub]!r} and {mod.name!r} both give the C prefix {sub}; "
+                "build them as separate libraries with MODULE",
+            )
+        taken[sub] = mod.name
+        yield mod, sub
+
+
+def _plan_api(
+    model: Model, mod: Module, prefix: str, probe: ElfInfo | None, opts: Options, model_label: str
+) -> ModuleApi:
+    """One module checked and planned, with what its emitters need."""
+    _check_buildable(model, mod)
+    _check_cmsis_nn(model, mod, opts)
+    plan = plan_module(model, mod, opts.align, opts.align)
+    if probe is not None:
+        _check_abi(model, mod, probe)
+    settings = Settings(
+        prefix=prefix,
+        runtime=opts.runtime,
+        static_arena=opts.workspace == "static",
+        weights_section=opts.weights_section,
+        arena_section=opts.arena_section,
+        model_label=model_label,
+        devices=tuple(mod.devices),
+    )
+    return ModuleApi(mod, plan, settings, {fx.member: fx for fx in source_fixes(model, mod)})
 
 
 def build_problems(model: Model, mod: Module) -> list[MlfError]:
@@ -433,54 +404,6 @@ def _check_output_names(model: Model, files: list[OutputFile]) -> None:
                     f"would be on the include path as <{inner}> and hide {hidden} from the "
                     "generated code; rename or remove it",
                 )
-
-
-def _outputs(model: Model, api: ModuleApi) -> list[OutputFile]:
-    mod, plan, s = api.module, api.plan, api.settings
-    t = s.prefix
-    files = [
-        OutputFile(f"{t}.h", emit_header(model, mod, plan, s).encode()),
-        OutputFile(f"{t}_runner.c", emit_runner(model, mod, plan, s).encode()),
-        OutputFile(f"{t}_data.c", emit_data(model, mod, plan, s).encode()),
-        OutputFile(f"{t}_report.html", render_report(model, mod, plan, s.model_label, t).encode()),
-    ]
-    # Always present (empty when every parameter is linked into TVM's C), so build systems that
-    # declare outputs up front (Bazel) see the same files for every model.
-    if blob_params(mod):
-        assert mod.params_member is not None
-        files.append(OutputFile(params_bin_name(s), member=mod.params_member))
-    else:
-        files.append(OutputFile(params_bin_name(s), b""))
-    unused = {f.path for f in mod.unused_sources()}
-    for f in mod.codegen:
-        if f.path in unused:
-            continue  # left out of the library (Module.unused_sources)
-        if f.kind in ("c", "c++"):
-            fix = api.fixes.get(f.path)
-            if fix is not None:
-                files.append(OutputFile(source_rel(f), fix.text.encode()))
-            else:
-                files.append(OutputFile(source_rel(f), member=f.path))
-            files.append(OutputFile(wrapper_name(s, f), emit_wrapper(model, mod, f, s).encode()))
-        elif f.kind == "object":
-            files.append(OutputFile(f"codegen/lib/{f.filename}", member=f.path))
-        elif f.path.startswith("codegen/host/include/"):
-            files.append(
-                OutputFile("codegen/include/" + f.path[len("codegen/host/include/") :], member=f.path)
-            )
-        else:
-            files.append(OutputFile(source_rel(f), member=f.path))
-    if s.runtime == "tvm_crt":
-        for member in crt_members(model):
-            files.append(OutputFile(crt_rel(member), member=member))
-        for member in CRT_SOURCES:
-            name = member.rsplit("/", 1)[-1]
-            include = crt_rel(member)[len("crt/") :]
-            wrapper = wrap_source(mod, s, include, name, prelude=CRT_PRELUDE)
-            files.append(OutputFile(f"crt/{t}__{name}", wrapper.encode()))
-        files.append(OutputFile("crt/crt_config.h", emit_crt_config(model, mod, plan, s).encode()))
-        files.append(OutputFile(f"{t}_crt_platform.c", emit_crt_platform(model, mod, plan, s).encode()))
-    return files
 
 
 def generate(
