@@ -30,18 +30,6 @@ _CANONICAL = (
     "TVMValue *args, int32_t *type_codes, int32_t num_args, TVMValue *ret, int32_t *ret_code, "
     "void *resource_handle"
 )
-_C_ELEM = {
-    "float32": "float",
-    "float64": "double",
-    "int8": "int8_t",
-    "uint8": "uint8_t",
-    "int16": "int16_t",
-    "uint16": "uint16_t",
-    "int32": "int32_t",
-    "uint32": "uint32_t",
-    "int64": "int64_t",
-    "uint64": "uint64_t",
-}
 
 
 class _FirstOccurrence:
@@ -581,8 +569,27 @@ def _aot_packed_slots(mod: Module) -> list[Slot]:
 
 
 def emit_runner(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
+    """``<t>_runner.c``. The plan is only read: operators TVM defined with the old signature are
+    called through trampolines by renaming them in a copy of the steps."""
     t = s.prefix
     shapes = _Shapes(t)
+    decls, body = _runner_body(model, mod, plan, s, shapes)
+    # After the graph's types: info-table shapes its pool lacks go to a pool of their own.
+    info_shapes = _Shapes(t, "info_shapes", graph=shapes)
+    tables = _tables(mod, s, info_shapes)
+    out = [_runner_preamble(model, mod, s), decls]
+    if s.static_arena:
+        out.append(f"extern uint8_t {arena_symbol(s)}[];\n")
+    if mod.devices:
+        out.append(f"void *{devices_symbol(s)}[{len(mod.devices)}];\n")
+    out += ["\n", shapes.emit(), info_shapes.emit(), "\n", tables, "\n", body]
+    if s.static_arena:
+        out.append(_static_run(plan, s))
+    return "".join(out)
+
+
+def _runner_preamble(model: Model, mod: Module, s: Settings) -> str:
+    t = s.prefix
     out = [banner(model, mod, s, f"{t}_runner.c - info tables and run functions of {t}.")]
     out.append('#include <stddef.h>\n#include <stdint.h>\n\n#include "mlf_runtime_internal.h"\n')
     if mod.executor == "aot" and mod.interface == "c":
@@ -593,51 +600,40 @@ def emit_runner(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
             f"#include <setjmp.h>\n\nextern jmp_buf {abort_symbol(s)};\n"
             f"void {begin_symbol(s)}(uint8_t *base, size_t size);\n"
         )
+    return "".join(out)
+
+
+def _runner_body(model: Model, mod: Module, plan: Plan, s: Settings, shapes: _Shapes) -> tuple[str, str]:
+    """The declarations the run function needs, and the run function (with the graph's
+    tables), for each kind of module."""
     decls = _param_decls(model, mod, s)
-    body: str
     if mod.executor == "graph":
         assert plan.graph is not None
         funcs = [st.func for st in plan.graph.steps if st.func is not None]
         op_decls, rename = _op_declarations(model, mod, funcs)
-        for st in plan.graph.steps:
-            if st.func in rename:
-                st.func = rename[st.func]
-        decls += op_decls
-        _check_calls(model, mod, plan.graph.steps)
-        body = _graph_body(mod, plan, s, shapes, plan.graph.slots, plan.graph.steps)
-    elif mod.interface == "c":
-        decls += _constant_pools(mod, s)
-        body = _aot_c_body(model, mod, plan, s)
-    elif mod.direct_call:
-        decls += _direct_declaration(model, mod)
-        body = _aot_direct_body(model, mod, plan, s)
-    else:
-        assert mod.entry is not None
-        op_decls, rename = _op_declarations(model, mod, [mod.entry])
-        decls += op_decls
-        slots = _aot_packed_slots(mod)
-        step = GraphStep(rename.get(mod.entry, mod.entry), list(range(len(slots))))
-        _check_calls(model, mod, [step])
-        body = _graph_body(mod, plan, s, shapes, slots, [step])
-    # After the graph's types: info-table shapes its pool lacks go to a pool of their own.
-    info_shapes = _Shapes(t, "info_shapes", graph=shapes)
-    tables = _tables(mod, s, info_shapes)
-    out.append(decls)
-    if s.static_arena:
-        out.append(f"extern uint8_t {arena_symbol(s)}[];\n")
-    if mod.devices:
-        out.append(f"void *{devices_symbol(s)}[{len(mod.devices)}];\n")
-    out.append("\n")
-    out.append(shapes.emit())
-    out.append(info_shapes.emit())
-    out.append("\n")
-    out.append(tables)
-    out.append("\n")
-    out.append(body)
-    if s.static_arena:
-        out.append(
-            f"\nint32_t {t}_run(const void *const *inputs, void *const *outputs) {{\n"
-            f"  return {t}_run_with_workspace(inputs, outputs, {arena_symbol(s)},\n"
-            f"{' ' * (len(t) + 30)}{plan.workspace_size}u);\n}}\n"
-        )
-    return "".join(out)
+        # A copy of the steps with the trampolines' names: the plan stays as the planner made it.
+        steps = [
+            GraphStep(rename.get(st.func, st.func), st.args) if st.func else st for st in plan.graph.steps
+        ]
+        _check_calls(model, mod, steps)
+        return decls + op_decls, _graph_body(mod, plan, s, shapes, plan.graph.slots, steps)
+    if mod.interface == "c":
+        return decls + _constant_pools(mod, s), _aot_c_body(model, mod, plan, s)
+    if mod.direct_call:
+        return decls + _direct_declaration(model, mod), _aot_direct_body(model, mod, plan, s)
+    assert mod.entry is not None
+    op_decls, rename = _op_declarations(model, mod, [mod.entry])
+    slots = _aot_packed_slots(mod)
+    step = GraphStep(rename.get(mod.entry, mod.entry), list(range(len(slots))))
+    _check_calls(model, mod, [step])
+    return decls + op_decls, _graph_body(mod, plan, s, shapes, slots, [step])
+
+
+def _static_run(plan: Plan, s: Settings) -> str:
+    """``<t>_run()``: the run on the library's own arena."""
+    t = s.prefix
+    return (
+        f"\nint32_t {t}_run(const void *const *inputs, void *const *outputs) {{\n"
+        f"  return {t}_run_with_workspace(inputs, outputs, {arena_symbol(s)},\n"
+        f"{' ' * (len(t) + 30)}{plan.workspace_size}u);\n}}\n"
+    )
