@@ -17,7 +17,7 @@ from . import get_runtime_dir
 from .budget import constant_data
 from .devices import check_devices
 from .elf import ElfInfo, first_object
-from .emit.buildfiles import RUNTIME_MK, cmake_info
+from .emit.buildfiles import cmake_info, runtime_mk
 from .emit.common import ModuleApi, Settings, arena_symbol, linked_symbol, param_symbol, public_symbols
 from .emit.crt import (
     abort_symbol,
@@ -452,7 +452,8 @@ def copy_runtime(out: str | os.PathLike[str]) -> list[str]:
                 target.write_bytes(data)
             written.append(rel.as_posix())
     mk = dest / "mlf_runtime.mk"
-    if not same_bytes(mk, RUNTIME_MK.encode()):
-        mk.write_text(RUNTIME_MK)
+    text = runtime_mk()
+    if not same_bytes(mk, text.encode()):
+        mk.write_text(text)
     written.append("mlf_runtime.mk")
     return written

@@ -18,7 +18,7 @@ import pytest
 
 from mlf_build import get_runtime_dir
 from mlf_build.cli import build_parser
-from mlf_build.emit.buildfiles import RUNTIME_MK, make_fragment
+from mlf_build.emit.buildfiles import make_fragment, runtime_mk
 from mlf_build.errors import MlfError
 from mlf_build.generate import Options
 from mlf_build.naming import library_prefix
@@ -258,6 +258,9 @@ def test_compile_flags():
     assert re.findall(r'"([^"]+)"', model_copts) == list(MODEL_CFLAGS)
     manifest = {
         "name": "n",
+        "model": "m.tar",
+        "modules": [{"module": "default"}],
+        "format_version": 7,
         "sources": [],
         "objects": [],
         "include_dirs": ["."],
@@ -277,7 +280,7 @@ def test_runtime_sources():
     bazel = (REPO / "mlf_build" / "runtime" / "BUILD.bazel").read_text()
     srcs = re.search(r"srcs = \[([^\]]*)\]", bazel).group(1)
     assert re.findall(r'"(src/[^"]+\.c)"', srcs) == list(RUNTIME_SOURCES)
-    assert re.findall(r"\$\(MLF_RUNTIME_DIR\)/(src/\S+\.c)", RUNTIME_MK) == list(RUNTIME_SOURCES)
+    assert re.findall(r"\$\(MLF_RUNTIME_DIR\)/(src/\S+\.c)", runtime_mk()) == list(RUNTIME_SOURCES)
 
 
 # ---- Starlark against Python ---------------------------------------------------------------------

@@ -45,7 +45,12 @@ def begin_symbol(s: Settings) -> str:
 
 
 def emit_crt_config(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
-    return banner(model, mod, s, "crt_config.h - configuration of TVM's CRT for mlf_build.") + (
+    return banner(
+        "crt_config.h - configuration of TVM's CRT for mlf_build.",
+        s.model_label,
+        [mod.name],
+        model.format_version,
+    ) + (
         "#ifndef MLF_CRT_CONFIG_H_\n#define MLF_CRT_CONFIG_H_\n"
         '/* Values of TVM\'s crt_config.h template (cmake/utils/CRTConfig.cmake, "crt"), except the\n'
         " * log level: errors only, since a failed allocation is reported as a status instead. */\n"
@@ -68,7 +73,12 @@ def emit_crt_config(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
 
 def emit_crt_platform(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
     t = s.prefix
-    return banner(model, mod, s, f"{t}_crt_platform.c - the platform hooks TVM's CRT needs.") + (
+    return banner(
+        f"{t}_crt_platform.c - the platform hooks TVM's CRT needs.",
+        s.model_label,
+        [mod.name],
+        model.format_version,
+    ) + (
         "#include <setjmp.h>\n#include <stdarg.h>\n"
         "#include <tvm/runtime/c_runtime_api.h>\n#include <tvm/runtime/crt/platform.h>\n"
         "#include <tvm/runtime/crt/stack_allocator.h>\n\n"

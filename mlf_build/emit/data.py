@@ -85,7 +85,14 @@ def _blob(mod: Module, plan: Plan, s: Settings) -> str:
 
 
 def emit_data(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
-    out = [banner(model, mod, s, f"{s.prefix}_data.c - parameter data and arena of {s.prefix}.")]
+    out = [
+        banner(
+            f"{s.prefix}_data.c - parameter data and arena of {s.prefix}.",
+            s.model_label,
+            [mod.name],
+            model.format_version,
+        )
+    ]
     parts = []
     if blob_params(mod):
         parts.append(_blob(mod, plan, s))

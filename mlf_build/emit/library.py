@@ -39,23 +39,23 @@ def library_files(
     if umbrella:
         header = emit_umbrella(model, prefix, [api.settings for api in apis])
         files.append(OutputFile(f"{prefix}.h", header.encode()))
-    files += _linker_fragments(prefix, apis[0])
+    files += _linker_fragments(model, prefix, apis)
     manifest = library_manifest(model, prefix, apis, [*files, OutputFile(f"{prefix}.mk")], symbols)
     files.append(OutputFile(f"{prefix}.mk", make_fragment(manifest).encode()))
     files.append(OutputFile(f"{prefix}_manifest.json", (json.dumps(manifest, indent=2) + "\n").encode()))
     return files, manifest
 
 
-def _linker_fragments(prefix: str, api: ModuleApi) -> list[OutputFile]:
-    s = api.settings
+def _linker_fragments(model: Model, prefix: str, apis: list[ModuleApi]) -> list[OutputFile]:
+    s = apis[0].settings
     files = []
     if s.weights_section:
-        text = weights_fragment(prefix, s.weights_section, api.plan)
+        text = weights_fragment(model, prefix, s.weights_section, apis)
         files.append(OutputFile(f"{prefix}_weights.ld", text.encode()))
     # Written whenever the option is given (as documented, and as Bazel declares it): with a
     # caller's arena and no USMP pools the section stays empty and ld drops it.
     if s.arena_section:
-        text = arena_fragment(prefix, s.arena_section, api.plan)
+        text = arena_fragment(model, prefix, s.arena_section, apis)
         files.append(OutputFile(f"{prefix}_arena.ld", text.encode()))
     return files
 
@@ -127,7 +127,7 @@ def api_files(model: Model, api: ModuleApi) -> list[OutputFile]:
         for member in CRT_SOURCES:
             name = member.rsplit("/", 1)[-1]
             include = crt_rel(member)[len("crt/") :]
-            wrapper = wrap_source(mod, s, include, name, prelude=CRT_PRELUDE)
+            wrapper = wrap_source(model, mod, s, include, name, prelude=CRT_PRELUDE)
             files.append(OutputFile(f"crt/{t}__{name}", wrapper.encode()))
         files.append(OutputFile("crt/crt_config.h", emit_crt_config(model, mod, plan, s).encode()))
         files.append(OutputFile(f"{t}_crt_platform.c", emit_crt_platform(model, mod, plan, s).encode()))

@@ -590,7 +590,14 @@ def emit_runner(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
 
 def _runner_preamble(model: Model, mod: Module, s: Settings) -> str:
     t = s.prefix
-    out = [banner(model, mod, s, f"{t}_runner.c - info tables and run functions of {t}.")]
+    out = [
+        banner(
+            f"{t}_runner.c - info tables and run functions of {t}.",
+            s.model_label,
+            [mod.name],
+            model.format_version,
+        )
+    ]
     out.append('#include <stddef.h>\n#include <stdint.h>\n\n#include "mlf_runtime_internal.h"\n')
     if mod.executor == "aot" and mod.interface == "c":
         out.append(f"#include <tvmgen_{mod.name}.h>\n")

@@ -12,25 +12,43 @@ for the QEMU machines (mlf_qemu_place_sections()).
 
 from __future__ import annotations
 
-from .. import __version__
-from ..plan.plan import Plan
+from string import Template
+
+from ..read.model import Model
+from .common import ModuleApi, banner
+
+_WEIGHTS = Template("""\
+/* INCLUDE inside SECTIONS, among the read-only sections;
+ * needs REGION_ALIAS("${UP}_WEIGHTS_REGION", <region>). */
+  $section : ALIGN($align)
+  {
+    *($section)
+  } > ${UP}_WEIGHTS_REGION
+""")
+
+_ARENA = Template("""\
+/* INCLUDE inside SECTIONS, after .bss; needs REGION_ALIAS("${UP}_ARENA_REGION", <region>).
+ * NOLOAD: the arena needs no initial contents and takes no space in the image. */
+  $section (NOLOAD) : ALIGN($align)
+  {
+    *($section)
+  } > ${UP}_ARENA_REGION
+""")
 
 
-def weights_fragment(prefix: str, section: str, plan: Plan) -> str:
-    up = prefix.upper()
-    return (
-        f"/* {prefix}_weights.ld - the parameter data of model library {prefix} (mlf_build {__version__}).\n"
-        " * INCLUDE inside SECTIONS, among the read-only sections;\n"
-        f' * needs REGION_ALIAS("{up}_WEIGHTS_REGION", <region>). */\n'
-        f"  {section} : ALIGN({plan.params_align})\n  {{\n    *({section})\n  }} > {up}_WEIGHTS_REGION\n"
-    )
+def _banner(model: Model, apis: list[ModuleApi], what: str) -> str:
+    return banner(what, apis[0].settings.model_label, [a.module.name for a in apis], model.format_version)
 
 
-def arena_fragment(prefix: str, section: str, plan: Plan) -> str:
-    up = prefix.upper()
-    return (
-        f"/* {prefix}_arena.ld - the arena of model library {prefix} (mlf_build {__version__}).\n"
-        f' * INCLUDE inside SECTIONS, after .bss; needs REGION_ALIAS("{up}_ARENA_REGION", <region>).\n'
-        " * NOLOAD: the arena needs no initial contents and takes no space in the image. */\n"
-        f"  {section} (NOLOAD) : ALIGN({plan.align})\n  {{\n    *({section})\n  }} > {up}_ARENA_REGION\n"
-    )
+def weights_fragment(model: Model, prefix: str, section: str, apis: list[ModuleApi]) -> str:
+    """``<t>_weights.ld``: the weights of every module of library ``prefix``."""
+    what = f"{prefix}_weights.ld - the parameter data of model library {prefix}."
+    body = _WEIGHTS.substitute(UP=prefix.upper(), section=section, align=apis[0].plan.params_align)
+    return _banner(model, apis, what) + body
+
+
+def arena_fragment(model: Model, prefix: str, section: str, apis: list[ModuleApi]) -> str:
+    """``<t>_arena.ld``: the arenas (and USMP pools) of every module of library ``prefix``."""
+    what = f"{prefix}_arena.ld - the arena of model library {prefix}."
+    body = _ARENA.substitute(UP=prefix.upper(), section=section, align=apis[0].plan.align)
+    return _banner(model, apis, what) + body

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from mlf_build.dtypes import parse_dtype
+from mlf_build.emit.common import ModuleApi
 from mlf_build.emit.data import blob_offsets, emit_data
 from mlf_build.emit.sections import arena_fragment, weights_fragment
 from mlf_build.plan.plan import Plan
@@ -63,11 +64,12 @@ def test_nothing_to_embed_keeps_the_unit_non_empty(planned: tuple[Model, Plan]) 
 
 
 def test_linker_fragments_place_the_sections_in_their_regions(planned: tuple[Model, Plan]) -> None:
-    _model, plan = planned
-    weights = weights_fragment("net", ".rodata.w", plan)
+    model, plan = planned
+    apis = [ModuleApi(model.modules[0], plan, settings(), {})]
+    weights = weights_fragment(model, "net", ".rodata.w", apis)
     assert (
         f"  .rodata.w : ALIGN({plan.params_align})\n  {{\n    *(.rodata.w)\n  }} > NET_WEIGHTS_REGION\n"
         in weights
     )
-    arena = arena_fragment("net", ".bss.a", plan)
+    arena = arena_fragment(model, "net", ".bss.a", apis)
     assert f"  .bss.a (NOLOAD) : ALIGN({plan.align})\n  {{\n    *(.bss.a)\n  }} > NET_ARENA_REGION\n" in arena

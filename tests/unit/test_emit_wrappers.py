@@ -27,7 +27,9 @@ def _file(code: str) -> CodegenFile:
 
 def test_wrapper_turns_tvms_warnings_off_for_its_file_only(planned: tuple[Model, Plan]) -> None:
     model, _plan = planned
-    text = wrap_source(model.modules[0], settings(), "src/default_lib1.c", "default_lib1.c", _file("int x;"))
+    text = wrap_source(
+        model, model.modules[0], settings(), "src/default_lib1.c", "default_lib1.c", _file("int x;")
+    )
     for w in TVM_WARNINGS:
         assert f'#pragma clang diagnostic ignored "{w}"\n' in text
         assert f'#pragma GCC diagnostic ignored "{w}"\n' in text
@@ -44,7 +46,7 @@ def test_wrapper_maps_the_old_dltensor_field(planned: tuple[Model, Plan]) -> Non
     # DLTensor's "ctx" became "device" in DLPack 0.5 (TVM mid-2021).
     model, _plan = planned
     old = _file("int32_t f(void* a) { return (((DLTensor*)a)[0].ctx.device_id); }\n")
-    text = wrap_source(model.modules[0], settings(), "src/x.c", "x.c", old)
+    text = wrap_source(model, model.modules[0], settings(), "src/x.c", "x.c", old)
     assert '#define ctx device\n#include "src/x.c"\n#undef ctx\n' in text
 
 
@@ -52,7 +54,7 @@ def test_wrapper_aliases_the_parameters_its_file_links(planned: tuple[Model, Pla
     model, _plan = planned
     mod = dataclasses.replace(model.modules[0], linked_params={"p0": "__tvm_param__p0"})
     linked = _file("static const float __tvm_param__p0[4] = {1, 2, 3, 4};\n")
-    text = wrap_source(mod, settings(), "src/x.c", "x.c", linked)
+    text = wrap_source(model, mod, settings(), "src/x.c", "x.c", linked)
     assert text.endswith(
         "extern const float net__lp_0[4];\n"
         'extern const float net__lp_0[4] __attribute__((alias("__tvm_param__p0")));\n'
@@ -107,7 +109,7 @@ def test_wrapped_usmp_constant_pool_compiles_with_werror(
     model, _plan = planned
     (tmp_path / "src").mkdir()
     (tmp_path / "src/pool.c").write_text("#include <stdint.h>\n" + _CONST_POOL)
-    text = wrap_source(model.modules[0], settings(), "src/pool.c", "pool.c", _file(_CONST_POOL))
+    text = wrap_source(model, model.modules[0], settings(), "src/pool.c", "pool.c", _file(_CONST_POOL))
     (tmp_path / "w.c").write_text(text)
     flags = ["-Wall", "-Wextra", "-Werror", "-c", "-o", str(tmp_path / "w.o")]
     arm = ["-mcpu=cortex-m4", "-mthumb"] if cc.startswith("arm") else []
