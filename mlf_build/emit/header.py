@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from string import Template
+
 from ..csource import align_up
 from ..naming import c_comment, macro_fragment
 from ..plan.plan import Plan
@@ -46,63 +48,106 @@ def header_macros(model: Model, mod: Module, plan: Plan, s: Settings) -> list[tu
     return [(f"{s.upper}_{name}", value) for name, value in macros]
 
 
+_USAGE_STATIC = Template("""\
+ *   int32_t status = ${t}_run(in, out);   (0 = MLF_OK, see mlf_strerror())
+""")
+_USAGE_CALLER = Template("""\
+ *   static uint8_t arena[${T}_WORKSPACE_SIZE]
+ *       __attribute__((aligned(${T}_WORKSPACE_ALIGN)));
+ *   int32_t status = ${t}_run_with_workspace(in, out, arena, sizeof arena);
+""")
+_DOC = Template("""\
+/*
+ * Executor: ${executor}. Tensors:
+${tensors} *
+ * Arena: ${size} bytes${exact}, aligned to ${align}.
+ *
+ * Usage:
+ *   const void *in[${T}_NUM_INPUTS] = { input0, ... };
+ *   void *out[${T}_NUM_OUTPUTS] = { output0, ... };
+${usage} */
+""")
+_OPEN = Template("""\
+#ifndef ${guard}
+#define ${guard}
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mlf_runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+""")
+_TABLES = Template("""
+/* Inputs and outputs, in the order <${t}_run> takes them. */
+extern const mlf_tensor_info_t ${t}_input_info[${inputs}];
+extern const mlf_tensor_info_t ${t}_output_info[${outputs}];
+/* Parameters, bound by the library (${T}_NUM_PARAMS entries). */
+extern const mlf_param_t ${t}_params[${params}];
+
+""")
+_RUN = Template("""\
+/* Runs the model once on the library's own arena (${T}_WORKSPACE_SIZE bytes).
+ * inputs[i] and outputs[i] point to buffers of ${T}_INPUT_<i>_SIZE and
+ * ${T}_OUTPUT_<i>_SIZE bytes; they must not overlap. Returns MLF_OK (0) or an
+ * MLF_ERR_* code. Not re-entrant. */
+int32_t ${t}_run(const void *const *inputs, void *const *outputs);
+
+""")
+_RUN_WITH_WORKSPACE = Template("""\
+/* Runs the model on the caller's arena: workspace_size >= ${T}_WORKSPACE_SIZE bytes,
+ * aligned to ${T}_WORKSPACE_ALIGN. A smaller arena yields MLF_ERR_WORKSPACE_TOO_SMALL;
+ * nothing outside the arena is ever written. */
+int32_t ${t}_run_with_workspace(const void *const *inputs, void *const *outputs,
+${indent}void *workspace, size_t workspace_size);
+
+""")
+_CLOSE = Template("""\
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ${guard} */
+""")
+
+
 def emit_header(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
     T, t = s.upper, s.prefix
     guard = header_guard(s)
-    docs = "".join(_tensor_doc("input", i, x) for i, x in enumerate(mod.inputs))
-    docs += "".join(_tensor_doc("output", i, x) for i, x in enumerate(mod.outputs))
     out = [
         banner(f"{t}.h - the C API of model library {t}.", s.model_label, [mod.name], model.format_version)
     ]
-    out.append(
-        f"/*\n * Executor: {mod.executor}"
-        + (f" ({mod.interface} interface)" if mod.interface else "")
-        + f". Tensors:\n{docs} *\n"
-        f" * Arena: {plan.workspace_size} bytes"
-        + (" (exact)" if plan.exact else " (upper bound from metadata.json)")
-        + f", aligned to {plan.align}.\n"
-        " *\n * Usage:\n"
-        f" *   const void *in[{T}_NUM_INPUTS] = {{ input0, ... }};\n"
-        f" *   void *out[{T}_NUM_OUTPUTS] = {{ output0, ... }};\n"
-        + (
-            f" *   int32_t status = {t}_run(in, out);   (0 = MLF_OK, see mlf_strerror())\n"
-            if s.static_arena
-            else f" *   static uint8_t arena[{T}_WORKSPACE_SIZE]\n"
-            f" *       __attribute__((aligned({T}_WORKSPACE_ALIGN)));\n"
-            f" *   int32_t status = {t}_run_with_workspace(in, out, arena, sizeof arena);\n"
-        )
-        + " */\n"
-    )
-    out.append(f"#ifndef {guard}\n#define {guard}\n\n#include <stddef.h>\n#include <stdint.h>\n\n")
-    out.append('#include "mlf_runtime.h"\n\n#ifdef __cplusplus\nextern "C" {\n#endif\n\n')
-    for name, value in header_macros(model, mod, plan, s):
-        out.append(f"#define {name} {value}\n")
-    out.append(
-        f"\n/* Inputs and outputs, in the order <{t}_run> takes them. */\n"
-        f"extern const mlf_tensor_info_t {t}_input_info[{max(len(mod.inputs), 1)}];\n"
-        f"extern const mlf_tensor_info_t {t}_output_info[{max(len(mod.outputs), 1)}];\n"
-        f"/* Parameters, bound by the library ({T}_NUM_PARAMS entries). */\n"
-        f"extern const mlf_param_t {t}_params[{max(len(mod.params), 1)}];\n\n"
-    )
+    out.append(_header_doc(mod, plan, s))
+    out.append(_OPEN.substitute(guard=guard))
+    out += [f"#define {name} {value}\n" for name, value in header_macros(model, mod, plan, s)]
+    counts = {"inputs": len(mod.inputs), "outputs": len(mod.outputs), "params": len(mod.params)}
+    out.append(_TABLES.substitute(t=t, T=T, **{k: max(n, 1) for k, n in counts.items()}))
     if mod.devices:
         out.append(_devices_doc(mod, s))
     if s.static_arena:
-        out.append(
-            f"/* Runs the model once on the library's own arena ({T}_WORKSPACE_SIZE bytes).\n"
-            f" * inputs[i] and outputs[i] point to buffers of {T}_INPUT_<i>_SIZE and\n"
-            f" * {T}_OUTPUT_<i>_SIZE bytes; they must not overlap. Returns MLF_OK (0) or an\n"
-            " * MLF_ERR_* code. Not re-entrant. */\n"
-            f"int32_t {t}_run(const void *const *inputs, void *const *outputs);\n\n"
-        )
-    out.append(
-        f"/* Runs the model on the caller's arena: workspace_size >= {T}_WORKSPACE_SIZE bytes,\n"
-        f" * aligned to {T}_WORKSPACE_ALIGN. A smaller arena yields MLF_ERR_WORKSPACE_TOO_SMALL;\n"
-        " * nothing outside the arena is ever written. */\n"
-        f"int32_t {t}_run_with_workspace(const void *const *inputs, void *const *outputs,\n"
-        f"{' ' * (len(t) + 28)}void *workspace, size_t workspace_size);\n\n"
-    )
-    out.append(f"#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {guard} */\n")
+        out.append(_RUN.substitute(t=t, T=T))
+    out.append(_RUN_WITH_WORKSPACE.substitute(t=t, T=T, indent=" " * (len(t) + 28)))
+    out.append(_CLOSE.substitute(guard=guard))
     return "".join(out)
+
+
+def _header_doc(mod: Module, plan: Plan, s: Settings) -> str:
+    """The header's first comment: executor, tensors, arena, and how to call the run."""
+    tensors = "".join(_tensor_doc("input", i, x) for i, x in enumerate(mod.inputs))
+    tensors += "".join(_tensor_doc("output", i, x) for i, x in enumerate(mod.outputs))
+    usage = _USAGE_STATIC if s.static_arena else _USAGE_CALLER
+    return _DOC.substitute(
+        executor=f"{mod.executor}" + (f" ({mod.interface} interface)" if mod.interface else ""),
+        tensors=tensors,
+        size=plan.workspace_size,
+        exact=" (exact)" if plan.exact else " (upper bound from metadata.json)",
+        align=plan.align,
+        T=s.upper,
+        usage=usage.substitute(t=s.prefix, T=s.upper),
+    )
 
 
 # What each device's handle is, for devices whose glue mlf_build ships (devices.py).

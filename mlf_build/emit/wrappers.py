@@ -9,6 +9,8 @@ adds aliases, so the parameter table points at those arrays instead of a second 
 
 from __future__ import annotations
 
+from string import Template
+
 from ..naming import c_comment
 from ..read.model import CodegenFile, Model, Module
 from ..validate import c_identifier, c_param_type
@@ -77,6 +79,29 @@ CRT_PRELUDE = (
 )
 
 
+# Each compiler is told to ignore the warnings the other (or an older version) does not know.
+_WARNINGS_OFF = Template("""\
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wunknown-warning-option"
+${clang}#elif defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpragmas"
+${gcc}#endif
+""")
+_WARNINGS_BACK = """\
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#elif defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+"""
+
+
+def _ignored(compiler: str, warnings: tuple[str, ...]) -> str:
+    return "".join(f'#pragma {compiler} diagnostic ignored "{w}"\n' for w in warnings)
+
+
 def wrap_source(
     model: Model,
     mod: Module,
@@ -89,22 +114,11 @@ def wrap_source(
 ) -> str:
     """A translation unit that compiles ``include`` (relative to the wrapper) with TVM's known
     warnings off, plus aliases for parameters that file links in."""
-    lines = [
-        banner(
-            f"Compiles TVM's {c_comment(label)} with its known warnings off.",
-            s.model_label,
-            [mod.name],
-            model.format_version,
-        ),
-        "#if defined(__clang__)\n#pragma clang diagnostic push\n"
-        '#pragma clang diagnostic ignored "-Wunknown-warning-option"\n',
-    ]
-    lines += [f'#pragma clang diagnostic ignored "{w}"\n' for w in TVM_WARNINGS]
+    what = f"Compiles TVM's {c_comment(label)} with its known warnings off."
+    lines = [banner(what, s.model_label, [mod.name], model.format_version)]
     lines.append(
-        '#elif defined(__GNUC__)\n#pragma GCC diagnostic push\n#pragma GCC diagnostic ignored "-Wpragmas"\n'
+        _WARNINGS_OFF.substitute(clang=_ignored("clang", TVM_WARNINGS), gcc=_ignored("GCC", TVM_WARNINGS))
     )
-    lines += [f'#pragma GCC diagnostic ignored "{w}"\n' for w in TVM_WARNINGS]
-    lines.append("#endif\n")
     lines.append(prelude)
     # TVM before mid-2021 called DLTensor's device field "ctx".
     old_ctx = f is not None and f.source is not None and f.source.uses_ctx
@@ -113,10 +127,7 @@ def wrap_source(
     lines.append(f'#include "{include}"\n')
     if old_ctx:
         lines.append("#undef ctx\n")
-    lines.append(
-        "#if defined(__clang__)\n#pragma clang diagnostic pop\n"
-        "#elif defined(__GNUC__)\n#pragma GCC diagnostic pop\n#endif\n"
-    )
+    lines.append(_WARNINGS_BACK)
     if f is not None and f.source is not None:
         for i, p in enumerate(mod.params):
             array = mod.linked_params.get(p.name)
