@@ -89,7 +89,17 @@ def parse_graph(text: str, where: str, budget: Budget | None = None) -> Graph:
     raw_nodes = _list(doc.get("nodes"), where, "nodes")
     if not raw_nodes or len(raw_nodes) > MAX_NODES:
         raise MlfError(where, f"has {len(raw_nodes)} nodes")
-    # Entry layout: node i owns entries [row_ptr[i], row_ptr[i+1]).
+    counts = _output_counts(raw_nodes, where)
+    row_ptr = _row_ptr(doc, counts, where)
+    nodes = [_node(nid, raw, counts, row_ptr, where) for nid, raw in enumerate(raw_nodes)]
+    entries = _entries(nodes, row_ptr, _entry_attrs(doc, row_ptr[-1], where), where)
+    arg_nodes = _arg_nodes(doc, nodes, where)
+    heads = _heads(doc, counts, row_ptr, where)
+    return Graph(tuple(nodes), tuple(entries), arg_nodes, tuple(heads), tuple(row_ptr))
+
+
+def _output_counts(raw_nodes: list[Any], where: str) -> list[int]:
+    """Each node's number of outputs (attrs.num_outputs, a decimal string or an integer)."""
     counts: list[int] = []
     for nid, raw in enumerate(raw_nodes):
         if not isinstance(raw, dict):
@@ -101,6 +111,12 @@ def parse_graph(text: str, where: str, budget: Budget | None = None) -> Graph:
         if isinstance(n, str) and n.isascii() and n.isdigit() and len(n) <= 18:  # not "²", not 10^5000
             n = int(n)
         counts.append(_int(n, where, f"node {nid}: num_outputs", 0, 1 << 16))
+    return counts
+
+
+def _row_ptr(doc: dict[str, Any], counts: list[int], where: str) -> list[int]:
+    """Entry layout: node i owns entries [row_ptr[i], row_ptr[i+1]); node_row_ptr, when given,
+    must say the same."""
     row_ptr = [0]
     for c in counts:
         row_ptr.append(row_ptr[-1] + c)
@@ -110,46 +126,60 @@ def parse_graph(text: str, where: str, budget: Budget | None = None) -> Graph:
         ]
         if given != row_ptr:
             raise MlfError(where, "node_row_ptr does not match the nodes' num_outputs")
-    num_entries = row_ptr[-1]
+    return row_ptr
 
-    nodes: list[Node] = []
-    for nid, raw in enumerate(raw_nodes):
-        op = raw.get("op")
-        name = raw.get("name")
-        if not isinstance(op, str) or not isinstance(name, str):
-            raise MlfError(where, f"node {nid} needs string 'op' and 'name'")
-        label = f"node {nid} ({printable(name, 60)!r})"
-        inputs: list[int] = []
-        for ref in _list(raw.get("inputs", []), where, f"{label}: inputs"):
-            ref = _list(ref, where, f"{label}: input")
-            if len(ref) not in (2, 3):
-                raise MlfError(where, f"{label}: an input must be [node, index, version]")
-            src = _int(ref[0], where, f"{label}: input node", 0, 1 << 62)
-            idx = _int(ref[1], where, f"{label}: input index", 0, 1 << 62)
-            if src >= len(raw_nodes):
-                raise MlfError(where, f"{label} uses node {src}, which does not exist")
-            if src >= nid:
-                raise MlfError(
-                    where,
-                    f"{label} uses node {src}, which comes later: the graph has a cycle "
-                    "or is not in execution order",
-                )
-            if idx >= counts[src]:
-                raise MlfError(where, f"{label} uses output {idx} of node {src}, which has {counts[src]}")
-            inputs.append(row_ptr[src] + idx)
-        func: str | None = None
-        if op == "null":
-            if inputs:
-                raise MlfError(where, f"{label} is an input but has inputs itself")
-        elif op == "tvm_op":
-            attrs = raw.get("attrs") or {}
-            func = attrs.get("func_name")
-            if not isinstance(func, str) or not func:
-                raise MlfError(where, f"{label} has no func_name")
-        else:
-            raise MlfError(where, f"{label} has unsupported op {printable(op)!r}")
-        nodes.append(Node(nid, name, op, func, tuple(inputs), counts[nid]))
 
+def _node(nid: int, raw: dict[str, Any], counts: list[int], row_ptr: list[int], where: str) -> Node:
+    op = raw.get("op")
+    name = raw.get("name")
+    if not isinstance(op, str) or not isinstance(name, str):
+        raise MlfError(where, f"node {nid} needs string 'op' and 'name'")
+    label = f"node {nid} ({printable(name, 60)!r})"
+    inputs = _node_inputs(nid, raw, label, counts, row_ptr, where)
+    func: str | None = None
+    if op == "null":
+        if inputs:
+            raise MlfError(where, f"{label} is an input but has inputs itself")
+    elif op == "tvm_op":
+        attrs = raw.get("attrs") or {}
+        func = attrs.get("func_name")
+        if not isinstance(func, str) or not func:
+            raise MlfError(where, f"{label} has no func_name")
+    else:
+        raise MlfError(where, f"{label} has unsupported op {printable(op)!r}")
+    return Node(nid, name, op, func, tuple(inputs), counts[nid])
+
+
+def _node_inputs(
+    nid: int, raw: dict[str, Any], label: str, counts: list[int], row_ptr: list[int], where: str
+) -> list[int]:
+    """The entry ids a node reads: outputs of earlier nodes only (execution order, no cycle)."""
+    inputs: list[int] = []
+    for ref in _list(raw.get("inputs", []), where, f"{label}: inputs"):
+        ref = _list(ref, where, f"{label}: input")
+        if len(ref) not in (2, 3):
+            raise MlfError(where, f"{label}: an input must be [node, index, version]")
+        src = _int(ref[0], where, f"{label}: input node", 0, 1 << 62)
+        idx = _int(ref[1], where, f"{label}: input index", 0, 1 << 62)
+        if src >= len(counts):
+            raise MlfError(where, f"{label} uses node {src}, which does not exist")
+        if src >= nid:
+            raise MlfError(
+                where,
+                f"{label} uses node {src}, which comes later: the graph has a cycle "
+                "or is not in execution order",
+            )
+        if idx >= counts[src]:
+            raise MlfError(where, f"{label} uses output {idx} of node {src}, which has {counts[src]}")
+        inputs.append(row_ptr[src] + idx)
+    return inputs
+
+
+#: attrs.dltype, attrs.storage_id and attrs.shape: one item per entry each
+_EntryAttrs = tuple[list[Any], list[Any], list[Any]]
+
+
+def _entry_attrs(doc: dict[str, Any], num_entries: int, where: str) -> _EntryAttrs:
     attrs = doc.get("attrs")
     if not isinstance(attrs, dict):
         raise MlfError(where, "has no attrs object")
@@ -167,7 +197,12 @@ def parse_graph(text: str, where: str, budget: Budget | None = None) -> Graph:
         devices = [_int(d, where, "attrs.device_index item", 0, 1 << 31) for d in devices]
     if devices is not None and len(set(devices)) > 1:
         raise MlfError(where, "uses several devices; only single-device (CPU) graphs are supported")
+    return dltypes, sids, shapes
 
+
+def _entries(nodes: list[Node], row_ptr: list[int], attrs: _EntryAttrs, where: str) -> list[Entry]:
+    dltypes, sids, shapes = attrs
+    num_entries = row_ptr[-1]
     entries: list[Entry] = []
     for nid, node in enumerate(nodes):
         for index in range(node.num_outputs):
@@ -185,7 +220,10 @@ def parse_graph(text: str, where: str, budget: Budget | None = None) -> Graph:
                 if elements > MAX_ELEMENTS:
                     raise MlfError(where, f"{what}: shape {list(shape)} is impossibly large")
             entries.append(Entry(eid, nid, index, dtype, shape, sid))
+    return entries
 
+
+def _arg_nodes(doc: dict[str, Any], nodes: list[Node], where: str) -> tuple[int, ...]:
     arg_nodes = tuple(
         _int(v, where, "arg_nodes item", 0, len(nodes) - 1)
         for v in _list(doc.get("arg_nodes"), where, "arg_nodes")
@@ -193,16 +231,21 @@ def parse_graph(text: str, where: str, budget: Budget | None = None) -> Graph:
     for nid in arg_nodes:
         if nodes[nid].op != "null":
             raise MlfError(where, f"arg_nodes lists node {nid}, which is an operator")
+    return arg_nodes
+
+
+def _heads(doc: dict[str, Any], counts: list[int], row_ptr: list[int], where: str) -> list[int]:
+    """The entry ids of the graph's outputs, in order."""
     heads: list[int] = []
     for ref in _list(doc.get("heads"), where, "heads"):
         ref = _list(ref, where, "heads item")
         if len(ref) not in (2, 3):
             raise MlfError(where, "a heads item must be [node, index, version]")
-        nid = _int(ref[0], where, "heads node", 0, len(nodes) - 1)
+        nid = _int(ref[0], where, "heads node", 0, len(counts) - 1)
         idx = _int(ref[1], where, "heads index", 0, max(counts[nid] - 1, 0))
         if counts[nid] == 0:
             raise MlfError(where, f"heads uses node {nid}, which has no outputs")
         heads.append(row_ptr[nid] + idx)
     if not heads:
         raise MlfError(where, "has no outputs (heads is empty)")
-    return Graph(tuple(nodes), tuple(entries), arg_nodes, tuple(heads), tuple(row_ptr))
+    return heads
