@@ -42,12 +42,6 @@ class ModuleMeta:
     operator_workspace: dict[str, int] = field(default_factory=dict)
     inputs: list[IoMeta] | None = None
     outputs: list[IoMeta] | None = None
-    #: graph storage table (v1 flat list or v2+ ``sids``)
-    sids: list[dict[str, Any]] = field(default_factory=list)
-    external_dependencies: list[dict[str, Any]] = field(default_factory=list)
-    export_datetime: str | None = None
-    #: operator-style exports: function name -> buffer list
-    operator_buffers: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -131,6 +125,41 @@ def parse_metadata(text: str, where: str, budget: Budget | None = None) -> Metad
 
 def _module(c: _Ctx, m: dict[str, Any], path: str, key: str) -> ModuleMeta:
     p = (path + ".") if path else ""
+    mod = _module_head(c, m, p, key)
+    if "external_dependencies" in m:  # checked, not used
+        for d in c.lst(m["external_dependencies"], p + "external_dependencies"):
+            c.obj(d, p + "external_dependencies[]")
+    memory = m.get("memory")
+    if memory is None:
+        if mod.style == "full-model":
+            raise c.fail(p + "memory", "is missing")
+        return mod
+    if mod.style == "operator":
+        c.obj(memory, p + "memory")  # the buffers of each operator: checked, not used
+        return mod
+    if isinstance(memory, list):  # v1: a flat storage table (checked, not used)
+        for i, sid in enumerate(memory):
+            _sid(c, sid, f"{p}memory[{i}]")
+        return mod
+    mem = c.obj(memory, p + "memory")
+    if "sids" in mem:  # the graph's storage table (checked, not used: the graph JSON has it)
+        for i, sid in enumerate(c.lst(mem["sids"], p + "memory.sids")):
+            _sid(c, sid, f"{p}memory.sids[{i}]")
+    funcs = c.obj(mem.get("functions", {}), p + "memory.functions")
+    main = c.lst(funcs.get("main", []), p + "memory.functions.main")
+    if main:
+        _main_function(
+            c, mod, c.obj(main[0], p + "memory.functions.main[0]"), p + "memory.functions.main[0]."
+        )
+    ops = funcs.get("operator_functions", [])
+    for i, op in enumerate(c.lst(ops, p + "memory.functions.operator_functions")):
+        fname, total = _operator_function(c, op, f"{p}memory.functions.operator_functions[{i}]", p)
+        mod.operator_workspace[fname] = total
+    return mod
+
+
+def _module_head(c: _Ctx, m: dict[str, Any], p: str, key: str) -> ModuleMeta:
+    """Name, style, executors and targets of one module."""
     name = c.string(m.get("model_name", key), p + "model_name")
     style = c.string(m.get("style", "full-model"), p + "style")
     if style not in ("full-model", "operator"):
@@ -146,71 +175,40 @@ def _module(c: _Ctx, m: dict[str, Any], path: str, key: str) -> ModuleMeta:
         targets = [c.string(v, f"{p}target.{k}") for k, v in sorted(raw_target.items())]
     else:
         targets = [c.string(v, p + "target[]") for v in c.lst(raw_target, p + "target")]
-    mod = ModuleMeta(
-        name=name,
-        style=style,
-        executors=executors,
-        targets=targets,
-        targets_raw=raw_target,
-        export_datetime=m.get("export_datetime") if isinstance(m.get("export_datetime"), str) else None,
-    )
-    if "external_dependencies" in m:
-        mod.external_dependencies = [
-            c.obj(d, p + "external_dependencies[]")
-            for d in c.lst(m["external_dependencies"], p + "external_dependencies")
-        ]
-    memory = m.get("memory")
-    if memory is None:
-        if style == "full-model":
-            raise c.fail(p + "memory", "is missing")
-        return mod
-    if style == "operator":
-        mod.operator_buffers = c.obj(memory, p + "memory")
-        return mod
-    if isinstance(memory, list):  # v1: a flat storage table
-        mod.sids = [_sid(c, s, f"{p}memory[{i}]") for i, s in enumerate(memory)]
-        return mod
-    mem = c.obj(memory, p + "memory")
-    if "sids" in mem:
-        mod.sids = [
-            _sid(c, s, f"{p}memory.sids[{i}]") for i, s in enumerate(c.lst(mem["sids"], p + "memory.sids"))
-        ]
-    funcs = c.obj(mem.get("functions", {}), p + "memory.functions")
-    main = c.lst(funcs.get("main", []), p + "memory.functions.main")
-    if main:
-        m0 = c.obj(main[0], p + "memory.functions.main[0]")
-        mp = p + "memory.functions.main[0]."
-        for key_ in ("workspace_size_bytes", "io_size_bytes", "constants_size_bytes"):
-            if key_ in m0:
-                setattr(mod, key_, c.size(m0[key_], mp + key_))
-        if "inputs" in m0:
-            mod.inputs = _io(c, m0["inputs"], mp + "inputs")
-        if "outputs" in m0:
-            mod.outputs = _io(c, m0["outputs"], mp + "outputs")
-    ops = funcs.get("operator_functions", [])
-    for i, op in enumerate(c.lst(ops, p + "memory.functions.operator_functions")):
-        op = c.obj(op, f"{p}memory.functions.operator_functions[{i}]")
-        fname = c.string(
-            op.get("function_name"), f"{p}memory.functions.operator_functions[{i}].function_name"
+    return ModuleMeta(name=name, style=style, executors=executors, targets=targets, targets_raw=raw_target)
+
+
+def _main_function(c: _Ctx, mod: ModuleMeta, m0: dict[str, Any], mp: str) -> None:
+    """``memory.functions.main[0]``: the run's sizes, and its inputs and outputs (TVM 0.11+)."""
+    for key_ in ("workspace_size_bytes", "io_size_bytes", "constants_size_bytes"):
+        if key_ in m0:
+            setattr(mod, key_, c.size(m0[key_], mp + key_))
+    if "inputs" in m0:
+        mod.inputs = _io(c, m0["inputs"], mp + "inputs")
+    if "outputs" in m0:
+        mod.outputs = _io(c, m0["outputs"], mp + "outputs")
+
+
+def _operator_function(c: _Ctx, raw: Any, path: str, p: str) -> tuple[str, int]:
+    """One ``operator_functions`` item: its name and the largest workspace it states."""
+    op = c.obj(raw, path)
+    fname = c.string(op.get("function_name"), f"{path}.function_name")
+    ws = c.lst(op.get("workspace", []), f"{path}.workspace")
+    total = 0
+    for j, w in enumerate(ws):
+        w = c.obj(w, f"{path}.workspace[{j}]")
+        total = max(
+            total, c.size(w.get("workspace_size_bytes", 0), f"{p}...workspace[{j}].workspace_size_bytes")
         )
-        ws = c.lst(op.get("workspace", []), f"{p}memory.functions.operator_functions[{i}].workspace")
-        total = 0
-        for j, w in enumerate(ws):
-            w = c.obj(w, f"{p}memory.functions.operator_functions[{i}].workspace[{j}]")
-            total = max(
-                total, c.size(w.get("workspace_size_bytes", 0), f"{p}...workspace[{j}].workspace_size_bytes")
-            )
-        mod.operator_workspace[fname] = total
-    return mod
+    return fname, total
 
 
-def _sid(c: _Ctx, raw: Any, path: str) -> dict[str, Any]:
+def _sid(c: _Ctx, raw: Any, path: str) -> None:
     s = c.obj(raw, path)
     c.size(s.get("storage_id"), path + ".storage_id")
     c.size(s.get("size_bytes"), path + ".size_bytes")
     if "input_binding" in s:
         c.string(s["input_binding"], path + ".input_binding")
-    return s
 
 
 def _io(c: _Ctx, raw: Any, path: str) -> list[IoMeta]:

@@ -29,7 +29,6 @@ def test_version_7_modules_and_their_memory() -> None:
     )
     assert (mod.workspace_size_bytes, mod.io_size_bytes, mod.constants_size_bytes) == (32, 32, 16)
     assert mod.operator_workspace == {"tvmgen_default_fused_add": 16}
-    assert [s["storage_id"] for s in mod.sids] == [0, 1, 2]
 
 
 def test_version_1_flat_layout_with_runtimes_and_a_target_map() -> None:
@@ -49,7 +48,10 @@ def test_version_1_flat_layout_with_runtimes_and_a_target_map() -> None:
     assert mod.executors == ["graph"]
     assert mod.targets == ["c -keys=cpu", "llvm"]  # sorted by key
     assert mod.targets_raw == {"2": "llvm", "1": "c -keys=cpu"}
-    assert mod.sids == [{"storage_id": 0, "size_bytes": 16}]
+    # The storage table is checked though nothing reads it (the graph JSON has the same).
+    doc["memory"] = [{"storage_id": 0, "size_bytes": -1}]
+    with pytest.raises(MlfError, match=r"memory\[0\]\.size_bytes: expected a byte count"):
+        _parse(doc)
 
 
 def test_a_versions_layout_is_probed_not_trusted() -> None:
