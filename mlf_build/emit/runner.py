@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from enum import IntEnum
 
 from ..dtypes import DType
 from ..errors import MlfError
@@ -256,9 +257,17 @@ def _leb128(value: int) -> list[int]:
             return out
 
 
-# The MLF_ARG_* kinds of mlf_runtime_internal.h
-_ARG_ARENA, _ARG_PARAM, _ARG_LINKED, _ARG_IO = range(4)
-_ARG_KIND_BITS = 2
+class _ArgKind(IntEnum):
+    """The MLF_ARG_* kinds of mlf_runtime_internal.h: where a step's argument is."""
+
+    ARENA = 0  # at an offset in the arena
+    PARAM = 1  # at an offset in the parameter blob
+    LINKED = 2  # a parameter TVM linked into its C
+    IO = 3  # a caller's input or output
+
+
+_ARG_ARENA, _ARG_PARAM, _ARG_LINKED, _ARG_IO = _ArgKind.ARENA, _ArgKind.PARAM, _ArgKind.LINKED, _ArgKind.IO
+_ARG_KIND_BITS = 2  # MLF_ARG_KIND_BITS
 
 
 @dataclass

@@ -22,6 +22,7 @@ import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from enum import IntEnum
 
 from ..csource import Function, align_up, workspace_peak
 from ..errors import MlfError, printable
@@ -32,8 +33,18 @@ from . import packing
 
 ARENA_MIN_ALIGN = 16  # TVM_RUNTIME_ALLOC_ALIGNMENT_BYTES default; generated code assumes it
 
-# Entry locations (emit/runner.py encodes them as MLF_ARG_* of mlf_runtime_internal.h)
-ARENA, INPUT, OUTPUT, CONST = 0, 1, 2, 3
+
+class Location(IntEnum):
+    """Where a tensor of the plan lives (Slot.loc); emit/runner.py encodes each as an MLF_ARG_*
+    kind of mlf_runtime_internal.h."""
+
+    ARENA = 0  # Slot.index: an offset in the arena
+    INPUT = 1  # the caller's input number Slot.index
+    OUTPUT = 2  # the caller's output number Slot.index
+    CONST = 3  # parameter number Slot.index
+
+
+ARENA, INPUT, OUTPUT, CONST = Location.ARENA, Location.INPUT, Location.OUTPUT, Location.CONST
 
 # How a plan placed the arena (Plan.layout).
 LIFETIMES = "lifetimes"  # graph: offsets from tensor lifetimes, scratch window at 0
@@ -45,7 +56,7 @@ TVM_ORDER = "TVM's allocation order"  # AOT: TVM's code allocates, the runtime s
 class Slot:
     """Where one tensor of the plan lives."""
 
-    loc: int
+    loc: Location
     index: int  # arena offset, input/output number, or parameter number
     entry: Entry | None = None  # graph entry (shape/dtype), None for AOT bindings
 
