@@ -27,7 +27,6 @@ KNOWN_LONG: dict[str, str] = {
     # Rewritten for linear time on another branch (issue 16): split once that lands.
     "mlf_build/csource.py:parse_c": "reader rewrite in progress (issue 16)",
     "mlf_build/elf.py:parse_elf": "reader rewrite in progress (issue 16)",
-    "mlf_build/plan/plan.py:_plan_graph": "reader rewrite in progress (issue 16)",
     "mlf_build/read/aot.py:resolve_aot_io": "reader rewrite in progress (issue 16)",
     "mlf_build/read/model.py:_module": "reader rewrite in progress (issue 16)",
     "mlf_build/read/model.py:_aot_module": "reader rewrite in progress (issue 16)",

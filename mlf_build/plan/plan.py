@@ -389,18 +389,40 @@ def _plan_graph(model: Model, mod: Module, g: Graph, plan: Plan) -> None:
     tensors = _arena_tensors(g, steps, plan.align)
     keys = sorted(tensors)
     ordered = [tensors[k] for k in keys]
-    scratch = steps.scratch
-    peak_scratch = max(scratch, default=0)
     plan.lower_bound = packing.liveness_bound(
-        [packing.Buffer(x.size, x.first, x.last) for x in ordered], len(scratch), scratch
+        [packing.Buffer(x.size, x.first, x.last) for x in ordered], len(steps.scratch), steps.scratch
     )
+    offsets = _arena_offsets(g, binding, steps, tensors, plan)
+    plan.graph = _graph_plan(model, mod, g, steps, offsets)
+    blocks = [
+        Block(
+            " = ".join(_entry_label(g, e) for e in x.members), "tensor", offsets[k], x.size, x.first, x.last
+        )
+        for k, x in zip(keys, ordered, strict=True)
+        if x.size
+    ]
+    blocks += [
+        Block(f"scratch of {steps.funcs[t]}", "scratch", plan.scratch_offset, n, t, t)
+        for t, n in enumerate(steps.scratch)
+        if n
+    ]
+    plan.arena_map = ArenaMap([f or "copy" for f in steps.funcs], blocks)
 
+
+def _arena_offsets(
+    g: Graph, binding: _Binding, steps: _Steps, tensors: dict[int, _Tensor], plan: Plan
+) -> dict[int, int]:
+    """The offset of each arena tensor (by alias group): the storage-id plan, or the lifetime
+    plan when it needs fewer bytes. Sets the plan's layout, sizes and scratch window."""
+    keys = sorted(tensors)
+    ordered = [tensors[k] for k in keys]
+    peak_scratch = max(steps.scratch, default=0)
     sid_offsets, sid_end = _storage_id_offsets(g, binding, plan.align)
     plan.storage_id_size = sid_end + peak_scratch
     offset_of = {k: sid_offsets[tensors[k].members[0].storage_id] for k in keys}
     plan.layout, plan.tensors_size, plan.scratch_offset = STORAGE_IDS, sid_end, sid_end
     plan.scratch_size = peak_scratch
-    lifetime = _lifetime_offsets(ordered, scratch)
+    lifetime = _lifetime_offsets(ordered, steps.scratch)
     if lifetime is None:
         plan.notes.append("too many tensors live at once for the lifetime planner: storage-id plan used")
     else:
@@ -408,7 +430,11 @@ def _plan_graph(model: Model, mod: Module, g: Graph, plan: Plan) -> None:
         if max(end, peak_scratch) < plan.storage_id_size:
             plan.layout, plan.tensors_size, plan.scratch_offset = LIFETIMES, end, 0
             offset_of = dict(zip(keys, lifetime, strict=True))
+    return offset_of
 
+
+def _graph_plan(model: Model, mod: Module, g: Graph, steps: _Steps, offset_of: dict[int, int]) -> GraphPlan:
+    """The runner's table: one slot per distinct (location, index, entry), the steps by slot."""
     alias = _alias_groups(g)
     slots: list[Slot] = []
     slot_of: dict[tuple[int, int, int], int] = {}
@@ -429,21 +455,7 @@ def _plan_graph(model: Model, mod: Module, g: Graph, plan: Plan) -> None:
     max_args = max((len(s.args) for s in graph_steps if s.func is not None), default=0)
     if len(slots) > 0xFFFF or len(graph_steps) > 0xFFFF:
         raise MlfError(model.path, f"module {mod.name!r} has too many graph entries for the runner")
-    plan.graph = GraphPlan(slots, graph_steps, max(max_args, 1))
-
-    blocks = [
-        Block(
-            " = ".join(_entry_label(g, e) for e in x.members), "tensor", offset_of[k], x.size, x.first, x.last
-        )
-        for k, x in zip(keys, ordered, strict=True)
-        if x.size
-    ]
-    blocks += [
-        Block(f"scratch of {steps.funcs[t]}", "scratch", plan.scratch_offset, n, t, t)
-        for t, n in enumerate(scratch)
-        if n
-    ]
-    plan.arena_map = ArenaMap([f or "copy" for f in steps.funcs], blocks)
+    return GraphPlan(slots, graph_steps, max(max_args, 1))
 
 
 # --------------------------------------------------------------------------------------------
