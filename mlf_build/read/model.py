@@ -375,21 +375,7 @@ class _Loader:
                 src.display("metadata.json"), f"module name {printable(mm.name)!r} is not a C identifier"
             )
         m = mm.name
-        mod.graph_member = _first(
-            src,
-            [
-                f"executor-config/graph/{m}.graph",
-                "executor-config/graph/graph.json",
-                "runtime-config/graph/graph.json",
-            ],
-        )
-        mod.relay_member = _first(src, [f"src/{m}.relay", "src/relay.txt", "relay.txt"])
-        mod.header_member = _first(src, [f"codegen/host/include/tvmgen_{m}.h"])
-        mod.params_member = _first(src, [f"parameters/{m}.params"])
-        if mod.params_member is None and len(meta.modules) == 1:
-            candidates = src.names("parameters/")
-            if len(candidates) == 1:
-                mod.params_member = candidates[0]
+        self._find_members(mod, len(meta.modules) == 1)
         if mm.style == "operator":
             return mod
         if executor is None:
@@ -401,14 +387,44 @@ class _Loader:
             raise MlfError(src.path, f"module {m!r} has no parameters/{m}.params")
         if not codegen or not any(f.kind in ("c", "c++", "object") for f in codegen):
             raise MlfError(src.path, f"module {m!r} has no code in codegen/host/src or codegen/host/lib")
+        self._link_options(mod)
+        if executor == "graph":
+            self._graph_module(mod)
+        else:
+            self._aot_module(mod)
+        self._check_tensor_names(mod)
+        return mod
 
+    def _find_members(self, mod: Module, single_module: bool) -> None:
+        """Where the module's graph JSON, Relay text, AOT header and params file are, under the
+        names each TVM version gave them."""
+        src, m = self.src, mod.name
+        mod.graph_member = _first(
+            src,
+            [
+                f"executor-config/graph/{m}.graph",
+                "executor-config/graph/graph.json",
+                "runtime-config/graph/graph.json",
+            ],
+        )
+        mod.relay_member = _first(src, [f"src/{m}.relay", "src/relay.txt", "relay.txt"])
+        mod.header_member = _first(src, [f"codegen/host/include/tvmgen_{m}.h"])
+        mod.params_member = _first(src, [f"parameters/{m}.params"])
+        if mod.params_member is None and single_module:
+            candidates = src.names("parameters/")
+            if len(candidates) == 1:
+                mod.params_member = candidates[0]
+
+    def _link_options(self, mod: Module) -> None:
+        """link-params and system-lib, from the target string or from what the code defines, and
+        the parameters TVM linked into its C."""
         flag = mod.target_flag
         mod.link_params = flag("link-params") in ("1", "true")
         mod.system_lib = (
             flag("system-lib") in ("1", "true") or "TVMSystemLibEntryPoint" in mod.defined_symbols()
         )
         linked = {}
-        for f in codegen:
+        for f in mod.codegen:
             if f.source is None:
                 continue
             for arr in f.source.arrays.values():
@@ -419,10 +435,9 @@ class _Loader:
         if linked:
             mod.link_params = True
 
-        if executor == "graph":
-            self._graph_module(mod)
-        else:
-            self._aot_module(mod)
+    def _check_tensor_names(self, mod: Module) -> None:
+        """Names printable and unique, and the inputs and outputs within metadata.json's bound."""
+        src = self.src
         for kind, tensors in (("input", mod.inputs), ("output", mod.outputs), ("parameter", mod.params)):
             for t in tensors:
                 if has_control(t.name):
@@ -433,8 +448,7 @@ class _Loader:
         if all(t.known for t in io):
             given = [t.name for t in io if t.origin.get("shape") == "override"]
             total = sum(t.nbytes for t in io)
-            check_io_total(m, mod.meta.io_size_bytes, total, src.display("metadata.json"), given)
-        return mod
+            check_io_total(mod.name, mod.meta.io_size_bytes, total, src.display("metadata.json"), given)
 
     def _graph_module(self, mod: Module) -> None:
         src = self.src
@@ -519,6 +533,19 @@ class _Loader:
             header = parse_aot_header(
                 src.read_text(mod.header_member, MAX_JSON), m, src.display(mod.header_member)
             )
+        self._aot_entry(mod, functions, header)
+        for f in mod.c_sources():
+            assert f.source is not None
+            for arr in f.source.arrays.values():
+                if not arr.const and arr.section and arr.section.startswith(".bss"):
+                    mod.usmp_pools.append(arr.name)
+        self._check_known_bad(mod, functions)
+        self._aot_io(mod, functions, header)
+
+    def _aot_entry(self, mod: Module, functions: dict[str, Function], header: AotHeader | None) -> None:
+        """The entry point, the inner main it forwards to, and the interface: C (structs) or
+        packed, and whether the packed one is unpacked (one pointer per tensor)."""
+        src, m = self.src, mod.name
         defined = mod.defined_symbols()
         # tvmgen_<m>_run is the entry point; LLVM exports (no C metadata module) offer only the
         # packed __tvm_main__, and 2021 exports named the inner function run_model.
@@ -553,14 +580,12 @@ class _Loader:
             )
         if mod.interface == "c":
             mod.unpacked_api = True
-        for f in mod.c_sources():
-            assert f.source is not None
-            for arr in f.source.arrays.values():
-                if not arr.const and arr.section and arr.section.startswith(".bss"):
-                    mod.usmp_pools.append(arr.name)
-        self._check_known_bad(mod, functions)
+
+    def _aot_io(self, mod: Module, functions: dict[str, Function], header: AotHeader | None) -> None:
+        """Inputs, outputs and the entry point's arguments (aot.resolve_aot_io), and what the
+        header declares besides: external pools, constant pools, devices."""
         io = resolve_aot_io(
-            module=m,
+            module=mod.name,
             meta=mod.meta,
             header=header,
             inner=functions.get(mod.inner_main or ""),
@@ -568,7 +593,7 @@ class _Loader:
             relay=self._relay(mod),
             params=[p.name for p in mod.params],
             overrides=self.overrides,
-            where=str(src.path),
+            where=str(self.src.path),
         )
         mod.inputs = [_tensor(t) for t in io.inputs]
         mod.outputs = [_tensor(t) for t in io.outputs]
