@@ -485,12 +485,7 @@ def _aot_c_body(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
         c_identifier(
             member, where, f"member of struct tvmgen_{m}_{'outputs' if role == 'output' else 'inputs'}"
         )
-        if role == "param":
-            out.append(f"  in.{member} = (void *)(uintptr_t){param_data_symbol(mod, s, idx)};\n")
-        elif role == "input":
-            out.append(f"  in.{member} = (void *)(uintptr_t)inputs[{idx}];\n")
-        else:
-            out.append(f"  out.{member} = outputs[{idx}];\n")
+        out.append(f"  {'out' if role == 'output' else 'in'}.{member} = {_aot_arg(mod, s, role, idx)};\n")
     for name in [p[0] for p in plan.pools] + list(mod.constant_pools):
         c_identifier(name, where, f"member of struct tvmgen_{m}_workspace_pools")
     for name in mod.devices:
@@ -549,16 +544,18 @@ def _direct_declaration(model: Model, mod: Module) -> str:
     return f"int32_t {entry}({', '.join(params) or 'void'});\n"
 
 
+def _aot_arg(mod: Module, s: Settings, role: str, idx: int) -> str:
+    """What the run passes TVM's entry point for one tensor argument (as a ``void *``)."""
+    if role == "param":
+        return f"(void *)(uintptr_t){param_data_symbol(mod, s, idx)}"
+    if role == "input":
+        return f"(void *)(uintptr_t)inputs[{idx}]"
+    return f"outputs[{idx}]"
+
+
 def _aot_direct_body(model: Model, mod: Module, plan: Plan, s: Settings) -> str:
     """TVM's inner main called with one pointer per tensor (unpacked API, no run wrapper)."""
-    args = []
-    for role, idx in mod.aot_args:
-        if role == "param":
-            args.append(f"(void *)(uintptr_t){param_data_symbol(mod, s, idx)}")
-        elif role == "input":
-            args.append(f"(void *)(uintptr_t)inputs[{idx}]")
-        else:
-            args.append(f"outputs[{idx}]")
+    args = [_aot_arg(mod, s, role, idx) for role, idx in mod.aot_args]
     call = f"{_entry(model, mod)}({', '.join(args)})"
     return _signature(s) + _begin(mod, plan, s) + f"  return mlf_run_end({call});\n}}\n"
 
