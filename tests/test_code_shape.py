@@ -28,7 +28,6 @@ KNOWN_LONG: dict[str, str] = {
     "mlf_build/csource.py:parse_c": "reader rewrite in progress (issue 16)",
     "mlf_build/elf.py:parse_elf": "reader rewrite in progress (issue 16)",
     "mlf_build/read/aot.py:resolve_aot_io": "reader rewrite in progress (issue 16)",
-    "mlf_build/read/params.py:parse_params": "reader rewrite in progress (issue 16)",
 }
 
 _OUTLINES_IN_PROGRESS = pytest.mark.xfail(strict=False, reason="outlines in progress (issue 15 point 1)")

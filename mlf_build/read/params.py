@@ -105,37 +105,44 @@ def parse_params(f: BinaryIO, size: int, where: str, budget: Budget | None = Non
         raise MlfError(where, f"lists {count} names but {count2} tensors")
     tensors: list[ParamTensor] = []
     for name in names:
-        what = f"tensor {printable(name)!r}"
-        if r.u64(f"the magic number of {what}") != TENSOR_MAGIC:
-            raise MlfError(where, f"{what} has a wrong magic number")
-        r.u64(f"the reserved word of {what}")
-        dev_type, _dev_id, ndim = struct.unpack("<iii", r.take(12, f"the header of {what}"))
-        code, bits, lanes = struct.unpack("<BBH", r.take(4, f"the dtype of {what}"))
-        if dev_type != 1:
-            raise MlfError(where, f"{what} is for device type {dev_type}, not the CPU (1)")
-        if not 0 <= ndim <= MAX_NDIM:
-            raise MlfError(where, f"{what} has {ndim} dimensions")
-        dtype = dtype_from_code(code, bits, lanes, f"{where}: {what}")
-        shape = struct.unpack(f"<{ndim}q", r.take(8 * ndim, f"the shape of {what}"))
-        if any(d < 0 for d in shape):
-            raise MlfError(where, f"{what} has a negative dimension in shape {list(shape)}")
-        elements = 1
-        for d in shape:
-            elements *= d
-            if elements > MAX_ELEMENTS:
-                raise MlfError(where, f"{what} has an impossibly large shape {list(shape)}")
-        nbytes = struct.unpack("<q", r.take(8, f"the size of {what}"))[0]
-        expected = elements * dtype.itemsize
-        if nbytes != expected:
-            raise MlfError(
-                where,
-                f"{what} declares {nbytes} bytes but shape {list(shape)} of {dtype.name} needs {expected}",
-            )
-        tensors.append(ParamTensor(name, dtype, tuple(shape), nbytes, r.pos))
-        r.skip(nbytes, f"the data of {what}")
+        tensors.append(_tensor_header(r, name, where))
     if r.pos != size:
         raise MlfError(where, f"has {size - r.pos} unexpected bytes after the last tensor")
     return tensors
+
+
+def _tensor_header(r: _Reader, name: str, where: str) -> ParamTensor:
+    """One tensor's header (SaveDLTensor: magic, device, ndim, dtype, shape, byte count), checked;
+    its data is skipped, located by offset."""
+    what = f"tensor {printable(name)!r}"
+    if r.u64(f"the magic number of {what}") != TENSOR_MAGIC:
+        raise MlfError(where, f"{what} has a wrong magic number")
+    r.u64(f"the reserved word of {what}")
+    dev_type, _dev_id, ndim = struct.unpack("<iii", r.take(12, f"the header of {what}"))
+    code, bits, lanes = struct.unpack("<BBH", r.take(4, f"the dtype of {what}"))
+    if dev_type != 1:
+        raise MlfError(where, f"{what} is for device type {dev_type}, not the CPU (1)")
+    if not 0 <= ndim <= MAX_NDIM:
+        raise MlfError(where, f"{what} has {ndim} dimensions")
+    dtype = dtype_from_code(code, bits, lanes, f"{where}: {what}")
+    shape = struct.unpack(f"<{ndim}q", r.take(8 * ndim, f"the shape of {what}"))
+    if any(d < 0 for d in shape):
+        raise MlfError(where, f"{what} has a negative dimension in shape {list(shape)}")
+    elements = 1
+    for d in shape:
+        elements *= d
+        if elements > MAX_ELEMENTS:
+            raise MlfError(where, f"{what} has an impossibly large shape {list(shape)}")
+    nbytes = struct.unpack("<q", r.take(8, f"the size of {what}"))[0]
+    expected = elements * dtype.itemsize
+    if nbytes != expected:
+        raise MlfError(
+            where,
+            f"{what} declares {nbytes} bytes but shape {list(shape)} of {dtype.name} needs {expected}",
+        )
+    tensor = ParamTensor(name, dtype, tuple(shape), nbytes, r.pos)
+    r.skip(nbytes, f"the data of {what}")
+    return tensor
 
 
 def read_params(src: MlfSource, member: str, budget: Budget | None = None) -> list[ParamTensor]:
