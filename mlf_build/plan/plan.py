@@ -491,7 +491,7 @@ def _aot_liveness(
     scratch_at: list[tuple[int, int]] = []  # (offset, bytes) of each call's scratch
     held: list[tuple[str, int, int, int]] = []  # LIFO: (variable, offset, size, step allocated)
     held_names: Counter[str] = Counter()  # the variables in ``held``
-    reserved: list[tuple[str, int, int, int, int]] = []  # (variable, offset, size, first, last)
+    reserved: list[_Reserved] = []  # (variable, offset, size, first, last)
     passed: dict[str, list[int]] = {}  # variable -> steps of the calls passing it while held
     memo: dict[str, int | None] = {}  # one walk of the call graph for all the calls
     top = 0
@@ -523,7 +523,18 @@ def _aot_liveness(
             scratch_at.append((top, peak))
     for var, off, n, since in held:  # never freed: held to the end
         reserved.append((var, off, n, since, len(steps) - 1))
-    # (variable, offset) -> first and last step of a call passing it while it was held there
+    return _aot_picture(reserved, _passing_calls(reserved, passed), steps, scratch_at, base)
+
+
+#: An allocation of the replay: (variable, offset, size, first step held, last step held)
+_Reserved = tuple[str, int, int, int, int]
+
+
+def _passing_calls(
+    reserved: list[_Reserved], passed: dict[str, list[int]]
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """(variable, offset) -> the first and last step of a call passing it while it was held
+    there (``passed``: each variable's calls, in step order)."""
     uses: dict[tuple[str, int], tuple[int, int]] = {}
     for var, off, _n, first, last in reserved:
         at = passed.get(var, [])
@@ -531,6 +542,17 @@ def _aot_liveness(
         if lo <= hi:
             was = uses.get((var, off), (at[lo], at[hi]))
             uses[(var, off)] = (min(was[0], at[lo]), max(was[1], at[hi]))
+    return uses
+
+
+def _aot_picture(
+    reserved: list[_Reserved],
+    uses: dict[tuple[str, int], tuple[int, int]],
+    steps: list[str],
+    scratch_at: list[tuple[int, int]],
+    base: int,
+) -> tuple[int, ArenaMap]:
+    """The liveness bound of the replay and its picture (allocations and each call's scratch)."""
     blocks = []
     live: list[packing.Buffer] = []
     for var, off, n, first, last in sorted(reserved, key=lambda r: (r[1], r[3])):
