@@ -6,9 +6,9 @@ including a static arena)."""
 
 from __future__ import annotations
 
-from .elf import object_file, object_spans, parse_elf
 from .errors import MlfError
-from .limits import Budget
+from .read.elf import object_file, object_spans, parse_elf
+from .read.limits import Budget
 from .read.model import Module
 
 SHF_WRITE, SHF_ALLOC = 0x1, 0x2

@@ -16,7 +16,6 @@ from typing import Any
 from . import get_runtime_dir
 from .budget import constant_data
 from .devices import check_devices
-from .elf import ElfInfo, first_object
 from .emit.buildfiles import cmake_info, runtime_mk
 from .emit.common import ModuleApi, Settings, arena_symbol, linked_symbol, param_symbol, public_symbols
 from .emit.crt import (
@@ -30,6 +29,7 @@ from .errors import MlfError, printable
 from .naming import c_member_problem, library_prefix
 from .plan.plan import plan_module
 from .read.archive import DEFAULT_MAX_TOTAL_SIZE
+from .read.elf import ElfInfo, first_object
 from .read.facts import IoOverride
 from .read.model import Model, Module, load_model
 from .validate import (

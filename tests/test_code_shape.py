@@ -26,8 +26,8 @@ KNOWN_LONG: dict[str, str] = {
     "mlf_build/cli.py:build_parser": "becomes the option table (issue 15 point 2)",
     # Rewritten for linear time and bounded memory just before this test (issue 16); to be
     # split into named steps next, with the hostile cases and fuzz targets as the safety net.
-    "mlf_build/csource.py:_events": "C reader just rewritten for linear time (issue 16)",
-    "mlf_build/elf.py:parse_elf": "ELF reader just rewritten for linear time (issue 16)",
+    "mlf_build/read/csource.py:_events": "C reader just rewritten for linear time (issue 16)",
+    "mlf_build/read/elf.py:parse_elf": "ELF reader just rewritten for linear time (issue 16)",
     "mlf_build/read/aot.py:resolve_aot_io": "rewritten for linear time (issue 16); split next",
 }
 

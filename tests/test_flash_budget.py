@@ -8,7 +8,7 @@ import re
 import tarfile
 from pathlib import Path
 
-from mlf_build.csource import parse_c
+from mlf_build.read.csource import parse_c
 from tests.conftest import corpus_item, needs_cmake, run_cli
 from tests.firmware import configure
 from tests.mlf_factory import write_tar

@@ -19,16 +19,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlf_build import csource, elf, report
+from mlf_build import report
 from mlf_build.budget import measure
-from mlf_build.csource import Function, parse_c, workspace_peak
 from mlf_build.emit.runner import _Shapes
 from mlf_build.errors import MlfError
-from mlf_build.limits import Budget
 from mlf_build.plan import packing, plan
 from mlf_build.plan.plan import ArenaMap, Block
-from mlf_build.read import archive, jsonio
+from mlf_build.read import archive, csource, elf, jsonio
 from mlf_build.read.archive import open_mlf
+from mlf_build.read.csource import Function, parse_c, workspace_peak
+from mlf_build.read.limits import Budget
 from mlf_build.read.model import load_model
 from tests import elf_factory
 from tests.conftest import needs_host_cc

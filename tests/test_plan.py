@@ -17,10 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlf_build import get_runtime_dir
-from mlf_build.csource import align_up, parse_c, workspace_peak
 from mlf_build.plan import packing
 from mlf_build.plan import plan as plan_mod
 from mlf_build.plan.plan import ARENA, LIFETIMES, STORAGE_IDS, TVM_ORDER, plan_module
+from mlf_build.read.csource import align_up, parse_c, workspace_peak
 from mlf_build.read.model import load_model
 from tests import fixtures
 from tests.conftest import corpus_dir, corpus_item, have, run_cli

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from mlf_build.csource import parse_c
 from mlf_build.emit.data import blob_offsets
 from mlf_build.emit.runner import _leb128
 from mlf_build.plan.plan import ARENA, CONST, INPUT, plan_module
+from mlf_build.read.csource import parse_c
 from mlf_build.read.model import load_model
 from tests import fixtures, mlf_factory
 from tests.conftest import REPO, corpus_item, needs_cmake, needs_host_cc, run_cli

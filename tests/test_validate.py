@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mlf_build.csource import parse_c
 from mlf_build.errors import MlfError
+from mlf_build.read.csource import parse_c
 from mlf_build.validate import (
     c_identifier,
     c_param_type,

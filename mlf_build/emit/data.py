@@ -20,8 +20,8 @@ the same in every model, are only in the objects that objcopy localizes).
 
 from __future__ import annotations
 
-from ..csource import align_up
 from ..plan.plan import Plan
+from ..read.csource import align_up
 from ..read.model import Model, Module
 from .common import Settings, arena_symbol, banner, param_symbol
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from string import Template
 
-from ..csource import align_up
 from ..naming import c_comment, macro_fragment
 from ..plan.plan import Plan
+from ..read.csource import align_up
 from ..read.model import Model, Module, Tensor
 from .common import Settings, banner, devices_symbol, fmt_shape
 

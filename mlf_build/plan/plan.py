@@ -24,8 +24,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from ..csource import Function, align_up, workspace_peak
 from ..errors import MlfError, printable
+from ..read.csource import Function, align_up, workspace_peak
 from ..read.graph import Entry, Graph
 from ..read.model import Model, Module
 from ..read.params import ParamTensor

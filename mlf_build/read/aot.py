@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..csource import Function
 from ..dtypes import DType
 from ..errors import MlfError, printable
 from ..naming import check_tvm_members, relay_name_candidates, tvm_sanitize
+from .csource import Function
 from .facts import Facts, IoOverride, IoTensor, settle
 from .metadata import ModuleMeta
 from .relay import RelayMain, RelayTensorType, RelayType

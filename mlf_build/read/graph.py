@@ -12,8 +12,8 @@ from typing import Any
 
 from ..dtypes import DType, parse_dtype
 from ..errors import MlfError, printable
-from ..limits import Budget
 from . import jsonio
+from .limits import Budget
 
 MAX_NODES = 1 << 20
 MAX_ELEMENTS = 1 << 48

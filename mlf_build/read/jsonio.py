@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ..errors import MlfError
-from ..limits import Budget
+from .limits import Budget
 
 MAX_INT = 1 << 62
 #: values (and keys) the JSON documents of one archive may hold in all: each costs Python some

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import MlfError, printable
-from ..limits import Budget
 from . import jsonio
+from .limits import Budget
 
 SUPPORTED_VERSIONS = range(1, 8)
 MAX_SIZE = 1 << 48

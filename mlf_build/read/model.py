@@ -13,17 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..csource import CSource, Function, parse_c
 from ..dtypes import DType
-from ..elf import ElfInfo, parse_elf
 from ..errors import MlfError, has_control, printable
-from ..limits import Budget
 from ..naming import check_unique, relay_name_candidates
 from ..validate import is_c_identifier, relative_path
 from .aot import AotHeader, name_graph_outputs, parse_aot_header, resolve_aot_io
 from .archive import DEFAULT_MAX_TOTAL_SIZE, MlfSource, open_mlf
+from .csource import CSource, Function, parse_c
+from .elf import ElfInfo, parse_elf
 from .facts import Facts, IoOverride, IoTensor, check_io_total, settle
 from .graph import Graph, parse_graph
+from .limits import Budget
 from .metadata import IoMeta, Metadata, ModuleMeta, parse_metadata
 from .params import ParamTensor, read_params
 from .relay import RelayMain, RelayTensorType, RelayType, parse_relay_main

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from ..dtypes import DType, dtype_from_code
 from ..errors import MlfError, printable
-from ..limits import Budget
+from .limits import Budget
 
 if TYPE_CHECKING:
     from .archive import MlfSource

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..limits import literal_body
+from .limits import literal_body
 
 _MAIN = re.compile(r"def\s+@main\s*\(")
 _OUTPUT_NAMES = re.compile(r"output_tensor_names\s*=\s*\[")

@@ -48,7 +48,7 @@ def _child(target: str, corpus: Path, artifacts: Path, runs: int, max_time: int,
     sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in getattr(f, "__module__", "")]
     with atheris.instrument_imports(include=["mlf_build", "tarfile"]):
         from tests.fuzz import targets
-    loader = sys.modules["mlf_build.csource"].__loader__
+    loader = sys.modules["mlf_build.read.csource"].__loader__
     assert "editable" not in type(loader).__module__, f"mlf_build not instrumented: {loader}"
 
     fn = targets.TARGETS[target]

@@ -27,10 +27,10 @@ from functools import cache
 from pathlib import Path
 
 from mlf_build.budget import measure
-from mlf_build.csource import parse_c, workspace_peak
-from mlf_build.elf import first_object, parse_elf
 from mlf_build.errors import MlfError
 from mlf_build.read.archive import open_mlf
+from mlf_build.read.csource import parse_c, workspace_peak
+from mlf_build.read.elf import first_object, parse_elf
 from mlf_build.read.graph import parse_graph
 from mlf_build.read.metadata import SUPPORTED_VERSIONS, parse_metadata
 from mlf_build.read.params import parse_params

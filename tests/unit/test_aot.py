@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from mlf_build.csource import parse_c
 from mlf_build.dtypes import parse_dtype
 from mlf_build.errors import MlfError
 from mlf_build.read.aot import name_graph_outputs, parse_aot_header, resolve_aot_io
+from mlf_build.read.csource import parse_c
 from mlf_build.read.facts import IoOverride
 from mlf_build.read.metadata import IoMeta, ModuleMeta
 from mlf_build.read.relay import parse_relay_main

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlf_build.csource import parse_c, workspace_peak
+from mlf_build.read.csource import parse_c, workspace_peak
 from tests.mlf_factory import ADD_C
 
 

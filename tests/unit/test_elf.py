@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mlf_build.elf import EF_ARM_ABI_FLOAT_HARD, Span, first_object, object_spans, parse_elf
 from mlf_build.errors import MlfError
+from mlf_build.read.elf import EF_ARM_ABI_FLOAT_HARD, Span, first_object, object_spans, parse_elf
 from tests.mlf_factory import elf_object
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from mlf_build.csource import parse_c
 from mlf_build.emit.crt import crt_members, crt_rel, emit_crt_config, emit_crt_platform
 from mlf_build.emit.wrappers import TVM_WARNINGS, wrap_source
 from mlf_build.errors import MlfError
 from mlf_build.plan.plan import Plan
+from mlf_build.read.csource import parse_c
 from mlf_build.read.model import CodegenFile, Model
 from tests.conftest import unavailable
 from tests.unit.conftest import settings

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
-from mlf_build.csource import parse_c
 from mlf_build.errors import MlfError
 from mlf_build.plan.plan import ARENA, CONST, INPUT, OUTPUT, STORAGE_IDS, _aot_liveness, plan_module
+from mlf_build.read.csource import parse_c
 from mlf_build.read.model import Model
 from tests.mlf_factory import elf_object
 from tests.unit.conftest import Files, set_json

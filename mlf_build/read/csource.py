@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .errors import MlfError
+from ..errors import MlfError
 from .limits import Budget, literal_body
 
 #: comments, literals, preprocessor lines, braces, calls, parameters and declarations of one

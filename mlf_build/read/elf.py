@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from .errors import MlfError
+from ..errors import MlfError
 from .limits import Budget
 
 MACHINES = {
