@@ -22,7 +22,6 @@ KNOWN_LONG: dict[str, str] = {
     # split into named steps next, with the hostile cases and fuzz targets as the safety net.
     "mlf_build/read/csource.py:_events": "C reader just rewritten for linear time (issue 16)",
     "mlf_build/read/elf.py:parse_elf": "ELF reader just rewritten for linear time (issue 16)",
-    "mlf_build/read/aot.py:resolve_aot_io": "rewritten for linear time (issue 16); split next",
 }
 
 

@@ -17,7 +17,7 @@ from ..errors import MlfError, printable
 from ..naming import check_tvm_members, relay_name_candidates, tvm_sanitize
 from .csource import Function
 from .facts import Facts, IoOverride, IoTensor, settle
-from .metadata import ModuleMeta
+from .metadata import IoMeta, ModuleMeta
 from .relay import RelayMain, RelayTensorType, RelayType
 
 _C_TYPES = {
@@ -148,6 +148,30 @@ def _raw_names(members: list[str], candidates: list[str]) -> list[str]:
     return out
 
 
+@dataclass
+class _Clues:
+    """What the archive says about the entry point's tensors besides the C, indexed for lookup."""
+
+    #: weight name -> its index in the params file (the first, if a name repeats)
+    param_index: dict[str, int]
+    #: Relay parameters that are not weights of the params file, by the names they can have had
+    #: before the printer wrote them (relay_name_candidates), with their types
+    relay_inputs: list[tuple[list[str], RelayType | None]]
+    meta_in: dict[str, IoMeta]
+    meta_out: dict[str, IoMeta]
+    relay_out_names: list[str]
+
+
+@dataclass
+class _Names:
+    """The model's own names of the entry point's tensors."""
+
+    user_inputs: list[str]  # the C names of the inputs that are not weights
+    inputs: list[str]
+    in_types: list[RelayType | None]  # the Relay type of each input, where known
+    outputs: list[str]
+
+
 def resolve_aot_io(
     *,
     module: str,
@@ -160,88 +184,137 @@ def resolve_aot_io(
     overrides: dict[str, IoOverride],
     where: str,
 ) -> AotIo:
-    # Relay parameters that are not weights of the params file, by the names they can have had
-    # before the printer wrote them (relay_name_candidates).
+    # The steps run in this order so that, of several problems, the first one reported stays
+    # the same: the arguments, then the names, then the --io-shape names, then each tensor.
+    clues = _clues(meta, relay, params)
+    in_args, out_args, source = _entry_args(module, header, inner, clues, where)
+    names = _model_names(header is not None, in_args, out_args, clues, where)
+    members = names.user_inputs + out_args
+    returns = relay.returns if relay else None
+    facts = _gather_facts(names, in_args, out_args, clues, header, inner, functions, returns)
+    _check_overrides(overrides, facts, members, where)
+    tensors, used = _settle_all(module, facts, members, overrides, header is not None, where)
+    order = ["aot_header", "aot_source", "graph_json", "metadata", "relay", "c_source", "flat", "override"]
+    sources = {source} | used
+    return AotIo(
+        tensors[: len(names.inputs)],
+        tensors[len(names.inputs) :],
+        _arg_order(in_args, clues.param_index, len(names.user_inputs), len(out_args)),
+        in_args + out_args,
+        "+".join(x for x in order if x in sources),
+    )
+
+
+def _clues(meta: ModuleMeta, relay: RelayMain | None, params: list[str]) -> _Clues:
     param_index = {name: k for k, name in reversed(list(enumerate(params)))}
     relay_inputs: list[tuple[list[str], RelayType | None]] = []
     for printed, rtype in relay.params if relay else []:
         names = relay_name_candidates(printed)
         if not any(n in param_index for n in names):
             relay_inputs.append((names, rtype))
-    meta_in = {i.name: i for i in meta.inputs or []}
-    meta_out = {o.name: o for o in meta.outputs or []}
-    relay_out_names = relay.output_names if relay and relay.output_names else []
-    sources: set[str] = set()
+    return _Clues(
+        param_index,
+        relay_inputs,
+        {i.name: i for i in meta.inputs or []},
+        {o.name: o for o in meta.outputs or []},
+        relay.output_names if relay and relay.output_names else [],
+    )
 
-    # 1) the entry point's arguments, in order, as TVM's C names them
+
+def _entry_args(
+    module: str, header: AotHeader | None, inner: Function | None, clues: _Clues, where: str
+) -> tuple[list[str], list[str], str]:
+    """1) The entry point's input and output arguments, in order, as TVM's C names them, and
+    the source that told."""
     if header is not None:
-        in_args, out_args = list(header.inputs), list(header.outputs)
-        sources.add("aot_header")
-    elif inner is not None:
-        # TVM's inner main takes inputs, then outputs (then pools): everything from the first
-        # known output name on is an output.
-        known_outputs = {tvm_sanitize(n) for n in [*meta_out, *relay_out_names]}
-        in_args, out_args = [], []
-        for p in inner.params:
-            clean = re.sub(r"_buffer_var$", "", inner.alias_of(p.name))
-            if re.search(r"workspace|_pool|^device_context_", clean):
-                continue  # USMP pool pointers are bound inside lib0.c; devices come last
-            if out_args or clean in known_outputs or re.fullmatch(r"output\d*", clean):
-                out_args.append(clean)
-            else:
-                in_args.append(clean)
-        sources.add("aot_source")
-    else:
-        # Objects only: metadata lists the real inputs (relay also lists weights it bound).
-        relay_first = [names[-1] for names, _t in relay_inputs]
-        in_args = [n for n in relay_first if n in meta_in] if meta_in else relay_first
-        listed = set(in_args)
-        in_args += sorted(n for n in meta_in if n not in listed)
-        out_args = relay_out_names or sorted(meta_out)
-        if not in_args or not out_args:
-            raise MlfError(
-                where, f"module {module!r}: cannot tell its inputs and outputs (no header, no C source)"
-            )
-        sources.add("metadata" if meta_in else "relay")
+        return list(header.inputs), list(header.outputs), "aot_header"
+    if inner is not None:
+        in_args, out_args = _args_of_inner_main(inner, clues)
+        return in_args, out_args, "aot_source"
+    return _args_of_objects(module, clues, where)
 
-    # 2) the model's own names, and which Relay parameter each input is
-    in_candidates = [*meta_in] + [n for names, _t in relay_inputs for n in names]
-    user_inputs = [a for a in in_args if a not in param_index]
+
+def _args_of_inner_main(inner: Function, clues: _Clues) -> tuple[list[str], list[str]]:
+    # TVM's inner main takes inputs, then outputs (then pools): everything from the first
+    # known output name on is an output.
+    known_outputs = {tvm_sanitize(n) for n in [*clues.meta_out, *clues.relay_out_names]}
+    in_args: list[str] = []
+    out_args: list[str] = []
+    for p in inner.params:
+        clean = re.sub(r"_buffer_var$", "", inner.alias_of(p.name))
+        if re.search(r"workspace|_pool|^device_context_", clean):
+            continue  # USMP pool pointers are bound inside lib0.c; devices come last
+        if out_args or clean in known_outputs or re.fullmatch(r"output\d*", clean):
+            out_args.append(clean)
+        else:
+            in_args.append(clean)
+    return in_args, out_args
+
+
+def _args_of_objects(module: str, clues: _Clues, where: str) -> tuple[list[str], list[str], str]:
+    # Objects only: metadata lists the real inputs (relay also lists weights it bound).
+    relay_first = [names[-1] for names, _t in clues.relay_inputs]
+    in_args = [n for n in relay_first if n in clues.meta_in] if clues.meta_in else relay_first
+    listed = set(in_args)
+    in_args += sorted(n for n in clues.meta_in if n not in listed)
+    out_args = clues.relay_out_names or sorted(clues.meta_out)
+    if not in_args or not out_args:
+        raise MlfError(
+            where, f"module {module!r}: cannot tell its inputs and outputs (no header, no C source)"
+        )
+    return in_args, out_args, "metadata" if clues.meta_in else "relay"
+
+
+def _model_names(
+    has_header: bool, in_args: list[str], out_args: list[str], clues: _Clues, where: str
+) -> _Names:
+    """2) The model's own names, and which Relay parameter each input is."""
+    relay_inputs = clues.relay_inputs
+    in_candidates = [*clues.meta_in] + [n for names, _t in relay_inputs for n in names]
+    user_inputs = [a for a in in_args if a not in clues.param_index]
     in_names = _raw_names(user_inputs, in_candidates)
     by_name = {n: t for names, t in relay_inputs for n in names}
     in_types: list[RelayType | None] = [by_name.get(n) for n in in_names]
-    if header is None and relay_inputs and not any(n in by_name for n in in_names):
+    if not has_header and relay_inputs and not any(n in by_name for n in in_names):
         # 2021 AOT mains name their arguments arg0, arg1, ...: the Relay order is the order.
         in_types = [relay_inputs[i][1] if i < len(relay_inputs) else None for i in range(len(in_names))]
         in_names = [relay_inputs[i][0][-1] if i < len(relay_inputs) else a for i, a in enumerate(user_inputs)]
-    out_candidates = [*meta_out, *relay_out_names]
-    out_names = _raw_names(out_args, out_candidates)
-    if header is None and len(relay_out_names) == len(out_args) and out_names == out_args:
-        out_names = list(relay_out_names)  # TVM's C names them output<N>; Relay has the names
+    out_names = _raw_names(out_args, [*clues.meta_out, *clues.relay_out_names])
+    if not has_header and len(clues.relay_out_names) == len(out_args) and out_names == out_args:
+        out_names = list(clues.relay_out_names)  # TVM's C names them output<N>; Relay has the names
     check_tvm_members(in_names, "input", where)
     check_tvm_members(out_names, "output", where)
+    return _Names(user_inputs, in_names, in_types, out_names)
 
-    # 3) what each source says about each tensor
-    facts = [Facts("input", n) for n in in_names] + [Facts("output", n) for n in out_names]
-    members = user_inputs + out_args
-    returns = relay.returns if relay else None
+
+def _gather_facts(
+    names: _Names,
+    in_args: list[str],
+    out_args: list[str],
+    clues: _Clues,
+    header: AotHeader | None,
+    inner: Function | None,
+    functions: dict[str, Function],
+    returns: list[RelayTensorType] | None,
+) -> list[Facts]:
+    """3) What each source says about each tensor."""
+    facts = [Facts("input", n) for n in names.inputs] + [Facts("output", n) for n in names.outputs]
+    members = names.user_inputs + out_args
+    n_in = len(names.inputs)
+    # Relay's return types are the outputs' only when there is one per output.
+    out_types = returns if returns and len(returns) == len(out_args) else None
     in_pos = {a: k for k, a in reversed(list(enumerate(in_args)))}
     out_pos = {a: k for k, a in reversed(list(enumerate(out_args)))}
     for k, f in enumerate(facts):
-        is_out = k >= len(in_names)
-        rtype = (
-            (returns[k - len(in_names)] if returns and len(returns) == len(out_args) else None)
-            if is_out
-            else in_types[k]
-        )
+        is_out = k >= n_in
+        rtype = (out_types[k - n_in] if out_types else None) if is_out else names.in_types[k]
         if isinstance(rtype, RelayTensorType):
             f.dtypes.append(("relay", rtype.dtype))
             if rtype.shape is not None:
                 f.shapes.append(("relay", rtype.shape))
-        table = meta_out if is_out else meta_in
-        mi = table.get(f.name)
-        if mi is None and is_out and len(out_args) == 1 and len(meta_out) == 1:
-            mi = next(iter(meta_out.values()))  # TVM renamed a single output (output -> Identity)
+        mi = _metadata_entry(
+            clues.meta_out if is_out else clues.meta_in, f.name, is_out and len(out_args) == 1
+        )
         if mi is not None:
             f.sizes.append(("metadata", mi.size))
             f.dtypes.append(("metadata", mi.dtype))
@@ -250,8 +323,20 @@ def resolve_aot_io(
         if inner is not None:
             pos = (len(in_args) + out_pos[members[k]]) if is_out else in_pos[members[k]]
             f.c_dtype = _c_dtype(inner, functions, pos)
+    return facts
 
-    # 4) one value per fact, or the disagreement in one line
+
+def _metadata_entry(table: dict[str, IoMeta], name: str, single_output: bool) -> IoMeta | None:
+    mi = table.get(name)
+    if mi is None and single_output and len(table) == 1:
+        mi = next(iter(table.values()))  # TVM renamed a single output (output -> Identity)
+    return mi
+
+
+def _check_overrides(
+    overrides: dict[str, IoOverride], facts: list[Facts], members: list[str], where: str
+) -> None:
+    """4a) Every --io-shape names a tensor, by the model's name or TVM's C name."""
     known = {f.name for f in facts} | set(members)
     for name in overrides:
         if name not in known:
@@ -260,26 +345,38 @@ def resolve_aot_io(
                 f"--io-shape names {printable(name)!r}, which is not an input or output "
                 f"({', '.join(sorted(f.name for f in facts))})",
             )
+
+
+def _settle_all(
+    module: str,
+    facts: list[Facts],
+    members: list[str],
+    overrides: dict[str, IoOverride],
+    has_header: bool,
+    where: str,
+) -> tuple[list[IoTensor], set[str]]:
+    """4b) One value per fact, or the disagreement in one line; and the sources used."""
+    sources: set[str] = set()
     tensors = []
     for f, member in zip(facts, members, strict=True):
         settled = settle(module, f, overrides.get(f.name) or overrides.get(member), where)
         sources |= set(settled.origin.values()) | set(settled.checked)
         # Only the C interface has struct members; the packed one passes an array.
-        tensors.append(IoTensor(f.name, member if header is not None else None, settled))
+        tensors.append(IoTensor(f.name, member if has_header else None, settled))
+    return tensors, sources
 
+
+def _arg_order(
+    in_args: list[str], param_index: dict[str, int], n_user: int, n_out: int
+) -> list[tuple[str, int]]:
+    """5) The entry point's tensor arguments: inputs (weights among them by their index in the
+    params file), then outputs."""
     args: list[tuple[str, int]] = []
-    user = iter(range(len(user_inputs)))
+    user = iter(range(n_user))
     for a in in_args:
         args.append(("param", param_index[a]) if a in param_index else ("input", next(user)))
-    args += [("output", j) for j in range(len(out_args))]
-    order = ["aot_header", "aot_source", "graph_json", "metadata", "relay", "c_source", "flat", "override"]
-    return AotIo(
-        tensors[: len(in_names)],
-        tensors[len(in_names) :],
-        args,
-        in_args + out_args,
-        "+".join(x for x in order if x in sources),
-    )
+    args += [("output", j) for j in range(n_out)]
+    return args
 
 
 def _c_dtype(inner: Function, functions: dict[str, Function], pos: int) -> str | None:
