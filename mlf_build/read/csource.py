@@ -398,12 +398,18 @@ def _int_literal(expr: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _events(
-    clean: bytearray, start: int, end: int, items: _Items
-) -> list[tuple[str, str, int | None, tuple[str, ...]]]:
+#: (kind, name, size, arguments): ("alloc", var, size or None, ()), ("free", pointer, 0, ()) or
+#: ("call", callee, 0, arguments)
+_Event = tuple[str, str, int | None, tuple[str, ...]]
+
+#: words before a "(" that open no call in a body (_events)
+_NOT_CALLS = frozenset(("if", "for", "while", "switch", "return", "sizeof"))
+
+
+def _events(clean: bytearray, start: int, end: int, items: _Items) -> list[_Event]:
     """Workspace allocations, frees and calls in the body ``clean[start:end]``, in order. Calls
     inside the arguments of an allocation or free are not events."""
-    events: list[tuple[str, str, int | None, tuple[str, ...]] | None] = []
+    events: list[_Event | None] = []
     # open parentheses: [kind, event index, start of the arguments, comma positions]
     stack: list[tuple[str, int, int, list[int]]] = []
     special = 0  # open TVMBackend{Alloc,Free}Workspace calls (at most one: no events inside)
@@ -413,22 +419,13 @@ def _events(
         items.spend()
         word = m.group(1)
         if word is not None:
-            name = _text(word)
-            if special or name in ("if", "for", "while", "switch", "return", "sizeof"):
-                stack.append(("paren", -1, m.end(), []))
-            elif name == "TVMBackendAllocWorkspace":
-                events.append(("alloc", _alloc_var(clean, start, m.start()), None, ()))
+            kind, event = _opened(_text(word), special > 0, clean, start, m.start())
+            if event is not None:
+                events.append(event)
+            stack.append((kind, len(events) - 1 if event is not None else -1, m.end(), []))
+            if kind in ("alloc", "free"):
                 open_special = len(events) - 1
-                stack.append(("alloc", open_special, m.end(), []))
                 special += 1
-            elif name == "TVMBackendFreeWorkspace":
-                events.append(("free", "", 0, ()))
-                open_special = len(events) - 1
-                stack.append(("free", open_special, m.end(), []))
-                special += 1
-            else:
-                events.append(("call", name, 0, ()))
-                stack.append(("call", len(events) - 1, m.end(), []))
             continue
         ch = clean[m.start()]
         if ch == ord("("):
@@ -449,18 +446,47 @@ def _events(
                 continue
             special -= 1
             open_special = -1
-            args = [_text(clean[a:b]).strip() for a, b in spans] if len(spans) in (3, 5) else []
-            if i in broken:
-                events[i] = None  # not a call TVM writes
-            elif kind == "free":
-                events[i] = ("free", args[2] if len(spans) == 3 else "", 0, ())
-            elif not _AFTER_ALLOC.match(clean, m.end(), end):
-                events[i] = None  # not a call TVM writes: `x = TVMBackendAllocWorkspace(...);`
-            else:
-                size = _int_literal(args[2]) if len(spans) == 5 else None
-                events[i] = ("alloc", events[i][1], size, ())  # type: ignore[index]
+            events[i] = _closed_special(clean, kind, events[i], spans, i in broken, m.end(), end)
     # Calls still open at the end of the body keep no arguments; allocations and frees are kept.
     return [e for e in events if e is not None]
+
+
+def _opened(
+    name: str, in_special: bool, clean: bytearray, body_start: int, at: int
+) -> tuple[str, _Event | None]:
+    """What ``name(`` opens: a plain parenthesis (a keyword, or anything inside the arguments of
+    an allocation or free), an allocation, a free or a call; and its event, before the arguments
+    are read."""
+    if in_special or name in _NOT_CALLS:
+        return "paren", None
+    if name == "TVMBackendAllocWorkspace":
+        return "alloc", ("alloc", _alloc_var(clean, body_start, at), None, ())
+    if name == "TVMBackendFreeWorkspace":
+        return "free", ("free", "", 0, ())
+    return "call", ("call", name, 0, ())
+
+
+def _closed_special(
+    clean: bytearray,
+    kind: str,
+    event: _Event | None,
+    spans: list[tuple[int, int]],
+    broken: bool,
+    after: int,
+    end: int,
+) -> _Event | None:
+    """An allocation or free at its ')', with what its arguments say (the size, the pointer
+    freed), or None where it is not a call TVM writes."""
+    args = [_text(clean[a:b]).strip() for a, b in spans] if len(spans) in (3, 5) else []
+    if broken:
+        return None  # a ';' inside the arguments: not a call TVM writes
+    if kind == "free":
+        return ("free", args[2] if len(spans) == 3 else "", 0, ())
+    if not _AFTER_ALLOC.match(clean, after, end):
+        return None  # not a call TVM writes: `x = TVMBackendAllocWorkspace(...);`
+    assert event is not None
+    size = _int_literal(args[2]) if len(spans) == 5 else None
+    return ("alloc", event[1], size, ())
 
 
 def _alloc_var(clean: bytearray, body_start: int, call: int) -> str:
