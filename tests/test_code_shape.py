@@ -20,7 +20,6 @@ MAX_PYTHON = 60
 KNOWN_LONG: dict[str, str] = {
     # Rewritten for linear time and bounded memory just before this test (issue 16); to be
     # split into named steps next, with the hostile cases and fuzz targets as the safety net.
-    "mlf_build/read/elf.py:parse_elf": "ELF reader just rewritten for linear time (issue 16)",
 }
 
 

@@ -14,7 +14,7 @@ import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from ..errors import MlfError
 from .limits import Budget
@@ -33,7 +33,7 @@ MACHINES = {
 EM_ARM = 40
 EF_ARM_ABI_FLOAT_SOFT = 0x200
 EF_ARM_ABI_FLOAT_HARD = 0x400
-SHT_SYMTAB, SHT_STRTAB, SHT_RELA, SHT_REL = 2, 3, 4, 9
+SHT_SYMTAB, SHT_STRTAB, SHT_RELA, SHT_NOBITS, SHT_REL = 2, 3, 4, 8, 9
 SHT_ARM_ATTRIBUTES = 0x70000003
 SHF_EXECINSTR = 0x4
 # Tag_CPU_arch values (ARM IHI 0045), for messages.
@@ -184,66 +184,48 @@ def _cstr(table: bytes, off: int) -> str:
     return table[off : end if end >= 0 else len(table)].decode("utf-8", "replace")
 
 
+class _Header(NamedTuple):
+    """The fields of the ELF header that the reader uses."""
+
+    e_type: int
+    e_machine: int
+    flags: int
+    shoff: int
+    shentsize: int
+    shnum: int
+    shstrndx: int
+
+
 def parse_elf(
     data: bytes | bytearray | Span, where: str, want_symbols: bool = True, budget: Budget | None = None
 ) -> ElfInfo:
     """What one object is and holds. ``budget`` counts its entries with those of the other
     objects of one archive or library (MAX_ENTRIES, MAX_RELOCATIONS)."""
     span = data if isinstance(data, Span) else Span(data)
-    ident = span.read(0, 64)
-    if span.length < 52 or ident[:4] != b"\x7fELF":
-        raise MlfError(where, "is not an ELF object file")
-    cls = {1: 32, 2: 64}.get(ident[4])
-    if cls is None or ident[5] not in (1, 2):
-        raise MlfError(where, "is an ELF file of unknown class or byte order")
-    le = ident[5] == 1
+    cls, le = _identify(span, where)
     b = _Buf(span, where, le, Budget() if budget is None else budget)
-    if cls == 32:
-        e_type, e_machine, _v, _entry, _ph, shoff, flags, _eh, _phes, _phn, shentsize, shnum, shstrndx = (
-            b.unpack("HHIIIIIHHHHHH", 16)
-        )
-    else:
-        e_type, e_machine, _v, _entry, _ph, shoff, flags, _eh, _phes, _phn, shentsize, shnum, shstrndx = (
-            b.unpack("HHIQQQIHHHHHH", 16)
-        )
-    info = ElfInfo(cls, le, MACHINES.get(e_machine, f"machine-{e_machine}"), e_type)
-    if e_machine == EM_ARM:
-        # Linked images carry the float ABI in e_flags; GCC's relocatable objects often do not
-        # and say it only in .ARM.attributes (Tag_ABI_VFP_args), read below.
-        if flags & EF_ARM_ABI_FLOAT_HARD:
-            info.float_abi = "hard"
-        elif flags & EF_ARM_ABI_FLOAT_SOFT:
-            info.float_abi = "soft"
-    if shoff == 0 or shnum == 0:
-        if e_machine == EM_ARM and info.float_abi is None:
+    h = _header(b, cls)
+    info = ElfInfo(cls, le, MACHINES.get(h.e_machine, f"machine-{h.e_machine}"), h.e_type)
+    if h.e_machine == EM_ARM:
+        info.float_abi = _flags_float_abi(h.flags)
+    if h.shoff == 0 or h.shnum == 0:
+        if h.e_machine == EM_ARM and info.float_abi is None:
             info.float_abi = "soft"
         return info
-    if shnum > 65535 or shentsize < (40 if cls == 32 else 64):
-        raise b.damaged("bad section table")
-    b.count(entries=shnum)
-    sections = []
-    table = b.table(shoff, shnum * shentsize)
-    fmt = b.end + ("IIIIIIIIII" if cls == 32 else "IIQQQQIIQQ")
-    for i in range(shnum):
-        name, typ, sflags, _addr, soff, size, link, sinfo, _align, entsize = struct.unpack_from(
-            fmt, table, i * shentsize
-        )
-        sections.append((name, typ, sflags, soff, size, link, sinfo, entsize))
-    if shstrndx >= len(sections):
-        raise b.damaged("bad section name table index")
-    shstr = b.slice(sections[shstrndx][3], sections[shstrndx][4]) if sections[shstrndx][1] != 8 else b""
+    sections = _section_table(b, cls, h)
+    shstr = _section_names(b, sections, h.shstrndx)
     info.sections = [(_cstr(shstr, sec[0]), sec[1], sec[2], sec[4]) for sec in sections]
 
-    if e_machine == EM_ARM:
+    if h.e_machine == EM_ARM:
         # One .ARM.attributes per object (ARM IHI 0044); only the first is read.
         attrs = next((sec for sec in sections if sec[1] == SHT_ARM_ATTRIBUTES), None)
         if attrs is not None and attrs[4] <= MAX_ATTRIBUTES:
             _arm_attributes(b.slice(attrs[3], attrs[4]), info)
     if want_symbols:
-        symbols = _symbols(b, sections, cls, shstrndx, shstr)
+        symbols = _symbols(b, sections, cls, h.shstrndx, shstr)
         _classify_symbols(b, symbols, info)
         _count_alloc_sites(b, sections, symbols, cls, info)
-    if e_machine == EM_ARM and info.float_abi is None:
+    if h.e_machine == EM_ARM and info.float_abi is None:
         info.float_abi = "soft"  # no hard-float marking anywhere: the base (soft) AAPCS
     return info
 
@@ -251,6 +233,58 @@ def parse_elf(
 _Section = tuple[
     int, int, int, int, int, int, int, int
 ]  # name, type, flags, offset, size, link, info, entsize
+
+
+def _identify(span: Span, where: str) -> tuple[int, bool]:
+    """The class (32 or 64) and whether little-endian, from e_ident; or what the file is not."""
+    ident = span.read(0, 64)
+    if span.length < 52 or ident[:4] != b"\x7fELF":
+        raise MlfError(where, "is not an ELF object file")
+    cls = {1: 32, 2: 64}.get(ident[4])
+    if cls is None or ident[5] not in (1, 2):
+        raise MlfError(where, "is an ELF file of unknown class or byte order")
+    return cls, ident[5] == 1
+
+
+def _header(b: _Buf, cls: int) -> _Header:
+    # e_type, e_machine, e_version, e_entry, e_phoff, e_shoff, e_flags, e_ehsize, e_phentsize,
+    # e_phnum, e_shentsize, e_shnum, e_shstrndx: the addresses and offsets are 64-bit in ELF64.
+    fields = b.unpack("HHIIIIIHHHHHH" if cls == 32 else "HHIQQQIHHHHHH", 16)
+    e_type, e_machine, _v, _entry, _ph, shoff, flags, _eh, _phes, _phn, shentsize, shnum, shstrndx = fields
+    return _Header(e_type, e_machine, flags, shoff, shentsize, shnum, shstrndx)
+
+
+def _flags_float_abi(flags: int) -> str | None:
+    # Linked images carry the float ABI in e_flags; GCC's relocatable objects often do not
+    # and say it only in .ARM.attributes (Tag_ABI_VFP_args), read by parse_elf after this.
+    if flags & EF_ARM_ABI_FLOAT_HARD:
+        return "hard"
+    if flags & EF_ARM_ABI_FLOAT_SOFT:
+        return "soft"
+    return None
+
+
+def _section_table(b: _Buf, cls: int, h: _Header) -> list[_Section]:
+    if h.shnum > 65535 or h.shentsize < (40 if cls == 32 else 64):
+        raise b.damaged("bad section table")
+    b.count(entries=h.shnum)
+    sections = []
+    table = b.table(h.shoff, h.shnum * h.shentsize)
+    fmt = b.end + ("IIIIIIIIII" if cls == 32 else "IIQQQQIIQQ")
+    for i in range(h.shnum):
+        name, typ, sflags, _addr, soff, size, link, sinfo, _align, entsize = struct.unpack_from(
+            fmt, table, i * h.shentsize
+        )
+        sections.append((name, typ, sflags, soff, size, link, sinfo, entsize))
+    return sections
+
+
+def _section_names(b: _Buf, sections: list[_Section], shstrndx: int) -> bytes:
+    """The section name table (.shstrtab); empty if it has no bytes in the file (SHT_NOBITS)."""
+    if shstrndx >= len(sections):
+        raise b.damaged("bad section name table index")
+    sec = sections[shstrndx]
+    return b.slice(sec[3], sec[4]) if sec[1] != SHT_NOBITS else b""
 
 
 @dataclass
