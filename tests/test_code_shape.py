@@ -15,13 +15,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 MAX_PYTHON = 60
 
-#: Functions still over the limit, each with why it is not split yet. Each entry must still be
-#: over the limit: once split, the test fails until the entry is removed.
-KNOWN_LONG: dict[str, str] = {
-    # Rewritten for linear time and bounded memory just before this test (issue 16); to be
-    # split into named steps next, with the hostile cases and fuzz targets as the safety net.
-}
-
 
 def _defs(path: Path, base: Path) -> dict[str, int]:
     """``<file>:<def>`` -> lines, for every def of a Python file (nested ones too; the longest
@@ -40,27 +33,21 @@ def python_lengths(root: Path, base: Path = REPO) -> dict[str, int]:
     return {k: v for path in sorted(root.rglob("*.py")) for k, v in _defs(path, base).items()}
 
 
-def _too_long(lengths: dict[str, int], limit: int, known: dict[str, str]) -> list[str]:
-    return [f"{name}: {n} lines" for name, n in sorted(lengths.items()) if n > limit and name not in known]
+def _too_long(lengths: dict[str, int], limit: int) -> list[str]:
+    return [f"{name}: {n} lines" for name, n in sorted(lengths.items()) if n > limit]
 
 
 def test_the_measures_see_long_functions(tmp_path: Path) -> None:
-    # The premise: the measure finds a long function where there is one, so the tests below
+    # The premise: the measure finds a long function where there is one, so the test below
     # can fail.
     body = "".join(f"    x{i} = {i}\n" for i in range(70))
     method = body.replace("    ", "        ")
     (tmp_path / "m.py").write_text(f"def short():\n    pass\n\n\nclass C:\n    def long(self):\n{method}")
     assert python_lengths(tmp_path, tmp_path) == {"m.py:short": 2, "m.py:long": 71}
-    assert _too_long({"a": 61, "b": 60, "c": 90}, 60, {"c": "why"}) == ["a: 61 lines"]
+    assert _too_long({"a": 61, "b": 60, "c": 90}, 60) == ["a: 61 lines", "c: 90 lines"]
 
 
 def test_no_python_function_over_60_lines() -> None:
     lengths = python_lengths(REPO / "mlf_build")
     assert len(lengths) > 300  # the walk still finds the package's functions
-    assert _too_long(lengths, MAX_PYTHON, KNOWN_LONG) == []
-
-
-def test_known_long_functions_are_still_long() -> None:
-    lengths = python_lengths(REPO / "mlf_build")
-    stale = [name for name in KNOWN_LONG if lengths.get(name, 0) <= MAX_PYTHON]
-    assert stale == [], "split already: remove from KNOWN_LONG"
+    assert _too_long(lengths, MAX_PYTHON) == [], "split these into named steps"
