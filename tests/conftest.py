@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import sys
 from collections.abc import Iterator, Sequence
@@ -114,6 +115,14 @@ def fixture_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             dest.mkdir()
             models[layout] = fixtures.export(layout, dest)
     return models
+
+
+def doc_block(page: Path, after: str, lang: str) -> str:
+    """The text of the first ```<lang> code block after the text ``after`` in a docs page."""
+    text = page.read_text(encoding="utf-8")
+    shown = re.search(re.escape(after) + rf".*?```{re.escape(lang)}\n(.*?)```\n", text, re.S)
+    assert shown, f"{page}: no {lang} block after {after!r}"
+    return shown.group(1)
 
 
 def file_tree(root: Path, ignore: frozenset[str] = frozenset({".mlf-lock"})) -> dict[str, bytes]:

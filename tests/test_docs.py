@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import run_cli
+from tests.conftest import doc_block, run_cli
 from tests.error_messages import FIELD, _templates_in, error_templates
 
 REPO = Path(__file__).resolve().parents[1]
@@ -224,23 +222,6 @@ def _is_part_of(shown: object, real: object, where: str = "$") -> list[str]:
     return [] if shown == real else [f"{where}: shows {shown!r}, the real output has {real!r}"]
 
 
-def test_readme_inspect_example_is_the_real_output() -> None:
-    text = (REPO / "README.md").read_text()
-    start = text.index("```json\n", text.index("## The model description")) + len("```json\n")
-    shown = json.loads(text[start : text.index("```\n", start)])
-    real = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "mlf_build", "inspect", "examples/model/waveform.tar", "--json"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
-    assert _is_part_of(shown, real) == []
-    assert _is_part_of({"modules": [{"arena": {"bytes": 1}}]}, real) != []  # the check can fail
-
-
 # -- (d) inspect's JSON as the guide shows it --------------------------------------------------
 def _inspect_example(*options: str) -> str:
     """What `mlf-build inspect examples/model/waveform.tar [options]` prints, run in the
@@ -260,10 +241,14 @@ def _example_inspect() -> object:
 
 
 def _json_block(page: Path, after: str) -> object:
-    text = page.read_text(encoding="utf-8")
-    shown = re.search(re.escape(after) + r".*?```json\n(.*?)```\n", text, re.S)
-    assert shown, f"{page.relative_to(REPO)}: no JSON block after {after!r}"
-    return json.loads(shown.group(1))
+    return json.loads(doc_block(page, after, "json"))
+
+
+def test_readme_inspect_example_is_the_real_output() -> None:
+    """The README shows the example's output abridged: each value it shows is the real one."""
+    shown, real = _json_block(REPO / "README.md", "## The model description"), _example_inspect()
+    assert _is_part_of(shown, real) == []
+    assert _is_part_of({"modules": [{"arena": {"bytes": 1}}]}, real) != []  # the check can fail
 
 
 def test_inspect_schema_example_is_the_real_output() -> None:
