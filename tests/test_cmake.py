@@ -324,31 +324,25 @@ def test_a_changed_generator_reconfigures_and_regenerates(
     noop(bdir)
 
 
-def test_an_output_dir_through_a_link_is_the_folder_it_points_to(
-    tmp_path: Path, fixture_models: dict[str, Path]
+@pytest.mark.parametrize("through_link", [False, True])
+def test_two_libraries_cannot_share_an_output_dir(
+    tmp_path: Path, fixture_models: dict[str, Path], through_link: bool
 ) -> None:
-    """A symbolic link to another library's output folder is that folder: refused, as when
-    named directly (both libraries' TVM sources would go to one codegen/src)."""
-    alias = tmp_path / "alias"
-    alias.symlink_to(tmp_path / "b" / "mlf" / "net")
-    src = project(tmp_path, fixture_models["v7-graph"])
+    """Named directly or through a symbolic link to it (folders are compared with links
+    resolved), another library's output folder is refused: both would write codegen/src."""
+    if through_link:
+        shared = tmp_path / "b" / "mlf" / "net"  # net's default folder
+        (tmp_path / "alias").symlink_to(shared)
+        src, given = project(tmp_path, fixture_models["v7-graph"]), tmp_path / "alias"
+    else:
+        shared = tmp_path / "b" / "gen"
+        src, given = project(tmp_path, fixture_models["v7-graph"], "OUTPUT_DIR gen"), Path("gen")
     with (src / "CMakeLists.txt").open("a") as f:
-        f.write(f'add_mlf_library(other "{fixture_models["v5-graph"].as_posix()}" OUTPUT_DIR "{alias}")\n')
+        f.write(f'add_mlf_library(other "{fixture_models["v5-graph"].as_posix()}" OUTPUT_DIR "{given}")\n')
     res = configure(src, tmp_path / "b", check=False)
     assert (
-        f"add_mlf_library(other): OUTPUT_DIR {(tmp_path / 'b' / 'mlf' / 'net').as_posix()} is already the "
-        "output folder of net; give each library its own" in configure_error(res)
-    )
-
-
-def test_two_libraries_cannot_share_an_output_dir(tmp_path: Path, fixture_models: dict[str, Path]) -> None:
-    src = project(tmp_path, fixture_models["v7-graph"], "OUTPUT_DIR gen")
-    with (src / "CMakeLists.txt").open("a") as f:
-        f.write(f'add_mlf_library(other "{fixture_models["v5-graph"].as_posix()}" OUTPUT_DIR gen)\n')
-    res = configure(src, tmp_path / "b", check=False)
-    assert (
-        f"add_mlf_library(other): OUTPUT_DIR {(tmp_path / 'b' / 'gen').as_posix()} is already the output "
-        "folder of net; give each library its own" in configure_error(res)
+        f"add_mlf_library(other): OUTPUT_DIR {shared.as_posix()} is already the output folder of net; "
+        "give each library its own" in configure_error(res)
     )
 
 
