@@ -146,7 +146,8 @@ function(_mlf_check_path target what path)
 endfunction()
 
 # Target names as CMake allows them (policy CMP0037), checked before they name any file; and
-# not "m", which mlf::runtime links as the C math library.
+# none that stands for something else: a C or toolchain library (m, dl, ...), one of
+# mlf_build's own targets, another library's build file in mlf/, or a file name too long.
 function(_mlf_check_target_name target)
   if(NOT target MATCHES "^[A-Za-z0-9_.+-]+$")
     string(REGEX MATCH "[^A-Za-z0-9_.+-]" bad "${target}")

@@ -373,12 +373,12 @@ def _check_output_names(model: Model, files: list[OutputFile]) -> None:
     """Every file the run would write has a usable name, once: checked before anything is
     written (a name the file system refuses, or one file written twice, would otherwise fail
     half-way through writing)."""
-    seen: set[str] = set()
-    folded: dict[str, str] = {}
+    seen: dict[str, str] = {}  # case-folded name -> the name written
     for f in files:
         where = model.source.display(f.member) if f.member is not None else "library name"
         relative_path(f.rel, where)
-        if f.rel in seen:
+        other = seen.get(f.rel.casefold())
+        if other == f.rel:
             raise MlfError(
                 where,
                 f"would be written twice as {f.rel}: it belongs to no single module of the "
@@ -386,15 +386,13 @@ def _check_output_names(model: Model, files: list[OutputFile]) -> None:
             )
         # macOS's and Windows' file systems ignore case: Default_lib1.c would overwrite
         # default_lib1.c there (the same rule as shadowing_header's).
-        other = folded.get(f.rel.casefold())
         if other is not None:
             raise MlfError(
                 where,
                 f"would be written as {f.rel} beside {other}, the same file where names ignore "
                 "case (macOS, Windows); rename one",
             )
-        seen.add(f.rel)
-        folded[f.rel.casefold()] = f.rel
+        seen[f.rel.casefold()] = f.rel
         if f.rel.startswith(("codegen/include/", "crt/include/")):
             inner = f.rel.split("/", 2)[2]
             hidden = shadowing_header(inner, allow_tvm=f.rel.startswith("crt/"))
